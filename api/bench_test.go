@@ -1,0 +1,59 @@
+package api
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// benchBody returns a request body with one FP32 input of shape
+// [1,3,48,192] (27 648 elements) holding 0.123456789-style values.
+func benchBody() []byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := []byte(`{"id":"bench","inputs":[{"name":"x","shape":[1,3,48,192],"datatype":"FP32","data":[`)
+	for i := range 1 * 3 * 48 * 192 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, rng.Float64()*2-1, 'f', 9, 64)
+	}
+	return append(b, `]}],"outputs":[{"name":"y"}]}`...)
+}
+
+// stdRequest is what a server built on encoding/json would decode into.
+type stdRequest struct {
+	ID     string `json:"id"`
+	Inputs []struct {
+		Name     string    `json:"name"`
+		Shape    []int64   `json:"shape"`
+		Datatype string    `json:"datatype"`
+		Data     []float32 `json:"data"`
+	} `json:"inputs"`
+	Outputs []struct {
+		Name string `json:"name"`
+	} `json:"outputs"`
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	body := benchBody()
+	b.Run("codec=ours", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeInferRequest(body, -1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("codec=encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var r stdRequest
+			if err := json.Unmarshal(body, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

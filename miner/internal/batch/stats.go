@@ -1,0 +1,100 @@
+package batch
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Duration is a count of events and their summed time, as the statistics
+// extension reports them.
+type Duration struct {
+	Count uint64
+	Ns    uint64
+}
+
+func (d *Duration) add(t time.Duration) {
+	d.Count++
+	d.Ns += uint64(max(t, 0))
+}
+
+// BatchStat is the time spent on executions of one batch size.
+type BatchStat struct {
+	ComputeInput, ComputeInfer, ComputeOutput Duration
+}
+
+// Snapshot is a copy of a batcher's counters.
+type Snapshot struct {
+	// InferenceCount counts items (a request of batch 4 adds 4);
+	// ExecutionCount counts model executions. Their ratio is the average
+	// batch size.
+	InferenceCount, ExecutionCount uint64
+	// Success and Fail are per request, from enqueue to reply.
+	Success, Fail Duration
+	// Queue is per request, from enqueue until its batch started.
+	Queue Duration
+	// Compute phases are per request: merging inputs, the run, splitting.
+	ComputeInput, ComputeInfer, ComputeOutput Duration
+	Batches                                   map[int]BatchStat
+	LastInference                             time.Time
+	// Rejected counts requests refused because the queue was full;
+	// Cancelled counts requests dropped before running because their caller
+	// left or their deadline passed.
+	Rejected, Cancelled uint64
+	QueueLength         int
+}
+
+// Stats accumulates a batcher's counters.
+type Stats struct {
+	mu        sync.Mutex
+	s         Snapshot
+	rejected  atomic.Uint64
+	cancelled atomic.Uint64
+}
+
+func (st *Stats) init() { st.s.Batches = map[int]BatchStat{} }
+
+func (st *Stats) request(enqueued time.Time, err error) {
+	d := time.Since(enqueued)
+	st.mu.Lock()
+	if err != nil {
+		st.s.Fail.add(d)
+	} else {
+		st.s.Success.add(d)
+	}
+	st.mu.Unlock()
+}
+
+func (st *Stats) execution(items int, t0, t1, t2, t3 time.Time, batch []*job, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if ok {
+		st.s.InferenceCount += uint64(items)
+		st.s.ExecutionCount++
+		st.s.LastInference = t3
+	}
+	for _, j := range batch {
+		st.s.Queue.add(t0.Sub(j.enqueued))
+		st.s.ComputeInput.add(t1.Sub(t0))
+		st.s.ComputeInfer.add(t2.Sub(t1))
+		st.s.ComputeOutput.add(t3.Sub(t2))
+	}
+	bs := st.s.Batches[items]
+	bs.ComputeInput.add(t1.Sub(t0))
+	bs.ComputeInfer.add(t2.Sub(t1))
+	bs.ComputeOutput.add(t3.Sub(t2))
+	st.s.Batches[items] = bs
+}
+
+// Stats returns a copy of the counters.
+func (b *Batcher) Stats() Snapshot {
+	b.stats.mu.Lock()
+	s := b.stats.s
+	s.Batches = maps.Clone(s.Batches)
+	b.stats.mu.Unlock()
+	s.Rejected = b.stats.rejected.Load()
+	s.Cancelled = b.stats.cancelled.Load()
+	s.QueueLength = len(b.queue)
+	return s
+}

@@ -1,0 +1,108 @@
+// Package config is the one place the miner's configuration is read.
+//
+// Each option of `miner serve` is a field of [Serve] whose struct tags give
+// its flag, environment variable, YAML key, default, checks and help; the
+// flags, the environment, the YAML file, the validation, the help text and
+// the README table are all driven by that one table. Sources apply in this
+// order, each overriding the ones before: defaults, the YAML file named by
+// --config or TAOMINER_CONFIG, environment variables, flags.
+//
+// To add an option, add one field to Serve:
+//
+//	Name T `flag:"kebab-name" env:"TAOMINER_SNAKE_NAME" yaml:"snake_name" default:"..." check:"..." help:"..."`
+//
+// T is string, int, int64, bool, time.Duration or []string. Optional tags:
+// default (parsed like a flag value; omitted means the zero value), check
+// (comma-separated "nonempty", "min=N", "oneof=a|b|c"), meta (the value's
+// placeholder in the help, e.g. "ADDR") and secret:"true" (redacted by
+// String). Then regenerate the README table:
+//
+//	go test ./miner/internal/config -run README -update
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"time"
+)
+
+// Serve holds the options of `miner serve`. Its tags are the option table;
+// see the package documentation.
+type Serve struct {
+	HTTPAddr        string        `flag:"http-addr" env:"TAOMINER_HTTP_ADDR" yaml:"http_addr" meta:"ADDR" default:":8000" check:"nonempty" help:"Listen address of the KServe v2 and monitoring HTTP server."`
+	ModelsDir       string        `flag:"models" env:"TAOMINER_MODELS" yaml:"models" meta:"DIR" default:"./model-repo" check:"nonempty" help:"Model repository folder."`
+	ONNXRuntimeLib  string        `flag:"onnxruntime-lib" env:"TAOMINER_ONNXRUNTIME_LIB" yaml:"onnxruntime_lib" meta:"FILE" help:"Path of libonnxruntime.so; empty searches the usual places."`
+	IntraOpThreads  int           `flag:"intra-op-threads" env:"TAOMINER_INTRA_OP_THREADS" yaml:"intra_op_threads" default:"1" check:"min=1" help:"Default ONNX Runtime intra-op threads per session; a model's config may override it."`
+	MaxBatchSize    int           `flag:"max-batch-size" env:"TAOMINER_MAX_BATCH_SIZE" yaml:"max_batch_size" default:"16" check:"min=1" help:"Default largest batch for models with a dynamic batch axis and no config."`
+	MaxQueueDelay   time.Duration `flag:"max-queue-delay" env:"TAOMINER_MAX_QUEUE_DELAY" yaml:"max_queue_delay" default:"0s" check:"min=0" help:"Default time to wait for more requests to fill a batch."`
+	MaxQueueSize    int           `flag:"max-queue-size" env:"TAOMINER_MAX_QUEUE_SIZE" yaml:"max_queue_size" default:"1024" check:"min=1" help:"Requests queued per model before answering 429 Too Many Requests."`
+	MaxBodyBytes    int64         `flag:"max-body-bytes" env:"TAOMINER_MAX_BODY_BYTES" yaml:"max_body_bytes" meta:"BYTES" default:"67108864" check:"min=1" help:"Largest accepted request body, in bytes."`
+	LogLevel        string        `flag:"log-level" env:"TAOMINER_LOG_LEVEL" yaml:"log_level" meta:"LEVEL" default:"info" check:"oneof=debug|info|warn|error" help:"Least severe log level written."`
+	LogFormat       string        `flag:"log-format" env:"TAOMINER_LOG_FORMAT" yaml:"log_format" meta:"FORMAT" default:"text" check:"oneof=text|json" help:"Log line format."`
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout" env:"TAOMINER_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" default:"10s" check:"min=0" help:"Time in-flight requests get to finish on shutdown."`
+}
+
+// serveOptions is the option table read from Serve's tags.
+var serveOptions = mustOptionSet(reflect.TypeFor[Serve]())
+
+// DefaultServe returns the serve options with every default applied.
+func DefaultServe() Serve {
+	return serveOptions.defaults().Interface().(Serve)
+}
+
+// Validate checks every option and returns all problems joined, each
+// naming the option's YAML key, or nil.
+func (s Serve) Validate() error {
+	return serveOptions.validate(reflect.ValueOf(s), func(o *option) string { return o.yaml })
+}
+
+// String returns the effective options as space-separated key=value pairs
+// keyed by YAML name, for the startup log line. Options tagged secret show
+// <redacted> when set.
+func (s Serve) String() string {
+	return serveOptions.describe(reflect.ValueOf(s))
+}
+
+// LoadServe reads the serve options from args (the arguments after "serve"),
+// the environment through getenv (os.LookupEnv in main; nil means an empty
+// environment) and the YAML file named by --config or TAOMINER_CONFIG (an
+// empty name means no file). Flags win over the environment, the environment
+// over the file, the file over the defaults. The result is validated; every
+// error names the flag, environment variable or file and key at fault. For
+// -h or --help it returns an error matching flag.ErrHelp: print ServeUsage
+// and exit 0.
+func LoadServe(args []string, getenv func(string) (string, bool)) (Serve, error) {
+	v, err := serveOptions.load(args, getenv)
+	if err != nil {
+		return Serve{}, err
+	}
+	return v.Interface().(Serve), nil
+}
+
+// ParseServeYAML returns base with the options set in text, a YAML mapping
+// of option keys, applied on top. An unknown key, a repeated key or a
+// malformed value is an error naming its line and key. The result is not
+// validated: call Validate once every source is applied.
+func ParseServeYAML(text []byte, base Serve) (Serve, error) {
+	v := reflect.ValueOf(&base).Elem()
+	if err := serveOptions.applyYAML(v, text, "", nil); err != nil {
+		return Serve{}, err
+	}
+	return base, nil
+}
+
+// LoadFile returns base with the options set in the YAML file at path
+// applied on top, as ParseServeYAML does; errors name the file. The result
+// is not validated.
+func LoadFile(path string, base Serve) (Serve, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return Serve{}, fmt.Errorf("load config: %w", err)
+	}
+	v := reflect.ValueOf(&base).Elem()
+	if err := serveOptions.applyYAML(v, text, "file "+path+": ", nil); err != nil {
+		return Serve{}, fmt.Errorf("load config: %w", err)
+	}
+	return base, nil
+}

@@ -1,0 +1,378 @@
+// Package engine keeps the served models: it loads the versions the
+// repository folder selects, starts a batcher for each, and answers the
+// protocol's questions about them (metadata, readiness, index, statistics)
+// and its inference requests.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/batch"
+	"github.com/taominer/taominer/models"
+)
+
+// Opener reads a model file and opens a session for it.
+type Opener interface {
+	Open(ctx context.Context, path string, cfg models.Config) (models.IO, models.Session, error)
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Dir is the model repository folder.
+	Dir string
+	// DefaultMaxBatchSize applies to models with a batch axis and no
+	// max_batch_size in their config.
+	DefaultMaxBatchSize int
+	// DefaultMaxQueueDelay applies when a config sets no
+	// max_queue_delay_microseconds.
+	DefaultMaxQueueDelay time.Duration
+	// MaxQueueSize bounds each model version's queue.
+	MaxQueueSize int
+	// DrainTimeout bounds how long an unload waits for queued requests.
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Engine holds the loaded models. It is safe for concurrent use.
+type Engine struct {
+	opt    Options
+	opener Opener
+	log    *slog.Logger
+
+	loadMu sync.Mutex // serialises loads and unloads
+
+	mu      sync.RWMutex
+	models  map[string]*model
+	started bool // the startup load has finished
+}
+
+// model is what the engine knows of one model name.
+type model struct {
+	ready map[int64]*version // serving versions
+	// status holds the index row of each version the engine tried, and of
+	// the model itself under version 0 when it failed as a whole.
+	status map[int64]status
+}
+
+const reasonUnloaded = "unloaded"
+
+type status struct {
+	state, reason string
+}
+
+type version struct {
+	spec    models.Spec
+	session models.Session
+	batcher *batch.Batcher
+}
+
+// New returns an engine with no models loaded.
+func New(opener Opener, opt Options) *Engine {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.DrainTimeout <= 0 {
+		opt.DrainTimeout = 30 * time.Second
+	}
+	return &Engine{opt: opt, opener: opener, log: opt.Logger, models: map[string]*model{}}
+}
+
+// LoadAll loads every model of the repository. A model that fails is
+// reported in the log and the index; it never fails the call. Only an
+// unreadable repository folder is an error.
+func (e *Engine) LoadAll(ctx context.Context) error {
+	entries, err := models.Scan(e.opt.Dir)
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		if err := e.load(ctx, &entries[i]); err != nil {
+			e.log.Error("model failed to load", "model", entries[i].Name, "err", err)
+		}
+	}
+	e.mu.Lock()
+	e.started = true
+	e.mu.Unlock()
+	return nil
+}
+
+// Load (re)loads one model from the repository: the versions its policy
+// selects are opened beside the serving ones and switched in when ready;
+// versions no longer selected are drained and closed. A version that fails
+// to load leaves the serving copy of that version in place.
+func (e *Engine) Load(ctx context.Context, name string) error {
+	entries, err := models.Scan(e.opt.Dir)
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		if entries[i].Name == name {
+			return e.load(ctx, &entries[i])
+		}
+	}
+	return api.BadRequest("failed to load '%s': no such model in the repository %s", name, e.opt.Dir)
+}
+
+func (e *Engine) load(ctx context.Context, entry *models.Entry) error {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	log := e.log.With("model", entry.Name)
+	if entry.Err != nil {
+		e.setStatus(entry.Name, 0, status{api.StateUnavailable, entry.Err.Error()})
+		return api.BadRequest("failed to load '%s': %v", entry.Name, entry.Err)
+	}
+	selected := entry.Selected()
+	var errs []error
+	loaded := map[int64]*version{}
+	for _, vf := range selected {
+		e.setStatus(entry.Name, vf.Version, status{state: api.StateLoading})
+		start := time.Now()
+		v, err := e.open(ctx, entry, vf)
+		if err != nil {
+			errs = append(errs, err)
+			if e.serving(entry.Name, vf.Version) {
+				log.Error("reload failed; the serving copy stays", "version", vf.Version, "err", err)
+				e.setStatus(entry.Name, vf.Version, status{api.StateReady, "reload failed: " + err.Error()})
+			} else {
+				log.Error("load failed", "version", vf.Version, "err", err)
+				e.setStatus(entry.Name, vf.Version, status{api.StateUnavailable, err.Error()})
+			}
+			continue
+		}
+		log.Info("model loaded", "version", vf.Version, "path", vf.Path, "max_batch_size", v.spec.MaxBatchSize,
+			"inputs", len(v.spec.Inputs), "outputs", len(v.spec.Outputs), "took", time.Since(start).Round(time.Millisecond))
+		loaded[vf.Version] = v
+	}
+	// Switch in: new versions become visible before old ones close.
+	e.mu.Lock()
+	m := e.model(entry.Name)
+	delete(m.status, 0)
+	var retired []*version
+	for n, v := range loaded {
+		if old := m.ready[n]; old != nil {
+			retired = append(retired, old)
+		}
+		m.ready[n] = v
+		m.status[n] = status{state: api.StateReady}
+	}
+	keepOld := len(loaded) == 0 // nothing new is ready: never go dark
+	for n, v := range m.ready {
+		if keepOld {
+			break
+		}
+		if !slices.ContainsFunc(selected, func(s models.VersionFile) bool { return s.Version == n }) {
+			retired = append(retired, v)
+			delete(m.ready, n)
+			m.status[n] = status{api.StateUnavailable, "version no longer selected"}
+		}
+	}
+	e.mu.Unlock()
+	e.retire(retired)
+	if len(errs) > 0 {
+		return api.BadRequest("failed to load '%s': %v", entry.Name, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Unload stops serving a model: new requests get 404 (after the index shows
+// it UNAVAILABLE), queued ones are answered first.
+func (e *Engine) Unload(ctx context.Context, name string) error {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	e.mu.Lock()
+	m, ok := e.models[name]
+	if !ok {
+		e.mu.Unlock()
+		return api.BadRequest("failed to unload '%s': model is not known", name)
+	}
+	retired := slices.Collect(maps.Values(m.ready))
+	for n := range m.ready {
+		m.status[n] = status{api.StateUnavailable, reasonUnloaded}
+	}
+	clear(m.ready)
+	e.mu.Unlock()
+	e.retire(retired)
+	return nil
+}
+
+// Close unloads everything, draining queued requests until ctx ends.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	var all []*version
+	for _, m := range e.models {
+		all = append(all, slices.Collect(maps.Values(m.ready))...)
+		clear(m.ready)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, v := range all {
+		errs = append(errs, v.close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) retire(vs []*version) {
+	for _, v := range vs {
+		ctx, cancel := context.WithTimeout(context.Background(), e.opt.DrainTimeout)
+		if err := v.close(ctx); err != nil {
+			e.log.Warn("closing model version", "model", v.spec.Name, "version", v.spec.Version, "err", err)
+		}
+		cancel()
+	}
+}
+
+func (v *version) close(ctx context.Context) error {
+	err := v.batcher.Close(ctx)
+	if err != nil {
+		return err // in-flight runs still use the session; leave it open
+	}
+	return v.session.Close()
+}
+
+func (e *Engine) model(name string) *model {
+	m, ok := e.models[name]
+	if !ok {
+		m = &model{ready: map[int64]*version{}, status: map[int64]status{}}
+		e.models[name] = m
+	}
+	return m
+}
+
+func (e *Engine) setStatus(name string, v int64, s status) {
+	e.mu.Lock()
+	e.model(name).status[v] = s
+	e.mu.Unlock()
+}
+
+func (e *Engine) serving(name string, v int64) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	m, ok := e.models[name]
+	return ok && m.ready[v] != nil
+}
+
+// open loads, validates and warms up one version.
+func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.VersionFile) (*version, error) {
+	io, sess, err := e.opener.Open(ctx, vf.Path, entry.Config)
+	if err != nil {
+		return nil, err
+	}
+	maxBatch, err := entry.Config.Apply(io, e.opt.DefaultMaxBatchSize)
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	spec := models.Spec{Name: entry.Name, Version: strconv.FormatInt(vf.Version, 10), IO: io,
+		MaxBatchSize: maxBatch, Config: entry.Config, Path: vf.Path}
+	if err := warmup(ctx, sess, &spec); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("warm-up run: %w", err)
+	}
+	opt := batch.Options{
+		MaxBatchSize:  maxBatch,
+		MaxQueueDelay: e.opt.DefaultMaxQueueDelay,
+		MaxQueueSize:  e.opt.MaxQueueSize,
+		Logger:        e.log.With("model", entry.Name, "version", spec.Version),
+	}
+	if db := entry.Config.DynamicBatching; db != nil {
+		opt.PreferredBatchSizes = db.PreferredBatchSize
+		if db.MaxQueueDelayMicroseconds != nil {
+			opt.MaxQueueDelay = time.Duration(*db.MaxQueueDelayMicroseconds) * time.Microsecond
+		}
+	}
+	if g := entry.Config.InstanceGroup; g != nil {
+		opt.Instances = g.Count
+	}
+	return &version{spec: spec, session: sess, batcher: batch.New(sess, opt)}, nil
+}
+
+// Ready reports whether the startup load has finished and at least one
+// model version is serving.
+func (e *Engine) Ready() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if !e.started {
+		return false
+	}
+	for _, m := range e.models {
+		if len(m.ready) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup finds the version to serve: the given one, or the newest ready.
+func (e *Engine) lookup(name, ver string) (*version, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	m, ok := e.models[name]
+	if !ok {
+		return nil, api.NotFound("unknown model: '%s'", name)
+	}
+	if len(m.ready) == 0 && m.unloaded() {
+		return nil, api.NotFound("unknown model: '%s' (unloaded)", name)
+	}
+	if ver == "" {
+		var best *version
+		var bestN int64
+		for n, v := range m.ready {
+			if best == nil || n > bestN {
+				best, bestN = v, n
+			}
+		}
+		if best == nil {
+			return nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' is not ready: %s", name, m.reason())
+		}
+		return best, nil
+	}
+	n, err := strconv.ParseInt(ver, 10, 64)
+	if err != nil || n < 1 {
+		return nil, api.NotFound("unknown version '%s' of model '%s' (versions are positive integers)", ver, name)
+	}
+	if v := m.ready[n]; v != nil {
+		return v, nil
+	}
+	if s, ok := m.status[n]; ok {
+		return nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' version %d is not ready: %s", name, n, orState(s))
+	}
+	return nil, api.NotFound("unknown version '%s' of model '%s'", ver, name)
+}
+
+func orState(s status) string {
+	if s.reason != "" {
+		return s.reason
+	}
+	return s.state
+}
+
+// unloaded reports whether every version was explicitly unloaded.
+func (m *model) unloaded() bool {
+	for _, s := range m.status {
+		if s.reason != reasonUnloaded {
+			return false
+		}
+	}
+	return len(m.status) > 0
+}
+
+// reason summarises why a model has no ready version.
+func (m *model) reason() string {
+	keys := slices.Sorted(maps.Keys(m.status))
+	for i := len(keys) - 1; i >= 0; i-- {
+		if s := m.status[keys[i]]; s.reason != "" || s.state != api.StateReady {
+			return orState(s)
+		}
+	}
+	return "no version loaded"
+}

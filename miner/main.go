@@ -1,0 +1,72 @@
+// Command miner is the taominer node: it serves ONNX models over the KServe v2
+// / Open Inference Protocol with dynamic batching.
+//
+//	miner serve [options]   serve the model repository (see miner serve --help)
+//	miner version           print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/taominer/taominer/miner/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: miner <command> [options]
+
+Commands:
+  serve     serve the ONNX models of a model repository (miner serve --help)
+  version   print the version
+`)
+}
+
+// run dispatches a subcommand and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := config.LoadServe(args[1:], os.LookupEnv)
+		if errors.Is(err, flag.ErrHelp) {
+			config.ServeUsage(stdout)
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg, stderr); err != nil {
+			fmt.Fprintln(stderr, "miner:", err)
+			return 1
+		}
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, "taominer", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "miner: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}

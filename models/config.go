@@ -1,0 +1,199 @@
+package models
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config holds a model's optional overrides, with Triton's field names in
+// snake_case. A nil or zero field keeps the value read from the ONNX file or
+// the server default.
+type Config struct {
+	// MaxBatchSize caps the batch the dynamic batcher forms. 0 with a model
+	// that has a batch axis turns batching off (one request at a time);
+	// without a batch axis it must be 0.
+	MaxBatchSize    *int             `yaml:"max_batch_size"`
+	DynamicBatching *DynamicBatching `yaml:"dynamic_batching"`
+	InstanceGroup   *InstanceGroup   `yaml:"instance_group"`
+	// ExecutionProvider is "cpu" (default); "cuda" and "tensorrt" need a GPU
+	// build of ONNX Runtime.
+	ExecutionProvider string `yaml:"execution_provider"`
+	// IntraOpThreads overrides the server's ONNX Runtime intra-op threads.
+	IntraOpThreads int            `yaml:"intra_op_threads"`
+	VersionPolicy  *VersionPolicy `yaml:"version_policy"`
+}
+
+// DynamicBatching holds the batcher's knobs.
+type DynamicBatching struct {
+	// PreferredBatchSize lists batch sizes to prefer when more are queued
+	// than fit: the largest preferred size that can be formed is sent.
+	PreferredBatchSize []int `yaml:"preferred_batch_size"`
+	// MaxQueueDelayMicroseconds is how long the batcher may hold the oldest
+	// queued request to fill a batch. 0 runs whatever queued while the model
+	// was busy as one batch, and a lone request at once.
+	MaxQueueDelayMicroseconds *uint64 `yaml:"max_queue_delay_microseconds"`
+}
+
+// InstanceGroup sets how many executions of the model may run at once.
+// Both Triton's list form ([{count: 2}]) and a single mapping ({count: 2})
+// are accepted; with several groups the counts add up.
+type InstanceGroup struct {
+	Count int
+}
+
+type instanceGroupEntry struct {
+	Count int    `yaml:"count"`
+	Kind  string `yaml:"kind"`
+}
+
+// UnmarshalYAML accepts a mapping or a sequence of mappings.
+func (g *InstanceGroup) UnmarshalYAML(n *yaml.Node) error {
+	var entries []instanceGroupEntry
+	switch n.Kind {
+	case yaml.MappingNode:
+		var e instanceGroupEntry
+		if err := decodeNodeStrict(n, &e); err != nil {
+			return err
+		}
+		entries = append(entries, e)
+	case yaml.SequenceNode:
+		if err := decodeNodeStrict(n, &entries); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("line %d: instance_group must be a mapping or a list", n.Line)
+	}
+	for _, e := range entries {
+		if e.Count < 1 {
+			return fmt.Errorf("line %d: instance_group count must be at least 1, got %d", n.Line, e.Count)
+		}
+		switch e.Kind {
+		case "", "KIND_AUTO", "KIND_CPU", "KIND_GPU":
+		default:
+			return fmt.Errorf("line %d: instance_group kind %q is not KIND_AUTO, KIND_CPU or KIND_GPU", n.Line, e.Kind)
+		}
+		g.Count += e.Count
+	}
+	return nil
+}
+
+// VersionPolicy selects which versions of a model are served, as Triton's
+// version_policy does. Exactly one field may be set; the default is the
+// latest version only.
+type VersionPolicy struct {
+	Latest *struct {
+		NumVersions int `yaml:"num_versions"`
+	} `yaml:"latest"`
+	All      *struct{} `yaml:"all"`
+	Specific *struct {
+		Versions []int64 `yaml:"versions"`
+	} `yaml:"specific"`
+}
+
+// decodeNodeStrict decodes a node rejecting unknown keys (yaml.v3 only does
+// that through a Decoder, so the node is re-encoded).
+func decodeNodeStrict(n *yaml.Node, v any) error {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(n); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+// ParseConfig decodes a model config strictly: unknown keys are errors.
+func ParseConfig(text []byte) (Config, error) {
+	var c Config
+	if len(bytes.TrimSpace(text)) == 0 {
+		return c, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// LoadConfigFile reads and parses a model config file.
+func LoadConfigFile(path string) (Config, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read model config: %w", err)
+	}
+	c, err := ParseConfig(text)
+	if err != nil {
+		return Config{}, fmt.Errorf("model config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks values that cannot be right whatever the model is.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBatchSize != nil && *c.MaxBatchSize < 0 {
+		errs = append(errs, fmt.Errorf("max_batch_size must not be negative, got %d", *c.MaxBatchSize))
+	}
+	if db := c.DynamicBatching; db != nil {
+		for _, p := range db.PreferredBatchSize {
+			if p < 1 {
+				errs = append(errs, fmt.Errorf("dynamic_batching.preferred_batch_size: %d is not positive", p))
+			}
+		}
+	}
+	switch c.ExecutionProvider {
+	case "", "cpu", "cuda", "tensorrt":
+	default:
+		errs = append(errs, fmt.Errorf("execution_provider %q is not cpu, cuda or tensorrt", c.ExecutionProvider))
+	}
+	if c.IntraOpThreads < 0 {
+		errs = append(errs, fmt.Errorf("intra_op_threads must not be negative, got %d", c.IntraOpThreads))
+	}
+	if p := c.VersionPolicy; p != nil {
+		set := 0
+		if p.Latest != nil {
+			set++
+			if p.Latest.NumVersions < 1 {
+				errs = append(errs, fmt.Errorf("version_policy.latest.num_versions must be at least 1"))
+			}
+		}
+		if p.All != nil {
+			set++
+		}
+		if p.Specific != nil {
+			set++
+			if len(p.Specific.Versions) == 0 {
+				errs = append(errs, fmt.Errorf("version_policy.specific.versions is empty"))
+			}
+		}
+		if set != 1 {
+			errs = append(errs, fmt.Errorf("version_policy needs exactly one of latest, all, specific"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Apply resolves the model's effective spec settings from what the ONNX file
+// declares, the config and the server defaults.
+func (c Config) Apply(io IO, defaultMaxBatch int) (maxBatch int, err error) {
+	batchable := io.HasBatchAxis()
+	switch {
+	case c.MaxBatchSize == nil && batchable:
+		return defaultMaxBatch, nil
+	case c.MaxBatchSize == nil:
+		return 0, nil
+	case *c.MaxBatchSize > 0 && !batchable:
+		return 0, fmt.Errorf("max_batch_size %d needs a dynamic first dimension on every input and output, and this model has none", *c.MaxBatchSize)
+	default:
+		return *c.MaxBatchSize, nil
+	}
+}
