@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // benchBody returns a request body with one FP32 input of shape
@@ -56,4 +59,54 @@ func BenchmarkDecodeJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBenchBodyMatchesEncodingJSON checks that both decoders of the
+// benchmark agree on every value.
+func TestBenchBodyMatchesEncodingJSON(t *testing.T) {
+	body := benchBody()
+	req, err := DecodeInferRequest(body, -1)
+	if err != nil {
+		t.Fatalf("DecodeInferRequest: %v", err)
+	}
+	var std stdRequest
+	if err := json.Unmarshal(body, &std); err != nil {
+		t.Fatalf("json.Unmarshal: %v", err)
+	}
+	if diff := cmp.Diff(le(std.Inputs[0].Data...), req.Inputs[0].Data); diff != "" {
+		t.Errorf("data mismatch (-encoding/json +ours):\n%s", diff)
+	}
+}
+
+func BenchmarkDecodeBinary(b *testing.B) {
+	req, err := DecodeInferRequest(benchBody(), -1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, headerLen := AppendInferRequest(nil, req, true)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeInferRequest(body, headerLen); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendInferResponse(b *testing.B) {
+	req, err := DecodeInferRequest(benchBody(), -1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, binary := range []bool{false, true} {
+		b.Run(fmt.Sprintf("binary=%v", binary), func(b *testing.B) {
+			resp := &InferResponse{ModelName: "m", ModelVersion: "1", Outputs: []ResponseOutput{{Tensor: req.Inputs[0], Binary: binary}}}
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf, _ = AppendInferResponse(buf[:0], resp)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
 }

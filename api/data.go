@@ -20,17 +20,16 @@ type tensorState struct {
 	name     string
 	dt       tensor.DataType
 	shape    []int64
-	n        int64 // element count of shape, when shape != nil
+	n        int64 // element count of shape, when hasShape
 	params   Parameters
 	binSize  int64 // parameters.binary_data_size, when hasBin
 	hasBin   bool
-	hasData  bool  // a "data" value was present
-	dataAt   int   // offset of a "data" value not parsed yet, or -1
-	seen     uint8 // fields seen, for duplicate detection
+	hasShape bool
+	hasData  bool // a "data" value was present
+	dataAt   int  // offset of a "data" value not parsed yet, or -1
 	data     []byte
 	strs     [][]byte
 	count    int64 // elements decoded
-	hasShape bool
 }
 
 // label names the tensor in error messages: input "x", or input 2 before the
@@ -58,11 +57,13 @@ func (s *scanner) parseData(t *tensorState) error {
 	if s.peek() != '[' {
 		return t.errf(`"data" must be a JSON array, got %s`, s.kind())
 	}
-	// Every element takes at least two bytes of JSON ("1,"), which bounds
-	// the preallocation when the shape is absent, or lies.
-	capN := int64(len(s.buf)-s.pos)/2 + 1
-	if t.hasShape && t.n < capN {
-		capN = t.n
+	// Preallocate for the shape's element count, bounded by what the rest
+	// of the body can hold (every element takes at least two bytes of JSON,
+	// "1,"), so that a lying shape cannot make us allocate. Without a shape
+	// yet, start small and let append grow.
+	capN := int64(64)
+	if t.hasShape {
+		capN = min(t.n, int64(len(s.buf)-s.pos)/2+1)
 	}
 	if t.dt == tensor.Bytes {
 		t.strs = make([][]byte, 0, capN)

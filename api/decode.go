@@ -14,9 +14,9 @@ import (
 // the inputs that have parameters.binary_data_size. A headerLen of 0 (a raw
 // binary body without JSON) is not handled here and is an error.
 //
-// Inputs in binary form alias body, as do BYTES elements and data of inputs
-// whose JSON needed no unescaping; body must stay unchanged while the
-// request is in use. All errors are *Error with status 400. See the package
+// The Data of binary inputs aliases body (capacity-limited, so appending
+// to it copies), as do BYTES elements, binary ones and JSON strings without
+// escapes; body must stay unchanged while the request is in use. All errors are *Error with status 400. See the package
 // documentation for the rules on "data" values.
 func DecodeInferRequest(body []byte, headerLen int) (*InferRequest, error) {
 	hdr, bin, err := splitBody(body, headerLen, "request")
@@ -53,8 +53,8 @@ func DecodeInferRequest(body []byte, headerLen int) (*InferRequest, error) {
 				}
 			}
 		case "inputs":
-			if s.null() {
-				seen &^= 1 << 2
+			if s.null() { // same as absent
+				seen &^= 1 << 2 // the index of "inputs" in the list above
 				continue
 			}
 			inputs, err = s.tensors("input")

@@ -71,10 +71,8 @@ func (s *scanner) kind() string {
 		return "an array"
 	case c == '-' || c >= '0' && c <= '9':
 		return "the number " + s.near()
-	case c == 't' || c == 'f' || c == 'n':
-		return s.near()
 	}
-	return s.near()
+	return s.near() // true, false, null or not JSON
 }
 
 // beginObject consumes the '{' of an object.

@@ -29,7 +29,7 @@ type testNode struct {
 }
 
 // copyFile copies a model file into the repository.
-func copyFile(t *testing.T, src, dst string) {
+func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -43,7 +43,7 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
-func writeFile(t *testing.T, path, text string) {
+func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func standardRepo(t *testing.T) string {
 	return dir
 }
 
-func startNode(t *testing.T, dir string, tweak func(*config.Serve)) *testNode {
+func startNode(t testing.TB, dir string, tweak func(*config.Serve)) *testNode {
 	t.Helper()
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr = "127.0.0.1:0"

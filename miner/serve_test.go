@@ -266,6 +266,8 @@ func TestBadRequests(t *testing.T) {
 		{"binary header length beyond body", "example_dynamic_axes", binHeader, map[string]string{"Inference-Header-Content-Length": "100000"}, 400, "Inference-Header-Content-Length"},
 		{"bad binary header length", "example_dynamic_axes", binHeader, map[string]string{"Inference-Header-Content-Length": "x"}, 400, "Inference-Header-Content-Length"},
 		{"raw binary wrong size", "example_dynamic_axes", "abc", map[string]string{"Inference-Header-Content-Length": "0"}, 400, "raw binary"},
+		{"unsupported extension", "example_dynamic_axes", strings.Replace(good, "]}]}", `]}],"outputs":[{"name":"output_scalars","parameters":{"classification":2}}]}`, 1), nil, 400, "classification extension is not supported"},
+		{"shared memory", "example_dynamic_axes", strings.Replace(good, `"data"`, `"parameters":{"shared_memory_region":"r"},"data"`, 1), nil, 400, "shared-memory"},
 		{"unknown model", "nope", good, nil, 404, "unknown model: 'nope'"},
 		{"broken model", "broken", good, nil, 503, "not ready"},
 		{"oversized body", "example_dynamic_axes", `{"inputs":[{"name":"input_vectors","shape":[1,10],"datatype":"FP32","data":[` + strings.Repeat(" ", 2<<20) + `1]}]}`, nil, 413, "too large"},

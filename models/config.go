@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -52,29 +54,30 @@ type instanceGroupEntry struct {
 
 // UnmarshalYAML accepts a mapping or a sequence of mappings.
 func (g *InstanceGroup) UnmarshalYAML(n *yaml.Node) error {
-	var entries []instanceGroupEntry
+	var nodes []*yaml.Node
 	switch n.Kind {
 	case yaml.MappingNode:
-		var e instanceGroupEntry
-		if err := decodeNodeStrict(n, &e); err != nil {
-			return err
-		}
-		entries = append(entries, e)
+		nodes = []*yaml.Node{n}
 	case yaml.SequenceNode:
-		if err := decodeNodeStrict(n, &entries); err != nil {
-			return err
-		}
+		nodes = n.Content
 	default:
 		return fmt.Errorf("line %d: instance_group must be a mapping or a list", n.Line)
 	}
-	for _, e := range entries {
+	for _, en := range nodes {
+		if en.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: instance_group entry must be a mapping", en.Line)
+		}
+		var e instanceGroupEntry
+		if err := decodeNodeStrict(en, &e, "instance_group", "count", "kind"); err != nil {
+			return err
+		}
 		if e.Count < 1 {
-			return fmt.Errorf("line %d: instance_group count must be at least 1, got %d", n.Line, e.Count)
+			return fmt.Errorf("line %d: instance_group count must be at least 1, got %d", en.Line, e.Count)
 		}
 		switch e.Kind {
 		case "", "KIND_AUTO", "KIND_CPU", "KIND_GPU":
 		default:
-			return fmt.Errorf("line %d: instance_group kind %q is not KIND_AUTO, KIND_CPU or KIND_GPU", n.Line, e.Kind)
+			return fmt.Errorf("line %d: instance_group kind %q is not KIND_AUTO, KIND_CPU or KIND_GPU", en.Line, e.Kind)
 		}
 		g.Count += e.Count
 	}
@@ -94,17 +97,16 @@ type VersionPolicy struct {
 	} `yaml:"specific"`
 }
 
-// decodeNodeStrict decodes a node rejecting unknown keys (yaml.v3 only does
-// that through a Decoder, so the node is re-encoded).
-func decodeNodeStrict(n *yaml.Node, v any) error {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(n); err != nil {
-		return err
+// decodeNodeStrict decodes a mapping node, rejecting keys other than known
+// (Node.Decode does not, unlike a Decoder with KnownFields). Errors carry
+// the node's own line numbers in the config file.
+func decodeNodeStrict(n *yaml.Node, v any, what string, known ...string) error {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; !slices.Contains(known, k.Value) {
+			return fmt.Errorf("line %d: field %s not found in %s", k.Line, k.Value, what)
+		}
 	}
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
-	return dec.Decode(v)
+	return n.Decode(v)
 }
 
 // ParseConfig decodes a model config strictly: unknown keys are errors.
@@ -115,7 +117,9 @@ func ParseConfig(text []byte) (Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := dec.Decode(&c); errors.Is(err, io.EOF) {
+		return Config{}, nil // only comments
+	} else if err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -137,7 +138,7 @@ func scanFolder(name, dir string) *Entry {
 			e.Versions = append(e.Versions, VersionFile{Version: v, Path: p})
 		}
 	}
-	slices.SortFunc(e.Versions, func(a, b VersionFile) int { return int(a.Version - b.Version) })
+	slices.SortFunc(e.Versions, func(a, b VersionFile) int { return cmp.Compare(a.Version, b.Version) })
 	if len(e.Versions) == 0 {
 		if !strayModel {
 			return nil

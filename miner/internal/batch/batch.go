@@ -64,6 +64,10 @@ type Batcher struct {
 	opt   Options
 	log   *slog.Logger
 	queue chan *job
+	// held has jobs taken from the queue that did not fit their batch; they
+	// are older than anything queued, so the next free worker starts with
+	// one. It never holds more than one job per worker.
+	held  chan *job
 	mu    sync.RWMutex // guards closed against sends on a closed queue
 	done  chan struct{}
 	stats Stats
@@ -98,7 +102,8 @@ func New(r Runner, opt Options) *Batcher {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Batcher{run: r, opt: opt, log: opt.Logger, queue: make(chan *job, opt.MaxQueueSize), done: make(chan struct{})}
+	b := &Batcher{run: r, opt: opt, log: opt.Logger, queue: make(chan *job, opt.MaxQueueSize),
+		held: make(chan *job, opt.Instances), done: make(chan struct{})}
 	b.stats.init()
 	b.wg.Add(opt.Instances)
 	for range opt.Instances {
@@ -145,7 +150,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor) ([]tensor.
 }
 
 // QueueLength returns the number of requests waiting.
-func (b *Batcher) QueueLength() int { return len(b.queue) }
+func (b *Batcher) QueueLength() int { return len(b.queue) + len(b.held) }
 
 // Close stops accepting requests, lets the queued ones run, and waits for the
 // workers until ctx ends.
@@ -165,26 +170,55 @@ func (b *Batcher) Close(ctx context.Context) error {
 
 func (b *Batcher) worker() {
 	defer b.wg.Done()
-	var held *job
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		first := held
-		held = nil
-		if first == nil {
-			var ok bool
-			if first, ok = <-b.queue; !ok {
-				return
-			}
+		first, ok := b.next()
+		if !ok {
+			return
 		}
 		if b.skip(first) {
 			continue
 		}
 		batch := []*job{first}
 		if b.opt.MaxBatchSize > 0 {
+			var held *job
 			batch, held = b.fill(batch, timer)
+			if held != nil {
+				// Let any free worker start the next batch with it rather
+				// than make it wait for this run. Never blocks: a worker
+				// adds at most one job before it takes one again.
+				b.held <- held
+			}
+			// Callers may have left while the batch waited to fill.
+			if batch = slices.DeleteFunc(batch, b.skip); len(batch) == 0 {
+				continue
+			}
 		}
 		b.execute(batch)
+	}
+}
+
+// next returns the oldest waiting job: one that did not fit the previous
+// batch, else the head of the queue. It reports false once the queue is
+// closed and drained. A worker may return while a held job is left only if
+// the worker that held it is still running its batch; that worker takes it
+// on its own next call.
+func (b *Batcher) next() (*job, bool) {
+	select {
+	case j := <-b.held:
+		return j, true
+	default:
+	}
+	if b.opt.Instances == 1 { // only this worker fills held, and it is empty
+		j, ok := <-b.queue
+		return j, ok
+	}
+	select {
+	case j := <-b.held:
+		return j, true
+	case j, ok := <-b.queue:
+		return j, ok
 	}
 }
 
@@ -268,18 +302,19 @@ func (b *Batcher) execute(batch []*job) {
 		parts, err = split(outputs, batch, b.opt.MaxBatchSize > 0)
 	}
 	t3 := time.Now()
+	// Count the execution before replying, so that a caller who has its
+	// answer finds it in Stats.
+	b.stats.execution(items, t0, t1, t2, t3, batch, err == nil)
 	if err != nil {
 		b.log.Warn("batch failed", "items", items, "requests", len(batch), "err", err)
 		for _, j := range batch {
 			j.reply <- result{err: err}
 		}
-		b.stats.execution(items, t0, t1, t2, t3, batch, false)
 		return
 	}
 	for i, j := range batch {
 		j.reply <- result{outputs: parts[i]}
 	}
-	b.stats.execution(items, t0, t1, t2, t3, batch, true)
 }
 
 // safeRun runs the batch, turning a panic into an error for its requests. A

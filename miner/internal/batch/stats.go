@@ -95,6 +95,6 @@ func (b *Batcher) Stats() Snapshot {
 	b.stats.mu.Unlock()
 	s.Rejected = b.stats.rejected.Load()
 	s.Cancelled = b.stats.cancelled.Load()
-	s.QueueLength = len(b.queue)
+	s.QueueLength = b.QueueLength()
 	return s
 }

@@ -15,6 +15,9 @@ import (
 // Infer validates a request against the model, queues it for the batcher and
 // returns the requested outputs.
 func (e *Engine) Infer(ctx context.Context, name, ver string, req *api.InferRequest) (*api.InferResponse, error) {
+	if err := checkParameters(req); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		v, err := e.lookup(name, ver)
 		if err != nil {
