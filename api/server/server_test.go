@@ -46,9 +46,11 @@ func (f *fakeBackend) ModelReady(string, string) error { return f.err }
 func (f *fakeBackend) ModelMetadata(m, _ string) (*api.ModelMetadata, error) {
 	return &api.ModelMetadata{Name: m, Inputs: []api.TensorMetadata{{Name: "in", Datatype: "UINT8", Shape: []int64{-1, 4}}}}, f.err
 }
-func (f *fakeBackend) Index(context.Context, bool) ([]api.RepositoryIndexEntry, error) { return nil, f.err }
-func (f *fakeBackend) Load(context.Context, string) error                            { return f.err }
-func (f *fakeBackend) Unload(context.Context, string) error                          { return f.err }
+func (f *fakeBackend) Index(context.Context, bool) ([]api.RepositoryIndexEntry, error) {
+	return nil, f.err
+}
+func (f *fakeBackend) Load(context.Context, string) error   { return f.err }
+func (f *fakeBackend) Unload(context.Context, string) error { return f.err }
 func (f *fakeBackend) Stats(string, string) (*api.ModelStatsResponse, error) {
 	return &api.ModelStatsResponse{}, f.err
 }
