@@ -31,8 +31,9 @@ type Config struct {
 
 // DynamicBatching holds the batcher's knobs.
 type DynamicBatching struct {
-	// PreferredBatchSize lists batch sizes to prefer when more are queued
-	// than fit: the largest preferred size that can be formed is sent.
+	// PreferredBatchSize lists batch sizes at which a batch that is waiting
+	// out MaxQueueDelayMicroseconds is released early. Without a delay the
+	// batcher already sends everything queued, up to max_batch_size.
 	PreferredBatchSize []int `yaml:"preferred_batch_size"`
 	// MaxQueueDelayMicroseconds is how long the batcher may hold the oldest
 	// queued request to fill a batch. 0 runs whatever queued while the model

@@ -72,7 +72,7 @@ func Scan(dir string) ([]Entry, error) {
 	var order []string
 	add := func(e *Entry) {
 		if prev, dup := byName[e.Name]; dup {
-			prev.Err = fmt.Errorf("model name %q is used by both a folder and a .onnx file", e.Name)
+			prev.Err = errors.Join(fmt.Errorf("model name %q is used by both a folder and a .onnx file", e.Name), prev.Err, e.Err)
 			return
 		}
 		byName[e.Name] = e

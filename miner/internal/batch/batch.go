@@ -374,6 +374,9 @@ func split(outputs []tensor.Tensor, batch []*job, batching bool) ([][]tensor.Ten
 		if len(out.Shape) == 0 || out.Shape[0] != int64(items) {
 			return nil, fmt.Errorf("output %q has shape %v, want first dimension %d (the batch)", out.Name, out.Shape, items)
 		}
+		if err := out.Validate(); err != nil {
+			return nil, fmt.Errorf("model returned an inconsistent output: %w", err)
+		}
 		per := tensor.NumElements(out.Shape[1:])
 		off := int64(0)
 		for i, j := range batch {

@@ -228,8 +228,8 @@ type view struct {
 	Name  string
 	Type  string
 	Shape []int64
-	Ints  []int64  `json:",omitempty"`
-	Strs  []string `json:",omitempty"`
+	Ints  []int64
+	Strs  []string
 }
 
 func views(ts []tensor.Tensor) []view {

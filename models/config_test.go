@@ -1,0 +1,202 @@
+package models
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want Config
+	}{
+		{"empty", "", Config{}},
+		{"blank", " \n\t\n", Config{}},
+		{"only comments", "# max_batch_size: 8\n# instance_group: {count: 2}\n", Config{}},
+		{"empty document", "---\n", Config{}},
+		{"null max_batch_size keeps the model's", "max_batch_size:\n", Config{}},
+		{"explicit zero max_batch_size", "max_batch_size: 0\n", Config{MaxBatchSize: ptr(0)}},
+		{"every field", `
+max_batch_size: 16
+dynamic_batching:
+  preferred_batch_size: [4, 8]
+  max_queue_delay_microseconds: 500
+instance_group:
+  count: 2
+  kind: KIND_CPU
+execution_provider: cuda
+intra_op_threads: 4
+version_policy:
+  latest:
+    num_versions: 2
+`, Config{
+			MaxBatchSize: ptr(16),
+			DynamicBatching: &DynamicBatching{
+				PreferredBatchSize:        []int{4, 8},
+				MaxQueueDelayMicroseconds: ptr(uint64(500)),
+			},
+			InstanceGroup:     &InstanceGroup{Count: 2},
+			ExecutionProvider: "cuda",
+			IntraOpThreads:    4,
+			VersionPolicy: &VersionPolicy{Latest: &struct {
+				NumVersions int `yaml:"num_versions"`
+			}{NumVersions: 2}},
+		}},
+		{"zero queue delay is set, not absent", "dynamic_batching:\n  max_queue_delay_microseconds: 0\n",
+			Config{DynamicBatching: &DynamicBatching{MaxQueueDelayMicroseconds: ptr(uint64(0))}}},
+		{"instance_group list adds counts", `
+instance_group:
+  - count: 2
+    kind: KIND_GPU
+  - count: 3
+  - {count: 1, kind: KIND_AUTO}
+`, Config{InstanceGroup: &InstanceGroup{Count: 6}}},
+		{"execution providers", "execution_provider: tensorrt\n", Config{ExecutionProvider: "tensorrt"}},
+		{"version_policy all", "version_policy: {all: {}}\n", Config{VersionPolicy: &VersionPolicy{All: &struct{}{}}}},
+		{"version_policy specific", "version_policy:\n  specific:\n    versions: [1, 3]\n",
+			Config{VersionPolicy: &VersionPolicy{Specific: &struct {
+				Versions []int64 `yaml:"versions"`
+			}{Versions: []int64{1, 3}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseConfig([]byte(tt.text))
+			if err != nil {
+				t.Fatalf("ParseConfig(%q): %v", tt.text, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseConfig(%q) differs (-want +got):\n%s", tt.text, diff)
+			}
+		})
+	}
+}
+
+// badConfigs maps each testdata/*.bad.yaml fixture to the substrings its
+// error must contain (besides the file name).
+var badConfigs = map[string][]string{
+	"unknown_key":                        {"line 2: field max_queue_delay not found"},
+	"unknown_nested_key":                 {"line 3: field max_queue_delay not found"},
+	"negative_max_batch_size":            {"max_batch_size must not be negative, got -1"},
+	"max_batch_size_string":              {"line 1: cannot unmarshal !!str `four` into int"},
+	"unknown_execution_provider":         {`execution_provider "tpu" is not cpu, cuda or tensorrt`},
+	"execution_provider_list":            {"line 1: cannot unmarshal !!seq into string"},
+	"negative_intra_op_threads":          {"intra_op_threads must not be negative, got -2"},
+	"preferred_batch_size_zero":          {"dynamic_batching.preferred_batch_size: 0 is not positive"},
+	"preferred_batch_size_scalar":        {"line 2: cannot unmarshal !!int `4` into []int"},
+	"negative_queue_delay":               {"line 2: cannot unmarshal !!int `-5` into uint64"},
+	"instance_group_count_zero":          {"line 3: instance_group count must be at least 1, got 0"},
+	"instance_group_count_missing":       {"line 2: instance_group count must be at least 1, got 0"},
+	"instance_group_count_string":        {"line 2: cannot unmarshal !!str `two` into int"},
+	"instance_group_list_count_zero":     {"line 4: instance_group count must be at least 1, got 0"},
+	"instance_group_list_unknown_key":    {"line 4: field gpus not found in instance_group"},
+	"instance_group_mapping_unknown_key": {"line 3: field name not found in instance_group"},
+	"instance_group_unknown_kind":        {`line 2: instance_group kind "KIND_TPU" is not KIND_AUTO, KIND_CPU or KIND_GPU`},
+	"instance_group_list_unknown_kind":   {`line 3: instance_group kind "KIND_MODEL"`},
+	"instance_group_scalar":              {"line 1: instance_group must be a mapping or a list"},
+	"instance_group_list_of_scalars":     {"line 1: instance_group entry must be a mapping"},
+	"version_policy_two_choices":         {"version_policy needs exactly one of latest, all, specific"},
+	"version_policy_none":                {"version_policy needs exactly one of latest, all, specific"},
+	"version_policy_specific_empty":      {"version_policy.specific.versions is empty"},
+	"version_policy_latest_zero":         {"version_policy.latest.num_versions must be at least 1"},
+	"version_policy_versions_string":     {"line 3: cannot unmarshal !!str `two` into int64"},
+	"several_errors":                     {"max_batch_size must not be negative", `execution_provider "tpu"`},
+	"not_a_mapping":                      {"line 1: cannot unmarshal !!seq"},
+	"syntax":                             {"yaml: line 1"},
+}
+
+func TestBadConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.bad.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".bad.yaml")
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			want, ok := badConfigs[name]
+			if !ok {
+				t.Fatalf("fixture %s has no expected error in badConfigs", path)
+			}
+			text, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := ParseConfig(text); err == nil {
+				t.Errorf("ParseConfig(%q) = %+v, want an error", text, c)
+			}
+			_, err = LoadConfigFile(path)
+			if err == nil {
+				t.Fatalf("LoadConfigFile(%s): no error, want one containing %q", path, want)
+			}
+			for _, w := range append([]string{path}, want...) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("LoadConfigFile(%s) error:\n%v\nwant it to contain %q (file:\n%s)", path, err, w, text)
+				}
+			}
+		})
+	}
+	for name := range badConfigs {
+		if !seen[name] {
+			t.Errorf("badConfigs lists %q but testdata/%s.bad.yaml does not exist", name, name)
+		}
+	}
+}
+
+func TestLoadConfigFileMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	_, err := LoadConfigFile(path)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "read model config") {
+		t.Errorf("LoadConfigFile(%s) error %v, want a read model config error wrapping fs.ErrNotExist", path, err)
+	}
+}
+
+func TestApply(t *testing.T) {
+	batchable := IO{
+		Inputs:  []TensorSpec{{Name: "x", Shape: []int64{-1, 3}}},
+		Outputs: []TensorSpec{{Name: "y", Shape: []int64{-1}}},
+	}
+	fixed := IO{
+		Inputs:  []TensorSpec{{Name: "x", Shape: []int64{1, 3}}},
+		Outputs: []TensorSpec{{Name: "y", Shape: []int64{1}}},
+	}
+	const def = 8
+	tests := []struct {
+		name    string
+		io      IO
+		max     *int
+		want    int
+		wantErr string
+	}{
+		{"batch axis, no config: server default", batchable, nil, def, ""},
+		{"batch axis, explicit max", batchable, ptr(32), 32, ""},
+		{"batch axis, explicit 0 turns batching off", batchable, ptr(0), 0, ""},
+		{"no batch axis, no config", fixed, nil, 0, ""},
+		{"no batch axis, explicit 0", fixed, ptr(0), 0, ""},
+		{"no batch axis, max > 0", fixed, ptr(4), 0, "max_batch_size 4 needs a dynamic first dimension"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{MaxBatchSize: tt.max}
+			got, err := c.Apply(tt.io, def)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Apply(%+v, %d) with max_batch_size %v = %d, %v; want an error containing %q", tt.io, def, tt.max, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("Apply(%+v, %d) with max_batch_size %v = %d, %v; want %d, nil", tt.io, def, tt.max, got, err, tt.want)
+			}
+		})
+	}
+}
