@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,9 +80,9 @@ func BenchmarkServe(b *testing.B) {
 					}
 				})
 			}
-			url := ""
+			url, pid := "", 0
 			if setup.cpu >= 0 {
-				url = startMinerProcess(b, dir, setup.cpu)
+				url, pid = startMinerProcess(b, dir, setup.cpu)
 			} else {
 				url = startNode(b, dir, nil).url
 			}
@@ -97,6 +98,9 @@ func BenchmarkServe(b *testing.B) {
 						b.ReportMetric(float64(percentile(lat, 99).Microseconds()), "p99-µs")
 						if conc == 1 {
 							b.ReportMetric(float64((p50 - batch1).Microseconds()), "added-p50-µs")
+						}
+						if pid > 0 {
+							b.ReportMetric(residentMB(b, pid), "server-rss-MB")
 						}
 					})
 				}
@@ -192,7 +196,7 @@ func rawRun(b *testing.B, path string, in []tensor.Tensor, cpu int) (float64, ti
 
 // startMinerProcess builds the miner and runs `miner serve` on dir as a
 // separate process pinned to cpu, returning its base URL once ready.
-func startMinerProcess(b *testing.B, dir string, cpu int) string {
+func startMinerProcess(b *testing.B, dir string, cpu int) (string, int) {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "miner")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -223,12 +227,31 @@ func startMinerProcess(b *testing.B, dir string, cpu int) string {
 		if resp, err := http.Get(url + "/v2/health/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return url
+				return url, cmd.Process.Pid
 			}
 		}
 	}
 	b.Fatal("miner process did not become ready within 30s")
-	return ""
+	return "", 0
+}
+
+// residentMB reads a process's resident set size from /proc.
+func residentMB(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return float64(kb) / 1024
+		}
+	}
+	b.Fatal("no VmRSS in /proc status")
+	return 0
 }
 
 // loadRun sends b.N requests from conc goroutines, each waiting for its
