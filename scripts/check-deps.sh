@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# check-deps.sh: fails when a package imports across the layering rules of
+# the project (see README "Layout"): the wire layer and the runtime layer only
+# meet in the miner command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mod=$(go list -m)
+fail=0
+# rule: <package pattern> must not depend on <forbidden prefix>, except <allowed prefix>
+check() {
+  local pkg=$1 forbidden=$2 allowed=${3:-}
+  for p in $(go list "$mod/$pkg" 2>/dev/null); do
+    for d in $(go list -deps "$p"); do
+      case $d in
+        "$mod/$forbidden"*)
+          if [ -n "$allowed" ] && [[ $d == "$mod/$allowed"* ]]; then continue; fi
+          echo "forbidden import: $p depends on $d"; fail=1 ;;
+      esac
+    done
+  done
+}
+check "api/..." "models" "models/tensor"
+check "api/..." "miner"
+check "models/..." "api"
+check "models/..." "miner"
+check "miner/internal/batch" "api"
+check "miner/internal/batch" "models/onnx"
+check "miner/internal/config" "models"
+check "miner/internal/config" "api"
+exit $fail
