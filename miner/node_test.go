@@ -58,6 +58,8 @@ func writeFile(t testing.TB, path, text string) {
 func standardRepo(t *testing.T) string {
 	dir := t.TempDir()
 	copyFile(t, modeltest.PaddleOCRClsPath(t), filepath.Join(dir, "ppocr_cls", "1", "model.onnx"))
+	// The bundled model's own config (it fixes the input to [N,3,48,192]).
+	copyFile(t, filepath.Join(modeltest.RepoRoot(), "model-repo", "ppocr_cls", "config.yaml"), filepath.Join(dir, "ppocr_cls", "config.yaml"))
 	// The same model with a long batching window, so concurrent requests
 	// are merged deterministically.
 	copyFile(t, modeltest.PaddleOCRClsPath(t), filepath.Join(dir, "ppocr_wait.onnx"))

@@ -27,7 +27,8 @@ func TestHealthAndMetadata(t *testing.T) {
 		{"live", "/v2/health/live", 200, ""},
 		{"ready", "/v2/health/ready", 200, ""},
 		{"server metadata", "/v2", 200, `"extensions":["binary_tensor_data","model_repository","statistics"]`},
-		{"model metadata", "/v2/models/ppocr_cls", 200, `"inputs":[{"name":"x","datatype":"FP32","shape":[-1,3,-1,-1]}]`},
+		{"model metadata", "/v2/models/ppocr_cls", 200, `"inputs":[{"name":"x","datatype":"FP32","shape":[-1,3,48,192]}]`},
+		{"metadata without config", "/v2/models/ppocr_wait", 200, `"inputs":[{"name":"x","datatype":"FP32","shape":[-1,3,-1,-1]}]`},
 		{"model version metadata", "/v2/models/ppocr_cls/versions/1", 200, `"platform":"onnxruntime_onnx"`},
 		{"dropped-in file", "/v2/models/row_sum", 200, `"versions":["1"]`},
 		{"model ready", "/v2/models/ppocr_cls/ready", 200, ""},
@@ -88,17 +89,29 @@ func TestInferPaddleOCR(t *testing.T) {
 	})
 	t.Run("raw binary", func(t *testing.T) {
 		r := tn.do(t, http.MethodPost, "/v2/models/ppocr_cls/infer", in.Data, map[string]string{"Inference-Header-Content-Length": "0"})
+		if r.status != 200 {
+			t.Fatalf("raw request: %d %s", r.status, r.body)
+		}
+		hl, _ := strconv.Atoi(r.header.Get("Inference-Header-Content-Length"))
+		if d := relDiff(modeltest.F32s(must(api.DecodeInferResponse(r.body, hl)).Outputs[0].Data), p); d > 1e-6 {
+			t.Errorf("raw binary result differs from JSON result by %g", d)
+		}
 		// Raw mode on a model with variable H and W is ambiguous: refused.
+		r = tn.do(t, http.MethodPost, "/v2/models/ppocr_wait/infer", in.Data, map[string]string{"Inference-Header-Content-Length": "0"})
 		errorBody(t, r, 400, "more than one variable dimension")
 		r = tn.do(t, http.MethodPost, "/v2/models/example_dynamic_axes/infer", modeltest.F32Bytes(make([]float32, 10)...), map[string]string{"Inference-Header-Content-Length": "0"})
 		if r.status != 200 {
 			t.Fatalf("raw request: %d %s", r.status, r.body)
 		}
-		hl, _ := strconv.Atoi(r.header.Get("Inference-Header-Content-Length"))
+		hl, _ = strconv.Atoi(r.header.Get("Inference-Header-Content-Length"))
 		resp := must(api.DecodeInferResponse(r.body, hl))
 		if got := tensor.FormatShape(resp.Outputs[0].Shape); got != "[1]" || !resp.Outputs[0].Binary {
 			t.Errorf("raw response output shape %s binary %v, want [1] binary", got, resp.Outputs[0].Binary)
 		}
+	})
+	t.Run("wrong image size", func(t *testing.T) {
+		small := tensor.Tensor{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 3, 48, 100}, Data: make([]byte, 4*3*48*100)}
+		errorBody(t, tn.send(t, "/v2/models/ppocr_cls/infer", &api.InferRequest{Inputs: []tensor.Tensor{small}}, true), 400, "shape [1,3,48,100] does not match the model's [-1,3,48,192]")
 	})
 	t.Run("client batch of 3", func(t *testing.T) {
 		batch := clsInput(rng, 3)

@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/taominer/taominer/models/tensor"
 )
 
 // Config holds a model's optional overrides, with Triton's field names in
@@ -27,6 +30,22 @@ type Config struct {
 	// IntraOpThreads overrides the server's ONNX Runtime intra-op threads.
 	IntraOpThreads int            `yaml:"intra_op_threads"`
 	VersionPolicy  *VersionPolicy `yaml:"version_policy"`
+	// Input and Output narrow what the ONNX file declares: fixing variable
+	// dimensions (so requests are checked, raw binary requests have one
+	// shape, and warm-up can run) and confirming data types.
+	Input  []TensorOverride `yaml:"input"`
+	Output []TensorOverride `yaml:"output"`
+}
+
+// TensorOverride narrows one input or output, with Triton's field names.
+// Dims exclude the batch dimension when the model batches (max_batch_size >
+// 0), as in Triton; -1 keeps a dimension variable.
+type TensorOverride struct {
+	Name string `yaml:"name"`
+	// DataType is the protocol name (FP32) or Triton's (TYPE_FP32); it must
+	// match the model file.
+	DataType string  `yaml:"data_type"`
+	Dims     []int64 `yaml:"dims"`
 }
 
 // DynamicBatching holds the batcher's knobs.
@@ -185,6 +204,58 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Narrow applies the input and output overrides to what the model file
+// declares. maxBatch is the effective max_batch_size (see Apply).
+func (c Config) Narrow(decl IO, maxBatch int) (IO, error) {
+	var errs []error
+	narrow := func(kind string, specs []TensorSpec, overrides []TensorOverride) []TensorSpec {
+		out := slices.Clone(specs)
+		for _, o := range overrides {
+			k := slices.IndexFunc(out, func(t TensorSpec) bool { return t.Name == o.Name })
+			if k < 0 {
+				errs = append(errs, fmt.Errorf("config %s %q: the model has no such %s", kind, o.Name, kind))
+				continue
+			}
+			t := out[k]
+			if o.DataType != "" {
+				if got := strings.TrimPrefix(strings.Replace(o.DataType, "TYPE_STRING", "BYTES", 1), "TYPE_"); got != t.DataType.String() {
+					errs = append(errs, fmt.Errorf("config %s %q: data_type %s, but the model declares %s", kind, o.Name, o.DataType, t.DataType))
+				}
+			}
+			if o.Dims == nil {
+				continue
+			}
+			full := o.Dims
+			if maxBatch > 0 {
+				full = append([]int64{-1}, o.Dims...)
+			}
+			if len(full) != len(t.Shape) {
+				errs = append(errs, fmt.Errorf("config %s %q: dims %v give shape %s, but the model declares rank %d %s",
+					kind, o.Name, o.Dims, tensor.FormatShape(full), len(t.Shape), tensor.FormatShape(t.Shape)))
+				continue
+			}
+			shape := slices.Clone(t.Shape)
+			for i, d := range full {
+				switch {
+				case d < -1:
+					errs = append(errs, fmt.Errorf("config %s %q: dimension %d is %d", kind, o.Name, i, d))
+				case d == -1:
+				case shape[i] >= 0 && shape[i] != d:
+					errs = append(errs, fmt.Errorf("config %s %q: dimension %d is %d, but the model fixes it at %d", kind, o.Name, i, d, shape[i]))
+				default:
+					shape[i] = d
+				}
+			}
+			t.Shape = shape
+			out[k] = t
+		}
+		return out
+	}
+	decl.Inputs = narrow("input", decl.Inputs, c.Input)
+	decl.Outputs = narrow("output", decl.Outputs, c.Output)
+	return decl, errors.Join(errs...)
 }
 
 // Apply resolves the model's effective spec settings from what the ONNX file

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/taominer/taominer/models/tensor"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -196,6 +197,57 @@ func TestApply(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Errorf("Apply(%+v, %d) with max_batch_size %v = %d, %v; want %d, nil", tt.io, def, tt.max, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNarrow(t *testing.T) {
+	decl := IO{
+		Inputs:  []TensorSpec{{Name: "x", DataType: tensor.FP32, Shape: []int64{-1, 3, -1, -1}}},
+		Outputs: []TensorSpec{{Name: "y", DataType: tensor.FP32, Shape: []int64{-1, 2}}},
+	}
+	tests := []struct {
+		name     string
+		yaml     string
+		maxBatch int
+		want     string // shape of x after narrowing
+		err      string
+	}{
+		{"no overrides", "", 16, "[-1,3,-1,-1]", ""},
+		{"fix height and width", "input: [{name: x, dims: [3, 48, 192]}]", 16, "[-1,3,48,192]", ""},
+		{"keep one variable", "input: [{name: x, dims: [3, 48, -1]}]", 16, "[-1,3,48,-1]", ""},
+		{"triton type name", "input: [{name: x, data_type: TYPE_FP32, dims: [3, 48, 192]}]", 16, "[-1,3,48,192]", ""},
+		{"protocol type name", "input: [{name: x, data_type: FP32}]", 16, "[-1,3,-1,-1]", ""},
+		{"full shape without batching", "input: [{name: x, dims: [1, 3, 48, 192]}]", 0, "[1,3,48,192]", ""},
+		{"wrong type", "input: [{name: x, data_type: TYPE_INT64}]", 16, "", "data_type TYPE_INT64, but the model declares FP32"},
+		{"wrong rank", "input: [{name: x, dims: [48, 192]}]", 16, "", "rank 4"},
+		{"conflicts with the file", "input: [{name: x, dims: [4, 48, 192]}]", 16, "", "dimension 1 is 4, but the model fixes it at 3"},
+		{"unknown input", "input: [{name: z, dims: [1]}]", 16, "", `config input "z": the model has no such input`},
+		{"unknown output", "output: [{name: z}]", 16, "", `config output "z": the model has no such output`},
+		{"bad dimension", "input: [{name: x, dims: [3, -2, 192]}]", 16, "", "dimension 2 is -2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Narrow(decl, tt.maxBatch)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Narrow(%s) error = %v, want it to contain %q", tt.yaml, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Narrow(%s): %v", tt.yaml, err)
+			}
+			if s := tensor.FormatShape(got.Inputs[0].Shape); s != tt.want {
+				t.Errorf("Narrow(%s) x shape = %s, want %s", tt.yaml, s, tt.want)
+			}
+			if s := tensor.FormatShape(decl.Inputs[0].Shape); s != "[-1,3,-1,-1]" {
+				t.Errorf("Narrow modified its argument: %s", s)
 			}
 		})
 	}

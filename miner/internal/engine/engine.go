@@ -268,6 +268,9 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		return nil, err
 	}
 	maxBatch, err := entry.Config.Apply(io, e.opt.DefaultMaxBatchSize)
+	if err == nil {
+		io, err = entry.Config.Narrow(io, maxBatch)
+	}
 	if err != nil {
 		sess.Close()
 		return nil, err
