@@ -10,6 +10,8 @@ BUNDLED      := model-repo/ppocr_cls/1/model.onnx
 GO           ?= go
 GOFLAGS_TEST ?= -race
 RUN_ARGS     ?=
+VERSION      ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS      := -X main.version=$(VERSION)
 
 .PHONY: all run test vet bench onnxruntime assets build clean
 
@@ -30,10 +32,10 @@ $(BUNDLED): $(MODEL_CACHE)
 assets: $(ORT_LIB) $(MODEL_CACHE) $(BUNDLED)
 
 build: $(ORT_LIB)
-	$(GO) build -o bin/miner ./miner
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/miner ./miner
 
 run: assets
-	$(GO) run ./miner serve --models model-repo $(RUN_ARGS)
+	$(GO) run -ldflags "$(LDFLAGS)" ./miner serve --models model-repo $(RUN_ARGS)
 
 vet:
 	$(GO) vet ./...

@@ -52,7 +52,8 @@ func (t *tensorState) tensor() tensor.Tensor {
 }
 
 // parseData decodes a JSON "data" array, flat or nested, straight into t's
-// buffers. t.dt must be set.
+// buffers. t.dt must be set. For numeric types it hands runs of numbers to
+// the fast path, fastData, and decodes the rest itself.
 func (s *scanner) parseData(t *tensorState) error {
 	if s.peek() != '[' {
 		return t.errf(`"data" must be a JSON array, got %s`, s.kind())
@@ -70,15 +71,23 @@ func (s *scanner) parseData(t *tensorState) error {
 	} else {
 		t.data = make([]byte, 0, capN*int64(t.dt.Size()))
 	}
-	const (
-		afterOpen = iota
-		afterComma
-		afterValue
-	)
+	run := fastRunFor(t.dt)
+	if s.slow {
+		run = nil
+	}
 	s.pos++
 	depth, state := 1, afterOpen
+	noFast := -1 // offset of a token the fast path left to this loop
 	for {
 		c := s.peek()
+		if run != nil && state != afterValue && s.pos != noFast && (c == '-' || c-'0' <= 9) {
+			var done bool
+			if state, done = s.fastData(t, run, &depth); done {
+				return nil
+			}
+			noFast = s.pos
+			continue
+		}
 		switch c {
 		case 0:
 			if s.pos >= len(s.buf) {

@@ -19,11 +19,17 @@ import (
 // escapes; body must stay unchanged while the request is in use. All errors are *Error with status 400. See the package
 // documentation for the rules on "data" values.
 func DecodeInferRequest(body []byte, headerLen int) (*InferRequest, error) {
+	return decodeInferRequest(body, headerLen, false)
+}
+
+// decodeInferRequest is DecodeInferRequest; slow disables the fast path of
+// "data" arrays, so that tests can check that it changes nothing.
+func decodeInferRequest(body []byte, headerLen int, slow bool) (*InferRequest, error) {
 	hdr, bin, err := splitBody(body, headerLen, "request")
 	if err != nil {
 		return nil, err
 	}
-	s := &scanner{buf: hdr}
+	s := &scanner{buf: hdr, slow: slow}
 	req := &InferRequest{}
 	var inputs []tensorState
 	var seen fieldSet

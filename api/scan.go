@@ -14,8 +14,9 @@ const maxDepth = 128
 // input except to unescape strings, and reports errors as *Error with the
 // byte offset.
 type scanner struct {
-	buf []byte
-	pos int
+	buf  []byte
+	pos  int
+	slow bool // decode "data" without the fast path, for tests
 }
 
 // ws skips JSON whitespace.
