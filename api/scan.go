@@ -114,17 +114,8 @@ func (s *scanner) nextKey(first bool) (key []byte, ok bool, err error) {
 	return key, true, nil
 }
 
-// beginArray consumes the '[' of an array.
-func (s *scanner) beginArray() error {
-	if s.peek() != '[' {
-		return s.syntaxErr("'['")
-	}
-	s.pos++
-	return nil
-}
-
 // nextElem moves to the next element of an array, leaving the scanner at the
-// value. first is true for the first call after beginArray. ok is false at
+// value. first is true for the first call after the '['. ok is false at
 // the closing bracket, which is consumed.
 func (s *scanner) nextElem(first bool) (ok bool, err error) {
 	c := s.peek()
