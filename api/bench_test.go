@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -107,6 +108,40 @@ func BenchmarkAppendInferResponse(b *testing.B) {
 				buf, _ = AppendInferResponse(buf[:0], resp)
 			}
 			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
+
+// BenchmarkDecodeJSONFormats decodes 27 648 elements written the ways
+// clients write them: Go's shortest float32 form, Python's repr of float32
+// values widened to float64 (with its ", " separator), float64 values, and
+// small integers.
+func BenchmarkDecodeJSONFormats(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	formats := []struct {
+		name, dt, sep string
+		elem          func() string
+	}{
+		{"fp32_shortest", "FP32", ",", func() string { return strconv.FormatFloat(float64(float32(rng.NormFloat64())), 'g', -1, 32) }},
+		{"fp32_python", "FP32", ", ", func() string { return strconv.FormatFloat(float64(float32(rng.NormFloat64())), 'g', -1, 64) }},
+		{"fp64_shortest", "FP64", ",", func() string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) }},
+		{"fp64_f6", "FP64", ",", func() string { return strconv.FormatFloat(rng.NormFloat64(), 'f', 6, 64) }},
+		{"int64", "INT64", ",", func() string { return strconv.Itoa(rng.IntN(100000)) }},
+	}
+	for _, f := range formats {
+		elems := make([]string, 27648)
+		for i := range elems {
+			elems[i] = f.elem()
+		}
+		body := []byte(`{"inputs":[{"name":"x","shape":[27648],"datatype":"` + f.dt + `","data":[` +
+			strings.Join(elems, f.sep) + `]}]}`)
+		b.Run("format="+f.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := DecodeInferRequest(body, -1); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
