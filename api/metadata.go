@@ -81,11 +81,12 @@ type ModelStatistics struct {
 	ExecutionCount uint64            `json:"execution_count"`
 	InferenceStats InferStatistics   `json:"inference_stats"`
 	BatchStats     []BatchStatistics `json:"batch_stats"`
-	// Taominer additions: requests refused with 429 and requests dropped
-	// before running (caller gone or deadline passed), and the current
-	// queue length.
+	// Taominer additions: requests refused with 429, requests dropped
+	// before running because their caller left (cancelled) or their
+	// deadline passed (expired), and the current queue length.
 	RejectedCount  uint64 `json:"rejected_count"`
 	CancelledCount uint64 `json:"cancelled_count"`
+	ExpiredCount   uint64 `json:"expired_count"`
 	QueueLength    int    `json:"queue_length"`
 }
 

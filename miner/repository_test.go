@@ -132,7 +132,9 @@ func TestStatsAndMetrics(t *testing.T) {
 	}
 	errorBody(t, tn.do(t, http.MethodGet, "/v2/models/nope/stats", nil, nil), 404, "unknown model")
 	m := tn.do(t, http.MethodGet, "/metrics", nil, nil)
-	for _, want := range []string{`taominer_inference_count_total{model="row_sum",version="1"} 3`, `taominer_inference_exec_count_total{model="row_sum",version="1"} 1`, "process_resident_memory_bytes"} {
+	for _, want := range []string{`taominer_inference_count_total{model="row_sum",version="1"} 3`, `taominer_inference_exec_count_total{model="row_sum",version="1"} 1`, "process_resident_memory_bytes",
+		`taominer_model_ready{model="row_sum",version="1"} 1`, `taominer_model_ready{model="broken",version="1"} 0`,
+		`taominer_model_load_failures_total{model="broken"} 1`} {
 		if !bytes.Contains(m.body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/engine"
 	"github.com/taominer/taominer/miner/internal/metrics"
+	"github.com/taominer/taominer/miner/internal/watch"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/onnx"
 )
@@ -58,11 +59,12 @@ func (o onnxOpener) Open(_ context.Context, path string, cfg models.Config) (mod
 
 // node is a running miner: its engine and HTTP server on a bound listener.
 type node struct {
-	log    *slog.Logger
-	engine *engine.Engine
-	http   *http.Server
-	ln     net.Listener
-	cfg    config.Serve
+	log     *slog.Logger
+	engine  *engine.Engine
+	watcher *watch.Watcher // nil unless --model-control=poll
+	http    *http.Server
+	ln      net.Listener
+	cfg     config.Serve
 }
 
 // newNode loads the runtime and the models and binds the HTTP listener.
@@ -80,8 +82,20 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 		DefaultMaxBatchSize:  cfg.MaxBatchSize,
 		DefaultMaxQueueDelay: cfg.MaxQueueDelay,
 		MaxQueueSize:         cfg.MaxQueueSize,
+		DefaultTimeout:       cfg.DefaultTimeout,
+		ModelControl:         cfg.ModelControl,
 		Logger:               log,
 	})
+	var watcher *watch.Watcher
+	if cfg.ModelControl == engine.ControlPoll {
+		// Fingerprint the folder before loading it: a file that changes
+		// during the startup load is then reloaded once the watcher runs.
+		loaded, err := watch.Fingerprints(cfg.ModelsDir)
+		if err != nil {
+			return nil, err
+		}
+		watcher = watch.New(eng, loaded, watch.Options{Dir: cfg.ModelsDir, Interval: cfg.RepositoryPollInterval, Logger: log})
+	}
 	if err := eng.LoadAll(ctx); err != nil {
 		return nil, err
 	}
@@ -102,16 +116,20 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	return &node{log: log, engine: eng, http: srv, ln: ln, cfg: cfg}, nil
+	return &node{log: log, engine: eng, watcher: watcher, http: srv, ln: ln, cfg: cfg}, nil
 }
 
 // Addr is the bound HTTP address.
 func (n *node) Addr() string { return n.ln.Addr().String() }
 
-// run serves until ctx ends, then stops taking requests, lets in-flight
-// ones finish within the shutdown timeout, and drains the models.
+// run serves (and in poll mode follows the model folder) until ctx ends,
+// then stops taking requests, lets in-flight ones finish within the
+// shutdown timeout, and drains the models.
 func (n *node) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	if n.watcher != nil {
+		g.Go(func() error { return n.watcher.Run(ctx) })
+	}
 	g.Go(func() error {
 		if err := n.http.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -137,6 +155,6 @@ func serve(ctx context.Context, cfg config.Serve, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", n.Addr(), "models", cfg.ModelsDir)
+	log.Info("serving", "addr", n.Addr(), "models", cfg.ModelsDir, "model_control", cfg.ModelControl)
 	return n.run(ctx)
 }

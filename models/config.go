@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -58,7 +60,49 @@ type DynamicBatching struct {
 	// queued request to fill a batch. 0 runs whatever queued while the model
 	// was busy as one batch, and a lone request at once.
 	MaxQueueDelayMicroseconds *uint64 `yaml:"max_queue_delay_microseconds"`
+	// PriorityLevels is how many priority levels requests may pick from
+	// with parameters.priority, 1 being the highest. 0 turns priorities
+	// off: every request is ranked alike (and parameters.priority must be 0
+	// or absent).
+	PriorityLevels uint64 `yaml:"priority_levels"`
+	// DefaultPriorityLevel is the level of requests that give none, or 0;
+	// with PriorityLevels it must be in 1..PriorityLevels.
+	DefaultPriorityLevel uint64 `yaml:"default_priority_level"`
+	// DefaultQueuePolicy holds the queue's bound and request timeouts.
+	DefaultQueuePolicy *QueuePolicy `yaml:"default_queue_policy"`
 }
+
+// MaxPriorityLevels bounds dynamic_batching.priority_levels.
+const MaxPriorityLevels = 1 << 20
+
+// QueuePolicy is Triton's ModelQueuePolicy for the model's queue.
+type QueuePolicy struct {
+	// TimeoutAction is what becomes of a request whose timeout passes
+	// before it runs: REJECT (the default, and the only action supported)
+	// drops it and answers it with an error. Triton's DELAY is refused.
+	TimeoutAction string `yaml:"timeout_action"`
+	// DefaultTimeoutMicroseconds is the timeout of requests that set none
+	// in parameters.timeout; 0 means none (the server's --default-timeout
+	// applies).
+	DefaultTimeoutMicroseconds uint64 `yaml:"default_timeout_microseconds"`
+	// AllowTimeoutOverride lets a request's parameters.timeout replace
+	// the default: any timeout when there is no default, a shorter one
+	// otherwise (as in Triton). Absent means true; false ignores the
+	// request's timeout.
+	AllowTimeoutOverride *bool `yaml:"allow_timeout_override"`
+	// MaxQueueSize bounds the model's queue, overriding the server's
+	// --max-queue-size; 0 keeps the server's.
+	MaxQueueSize uint32 `yaml:"max_queue_size"`
+}
+
+// TimeoutOverride reports whether a request's parameters.timeout may
+// replace the default timeout.
+func (p *QueuePolicy) TimeoutOverride() bool {
+	return p == nil || p.AllowTimeoutOverride == nil || *p.AllowTimeoutOverride
+}
+
+// maxMicroseconds is the largest microsecond count a time.Duration holds.
+const maxMicroseconds = math.MaxInt64 / 1000
 
 // InstanceGroup sets how many executions of the model may run at once.
 // Both Triton's list form ([{count: 2}]) and a single mapping ({count: 2})
@@ -126,7 +170,61 @@ func decodeNodeStrict(n *yaml.Node, v any, what string, known ...string) error {
 			return fmt.Errorf("line %d: field %s not found in %s", k.Line, k.Value, what)
 		}
 	}
+	if err := checkIntegers(n, reflect.TypeOf(v), what); err != nil {
+		return err
+	}
 	return n.Decode(v)
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// checkIntegers rejects numbers with a fraction or exponent (4.5, 16.0,
+// 1e3) where t, the type n decodes into, wants an integer: yaml.v3 would
+// silently truncate them. Types with their own UnmarshalYAML check
+// themselves (see decodeNodeStrict).
+func checkIntegers(n *yaml.Node, t reflect.Type, where string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case n.Kind == yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := checkIntegers(c, t, where); err != nil {
+				return err
+			}
+		}
+	case reflect.PointerTo(t).Implements(unmarshalerType):
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			for k := range t.NumField() {
+				if f := t.Field(k); strings.Split(f.Tag.Get("yaml"), ",")[0] == n.Content[i].Value {
+					key := n.Content[i].Value
+					if where != "" {
+						key = where + "." + key
+					}
+					if err := checkIntegers(n.Content[i+1], f.Type, key); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := checkIntegers(c, t.Elem(), where); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return fmt.Errorf("line %d: %s: %s is not an integer", n.Line, where, n.Value)
+		}
+	}
+	return nil
 }
 
 // ParseConfig decodes a model config strictly: unknown keys are errors.
@@ -140,6 +238,13 @@ func ParseConfig(text []byte) (Config, error) {
 	if err := dec.Decode(&c); errors.Is(err, io.EOF) {
 		return Config{}, nil // only comments
 	} else if err != nil {
+		return Config{}, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return Config{}, err
+	}
+	if err := checkIntegers(&doc, reflect.TypeFor[Config](), ""); err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
@@ -171,6 +276,28 @@ func (c Config) Validate() error {
 		for _, p := range db.PreferredBatchSize {
 			if p < 1 {
 				errs = append(errs, fmt.Errorf("dynamic_batching.preferred_batch_size: %d is not positive", p))
+			}
+		}
+		switch {
+		case db.PriorityLevels > MaxPriorityLevels:
+			errs = append(errs, fmt.Errorf("dynamic_batching.priority_levels must be at most %d, got %d", MaxPriorityLevels, db.PriorityLevels))
+		case db.PriorityLevels == 0 && db.DefaultPriorityLevel != 0:
+			errs = append(errs, fmt.Errorf("dynamic_batching.default_priority_level %d needs priority_levels", db.DefaultPriorityLevel))
+		case db.PriorityLevels > 0 && (db.DefaultPriorityLevel < 1 || db.DefaultPriorityLevel > db.PriorityLevels):
+			errs = append(errs, fmt.Errorf("dynamic_batching.default_priority_level must be in 1..%d (priority_levels), got %d",
+				db.PriorityLevels, db.DefaultPriorityLevel))
+		}
+		if q := db.DefaultQueuePolicy; q != nil {
+			switch q.TimeoutAction {
+			case "", "REJECT":
+			case "DELAY":
+				errs = append(errs, fmt.Errorf("dynamic_batching.default_queue_policy.timeout_action DELAY is not supported; use REJECT"))
+			default:
+				errs = append(errs, fmt.Errorf("dynamic_batching.default_queue_policy.timeout_action %q is not REJECT or DELAY", q.TimeoutAction))
+			}
+			if q.DefaultTimeoutMicroseconds > maxMicroseconds {
+				errs = append(errs, fmt.Errorf("dynamic_batching.default_queue_policy.default_timeout_microseconds must be at most %d, got %d",
+					uint64(maxMicroseconds), q.DefaultTimeoutMicroseconds))
 			}
 		}
 	}

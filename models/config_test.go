@@ -31,6 +31,13 @@ max_batch_size: 16
 dynamic_batching:
   preferred_batch_size: [4, 8]
   max_queue_delay_microseconds: 500
+  priority_levels: 3
+  default_priority_level: 2
+  default_queue_policy:
+    timeout_action: REJECT
+    default_timeout_microseconds: 250000
+    allow_timeout_override: false
+    max_queue_size: 64
 instance_group:
   count: 2
   kind: KIND_CPU
@@ -44,6 +51,14 @@ version_policy:
 			DynamicBatching: &DynamicBatching{
 				PreferredBatchSize:        []int{4, 8},
 				MaxQueueDelayMicroseconds: ptr(uint64(500)),
+				PriorityLevels:            3,
+				DefaultPriorityLevel:      2,
+				DefaultQueuePolicy: &QueuePolicy{
+					TimeoutAction:              "REJECT",
+					DefaultTimeoutMicroseconds: 250000,
+					AllowTimeoutOverride:       ptr(false),
+					MaxQueueSize:               64,
+				},
 			},
 			InstanceGroup:     &InstanceGroup{Count: 2},
 			ExecutionProvider: "cuda",
@@ -62,6 +77,12 @@ instance_group:
   - {count: 1, kind: KIND_AUTO}
 `, Config{InstanceGroup: &InstanceGroup{Count: 6}}},
 		{"execution providers", "execution_provider: tensorrt\n", Config{ExecutionProvider: "tensorrt"}},
+		{"one priority level", "dynamic_batching: {priority_levels: 1, default_priority_level: 1}\n",
+			Config{DynamicBatching: &DynamicBatching{PriorityLevels: 1, DefaultPriorityLevel: 1}}},
+		{"empty queue policy", "dynamic_batching: {default_queue_policy: {}}\n",
+			Config{DynamicBatching: &DynamicBatching{DefaultQueuePolicy: &QueuePolicy{}}}},
+		{"a number as a name is not an integer check", "input: [{name: 1.5, data_type: FP32}]\n",
+			Config{Input: []TensorOverride{{Name: "1.5", DataType: "FP32"}}}},
 		{"version_policy all", "version_policy: {all: {}}\n", Config{VersionPolicy: &VersionPolicy{All: &struct{}{}}}},
 		{"version_policy specific", "version_policy:\n  specific:\n    versions: [1, 3]\n",
 			Config{VersionPolicy: &VersionPolicy{Specific: &struct {
@@ -112,6 +133,22 @@ var badConfigs = map[string][]string{
 	"several_errors":                     {"max_batch_size must not be negative", `execution_provider "tpu"`},
 	"not_a_mapping":                      {"line 1: cannot unmarshal !!seq"},
 	"syntax":                             {"yaml: line 1"},
+	"max_batch_size_float":               {"line 1: max_batch_size: 16.0 is not an integer"},
+	"instance_group_count_float":         {"line 1: instance_group.count: 1.5 is not an integer"},
+	"preferred_batch_size_float":         {"line 2: dynamic_batching.preferred_batch_size: 8.5 is not an integer"},
+	"priority_levels_float":              {"line 2: dynamic_batching.priority_levels: 1.5 is not an integer"},
+	"priority_levels_negative":           {"line 2: cannot unmarshal !!int `-1` into uint64"},
+	"priority_levels_too_many":           {"dynamic_batching.priority_levels must be at most 1048576, got 2000000"},
+	"priority_default_missing":           {"dynamic_batching.default_priority_level must be in 1..2 (priority_levels), got 0"},
+	"priority_default_out_of_range":      {"dynamic_batching.default_priority_level must be in 1..2 (priority_levels), got 3"},
+	"priority_default_without_levels":    {"dynamic_batching.default_priority_level 1 needs priority_levels"},
+	"priority_queue_policy":              {"line 2: field priority_queue_policy not found"},
+	"queue_policy_unknown_key":           {"line 3: field default_timeout not found"},
+	"timeout_action_delay":               {"dynamic_batching.default_queue_policy.timeout_action DELAY is not supported; use REJECT"},
+	"timeout_action_unknown":             {`dynamic_batching.default_queue_policy.timeout_action "reject" is not REJECT or DELAY`},
+	"max_queue_size_negative":            {"line 3: cannot unmarshal !!int `-1` into uint32"},
+	"default_timeout_too_large":          {"default_timeout_microseconds must be at most 9223372036854775, got 18446744073709551615"},
+	"allow_timeout_override_string":      {"line 3: cannot unmarshal !!str `maybe` into bool"},
 }
 
 func TestBadConfigs(t *testing.T) {
@@ -149,6 +186,23 @@ func TestBadConfigs(t *testing.T) {
 	for name := range badConfigs {
 		if !seen[name] {
 			t.Errorf("badConfigs lists %q but testdata/%s.bad.yaml does not exist", name, name)
+		}
+	}
+}
+
+func TestTimeoutOverride(t *testing.T) {
+	tests := []struct {
+		p    *QueuePolicy
+		want bool
+	}{
+		{nil, true},
+		{&QueuePolicy{}, true},
+		{&QueuePolicy{AllowTimeoutOverride: ptr(true)}, true},
+		{&QueuePolicy{AllowTimeoutOverride: ptr(false)}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.p.TimeoutOverride(); got != tt.want {
+			t.Errorf("%+v.TimeoutOverride() = %v, want %v", tt.p, got, tt.want)
 		}
 	}
 }

@@ -4,12 +4,22 @@
 //
 // Policy (per worker): a lone request on an idle model runs at once; while
 // the model is busy, requests queue, and the next worker to free up takes
-// everything queued that fits (up to the max batch size) as one batch. With a
-// max queue delay the oldest request may wait that long for the batch to fill
-// or reach a preferred size. Requests whose non-batch dimensions differ never
-// share a batch. Cancelled or expired requests are dropped before they cost
-// an execution. The queue is bounded: when full, Submit fails at once with
-// ErrQueueFull instead of letting latency grow.
+// the highest-ranked request and, behind it in rank order, every queued
+// request that shares its non-batch dimensions and fits (up to the max batch
+// size) as one batch; it stops at the first one that does not, which then
+// starts the next batch. With a max queue delay the first request may wait
+// that long for the batch to fill or reach a preferred size.
+//
+// Rank: each request carries a Priority (larger runs sooner; see Priority
+// for the scale and LevelPriority for KServe levels) and ages while it
+// waits, so higher priorities go first and lower ones cannot starve. Equal
+// ranks run in arrival order.
+//
+// Overload: the queue is bounded; when full, Submit fails at once with
+// ErrQueueFull (the server answers 429) instead of letting latency grow. A
+// request whose caller left (context cancelled) or whose deadline passed
+// (context deadline) before its batch started is dropped without costing an
+// execution, and counted in Stats as Cancelled or Expired.
 package batch
 
 import (
@@ -35,6 +45,12 @@ var ErrClosed = errors.New("model is unloading")
 // ErrTooLarge is returned for a request whose own batch exceeds the max.
 var ErrTooLarge = errors.New("request batch exceeds max_batch_size")
 
+// ErrExpired is returned by Submit when the request's deadline passed before
+// it ran; the request never reached the model. It wraps
+// context.DeadlineExceeded. A deadline that passes while the request runs
+// returns the context's error instead.
+var ErrExpired = fmt.Errorf("deadline passed before the request ran: %w", context.DeadlineExceeded)
+
 // Runner executes one merged batch. Inputs are in the model's input order.
 type Runner interface {
 	Run(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error)
@@ -48,14 +64,18 @@ type Options struct {
 	// PreferredBatchSizes release a batch early, while waiting out
 	// MaxQueueDelay, as soon as it reaches one of these sizes.
 	PreferredBatchSizes []int
-	// MaxQueueDelay is how long the oldest request may wait for a batch to
-	// fill. 0: no waiting beyond what queued while the model was busy.
+	// MaxQueueDelay is how long the first request of a batch may wait for
+	// the batch to fill. 0: no waiting beyond what queued while the model
+	// was busy.
 	MaxQueueDelay time.Duration
 	// MaxQueueSize bounds the requests waiting per model (default 1024).
 	MaxQueueSize int
 	// Instances is how many executions may run at once (default 1).
 	Instances int
-	Logger    *slog.Logger
+	// AgingPeriod is the wait that raises a request's effective Priority by
+	// one (default DefaultAgingPeriod); see Priority.
+	AgingPeriod time.Duration
+	Logger      *slog.Logger
 }
 
 // Batcher merges requests for one model version.
@@ -63,18 +83,31 @@ type Batcher struct {
 	run   Runner
 	opt   Options
 	log   *slog.Logger
-	queue chan *job
-	// held has jobs taken from the queue that did not fit their batch; they
-	// are older than anything queued, so the next free worker starts with
-	// one. It never holds more than one job per worker.
-	held  chan *job
-	mu    sync.RWMutex // guards closed against sends on a closed queue
-	done  chan struct{}
-	stats Stats
+	epoch time.Time // ranks count from here
 
-	closed atomic.Bool
-	wg     sync.WaitGroup
+	mu     sync.Mutex
+	queue  queue  // guarded by mu
+	seq    uint64 // guarded by mu: arrival order, to break rank ties
+	closed bool   // guarded by mu
+
+	// work wakes one idle worker: Submit sends after queueing, and a worker
+	// that leaves jobs queued passes it on. Capacity 1, sends never block;
+	// a stale wake-up only makes a worker look at the queue once more.
+	work  chan struct{}
+	quit  chan struct{} // closed by Close: drain, then stop
+	done  chan struct{} // closed when every worker has returned
+	stats Stats
+	wg    sync.WaitGroup
 }
+
+// Job states. A job is waiting from Submit until a worker starts its batch
+// (running) or it is dropped before that; whoever moves it out of waiting
+// decides, exactly once, whether it runs or is counted as dropped.
+const (
+	waiting int32 = iota
+	running
+	dropped
+)
 
 // job is one queued request.
 type job struct {
@@ -83,7 +116,11 @@ type job struct {
 	items    int
 	enqueued time.Time
 	reply    chan result
-	dropped  atomic.Bool // set by Submit when the caller gave up
+	state    atomic.Int32
+
+	rank  int64  // see rank; set under Batcher.mu
+	seq   uint64 // arrival order
+	index int    // position in the queue, -1 once taken out
 }
 
 type result struct {
@@ -99,11 +136,14 @@ func New(r Runner, opt Options) *Batcher {
 	if opt.Instances <= 0 {
 		opt.Instances = 1
 	}
+	if opt.AgingPeriod <= 0 {
+		opt.AgingPeriod = DefaultAgingPeriod
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Batcher{run: r, opt: opt, log: opt.Logger, queue: make(chan *job, opt.MaxQueueSize),
-		held: make(chan *job, opt.Instances), done: make(chan struct{})}
+	b := &Batcher{run: r, opt: opt, log: opt.Logger, epoch: time.Now(),
+		work: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	b.stats.init()
 	b.wg.Add(opt.Instances)
 	for range opt.Instances {
@@ -113,10 +153,15 @@ func New(r Runner, opt Options) *Batcher {
 	return b
 }
 
-// Submit queues one request and waits for its outputs. inputs must be
-// validated against the model and in its input order; for a batching model
-// every input's first dimension is the request's batch size.
-func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error) {
+// Submit queues one request at priority p and waits for its outputs, or
+// until ctx ends. inputs must be validated against the model and in its
+// input order; for a batching model every input's first dimension is the
+// request's batch size.
+//
+// Submit never blocks on a full queue: it fails at once with ErrQueueFull.
+// A request whose ctx ends before its batch starts is dropped: Submit
+// returns ErrExpired for a deadline, the context's error otherwise.
+func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority) ([]tensor.Tensor, error) {
 	items := 1
 	if b.opt.MaxBatchSize > 0 && len(inputs) > 0 && len(inputs[0].Shape) > 0 {
 		items = int(inputs[0].Shape[0])
@@ -124,40 +169,78 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor) ([]tensor.
 			return nil, fmt.Errorf("%w: %d items, max_batch_size %d", ErrTooLarge, items, b.opt.MaxBatchSize)
 		}
 	}
-	j := &job{ctx: ctx, inputs: inputs, items: items, enqueued: time.Now(), reply: make(chan result, 1)}
-	b.mu.RLock()
-	if b.closed.Load() {
-		b.mu.RUnlock()
+	j := &job{ctx: ctx, inputs: inputs, items: items, enqueued: time.Now(), reply: make(chan result, 1), index: -1}
+	if ctx.Err() != nil {
+		// Already gone: never queue it.
+		err := b.stats.drop(ctx)
+		b.stats.request(j.enqueued, err)
+		return nil, err
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
 		return nil, ErrClosed
 	}
-	select {
-	case b.queue <- j:
-		b.mu.RUnlock()
-	default:
-		b.mu.RUnlock()
+	if len(b.queue) >= b.opt.MaxQueueSize {
+		b.mu.Unlock()
 		b.stats.rejected.Add(1)
 		return nil, ErrQueueFull
 	}
+	j.rank = rank(j.enqueued.Sub(b.epoch), p, b.opt.AgingPeriod)
+	j.seq = b.seq
+	b.seq++
+	b.queue.push(j)
+	b.mu.Unlock()
+	b.wake()
 	select {
 	case r := <-j.reply:
 		b.stats.request(j.enqueued, r.err)
 		return r.outputs, r.err
 	case <-ctx.Done():
-		j.dropped.Store(true)
-		b.stats.request(j.enqueued, ctx.Err())
-		return nil, ctx.Err()
+		var err error
+		switch {
+		case j.state.CompareAndSwap(waiting, dropped):
+			// It never started: take it out of the queue (unless a worker
+			// holds it for a batch; the worker then skips it) and count it.
+			b.mu.Lock()
+			b.queue.remove(j)
+			b.mu.Unlock()
+			err = b.stats.drop(ctx)
+		case j.state.Load() == dropped:
+			// A worker saw the context end first; it counted the job and
+			// is answering.
+			err = (<-j.reply).err
+		default:
+			// Running: the batch goes on without this caller.
+			err = ctx.Err()
+		}
+		b.stats.request(j.enqueued, err)
+		return nil, err
+	}
+}
+
+// wake lets one idle worker look at the queue.
+func (b *Batcher) wake() {
+	select {
+	case b.work <- struct{}{}:
+	default:
 	}
 }
 
 // QueueLength returns the number of requests waiting.
-func (b *Batcher) QueueLength() int { return len(b.queue) + len(b.held) }
+func (b *Batcher) QueueLength() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
 
 // Close stops accepting requests, lets the queued ones run, and waits for the
-// workers until ctx ends.
+// workers until ctx ends. It may be called more than once.
 func (b *Batcher) Close(ctx context.Context) error {
 	b.mu.Lock()
-	if !b.closed.Swap(true) {
-		close(b.queue)
+	if !b.closed {
+		b.closed = true
+		close(b.quit)
 	}
 	b.mu.Unlock()
 	select {
@@ -172,105 +255,131 @@ func (b *Batcher) worker() {
 	defer b.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var buf []*job // reused: a batch lives only until execute returns
 	for {
-		first, ok := b.next()
+		batch, ok := b.next(timer, buf[:0])
 		if !ok {
 			return
 		}
-		if b.skip(first) {
+		// Callers may have left while the batch waited to fill.
+		if batch = slices.DeleteFunc(batch, func(j *job) bool { return !b.start(j) }); len(batch) == 0 {
 			continue
 		}
-		batch := []*job{first}
-		if b.opt.MaxBatchSize > 0 {
-			var held *job
-			batch, held = b.fill(batch, timer)
-			if held != nil {
-				// Let any free worker start the next batch with it rather
-				// than make it wait for this run. Never blocks: a worker
-				// adds at most one job before it takes one again.
-				b.held <- held
-			}
-			// Callers may have left while the batch waited to fill.
-			if batch = slices.DeleteFunc(batch, b.skip); len(batch) == 0 {
-				continue
+		b.execute(batch)
+		clear(batch)
+		buf = batch
+	}
+}
+
+// next waits for work and forms the next batch: the highest-ranked live job,
+// then, in rank order, the queued jobs that share its non-batch dimensions
+// and fit, stopping at the first that does not. With MaxQueueDelay it waits
+// up to that long after the first job's arrival for more, unless the batch
+// is full, reaches a preferred size, or the next job cannot join. It
+// reports false once the batcher is closed and the queue drained. The batch
+// is appended to batch, which is empty.
+func (b *Batcher) next(timer *time.Timer, batch []*job) ([]*job, bool) {
+	items := 0
+	var deadline time.Time
+	for {
+		b.mu.Lock()
+		if len(batch) == 0 {
+			if j := b.popLive(); j != nil {
+				batch, items = append(batch, j), j.items
+				deadline = j.enqueued.Add(b.opt.MaxQueueDelay)
 			}
 		}
-		b.execute(batch)
+		blocked := false // the next job cannot join this batch
+		for len(batch) > 0 && b.opt.MaxBatchSize > 0 && items < b.opt.MaxBatchSize {
+			j := b.peekLive()
+			if j == nil {
+				break
+			}
+			if items+j.items > b.opt.MaxBatchSize || !sameItemShape(batch[0], j) {
+				blocked = true
+				break
+			}
+			b.queue.pop()
+			batch, items = append(batch, j), items+j.items
+		}
+		closed, more := b.closed, len(b.queue) > 0
+		b.mu.Unlock()
+
+		if len(batch) == 0 {
+			if closed {
+				return nil, false
+			}
+			select {
+			case <-b.work:
+			case <-b.quit:
+			}
+			continue
+		}
+		wait := time.Until(deadline)
+		if b.opt.MaxBatchSize == 0 || items >= b.opt.MaxBatchSize || blocked || closed ||
+			b.opt.MaxQueueDelay <= 0 || wait <= 0 || slices.Contains(b.opt.PreferredBatchSizes, items) {
+			if more {
+				b.wake() // what is left is for another worker, or this one's next turn
+			}
+			return batch, true
+		}
+		timer.Reset(wait)
+		select {
+		case <-b.work:
+		case <-b.quit:
+		case <-timer.C:
+		}
+		timer.Stop()
 	}
 }
 
-// next returns the oldest waiting job: one that did not fit the previous
-// batch, else the head of the queue. It reports false once the queue is
-// closed and drained. A worker may return while a held job is left only if
-// the worker that held it is still running its batch; that worker takes it
-// on its own next call.
-func (b *Batcher) next() (*job, bool) {
-	select {
-	case j := <-b.held:
-		return j, true
-	default:
+// popLive removes and returns the highest-ranked job that may still run,
+// dropping dead ones on the way; nil if there is none. b.mu is held.
+func (b *Batcher) popLive() *job {
+	for len(b.queue) > 0 {
+		if j := b.queue.pop(); b.live(j) {
+			return j
+		}
 	}
-	if b.opt.Instances == 1 { // only this worker fills held, and it is empty
-		j, ok := <-b.queue
-		return j, ok
-	}
-	select {
-	case j := <-b.held:
-		return j, true
-	case j, ok := <-b.queue:
-		return j, ok
-	}
+	return nil
 }
 
-// skip drops a job whose caller left or whose deadline passed.
-func (b *Batcher) skip(j *job) bool {
-	if j.dropped.Load() || j.ctx.Err() != nil {
-		b.stats.cancelled.Add(1)
-		j.reply <- result{err: context.Cause(j.ctx)}
+// peekLive returns the highest-ranked job that may still run without
+// removing it, dropping dead ones before it; nil if there is none. b.mu is
+// held.
+func (b *Batcher) peekLive() *job {
+	for len(b.queue) > 0 {
+		if j := b.queue[0]; b.live(j) {
+			return j
+		}
+		b.queue.pop()
+	}
+	return nil
+}
+
+// live reports whether a job may still run. A job whose context ended is
+// dropped: counted and answered, unless its caller already did that.
+func (b *Batcher) live(j *job) bool {
+	if j.state.Load() != waiting {
+		return false
+	}
+	if j.ctx.Err() == nil {
 		return true
+	}
+	if j.state.CompareAndSwap(waiting, dropped) {
+		j.reply <- result{err: b.stats.drop(j.ctx)}
 	}
 	return false
 }
 
-// fill adds queued jobs to the batch; it returns a job that could not join
-// (different shape, or too many items), to start the next batch.
-func (b *Batcher) fill(batch []*job, timer *time.Timer) ([]*job, *job) {
-	first := batch[0]
-	items := first.items
-	deadline := first.enqueued.Add(b.opt.MaxQueueDelay)
-	for items < b.opt.MaxBatchSize {
-		var next *job
-		var ok bool
-		select {
-		case next, ok = <-b.queue:
-		default:
-			wait := time.Until(deadline)
-			if b.opt.MaxQueueDelay <= 0 || wait <= 0 || slices.Contains(b.opt.PreferredBatchSizes, items) {
-				return batch, nil
-			}
-			timer.Reset(wait)
-			select {
-			case next, ok = <-b.queue:
-				if !timer.Stop() {
-					<-timer.C
-				}
-			case <-timer.C:
-				return batch, nil
-			}
-		}
-		if !ok {
-			return batch, nil
-		}
-		if b.skip(next) {
-			continue
-		}
-		if items+next.items > b.opt.MaxBatchSize || !sameItemShape(first, next) {
-			return batch, next
-		}
-		batch = append(batch, next)
-		items += next.items
+// start moves a job of a formed batch to running; it reports false, after
+// dropping the job if nobody has, when the job must not run.
+func (b *Batcher) start(j *job) bool {
+	if j.ctx.Err() == nil && j.state.CompareAndSwap(waiting, running) {
+		return true
 	}
-	return batch, nil
+	b.live(j) // drops it if its context ended and Submit has not yet
+	return false
 }
 
 // sameItemShape reports whether two requests agree on every dimension but
@@ -295,7 +404,9 @@ func (b *Batcher) execute(batch []*job) {
 		inputs = merge(batch, items)
 	}
 	t1 := time.Now()
+	b.stats.executing.Add(1)
 	outputs, err := b.safeRun(batch[0].ctx, inputs, len(batch))
+	b.stats.executing.Add(-1)
 	t2 := time.Now()
 	var parts [][]tensor.Tensor
 	if err == nil {

@@ -187,12 +187,18 @@ type answer struct {
 	err error
 }
 
-// submit calls Submit on its own goroutine and waits until the request is
-// queued, running or answered, so that requests queue in call order.
+// submit calls Submit at priority 0 on its own goroutine and waits until
+// the request is queued, running or answered, so that requests queue in
+// call order.
 func submit(ctx context.Context, b *Batcher, in []tensor.Tensor) <-chan answer {
+	return submitAt(ctx, b, in, 0)
+}
+
+// submitAt is submit at priority p.
+func submitAt(ctx context.Context, b *Batcher, in []tensor.Tensor, p Priority) <-chan answer {
 	ch := make(chan answer, 1)
 	go func() {
-		out, err := b.Submit(ctx, in)
+		out, err := b.Submit(ctx, in, p)
 		ch <- answer{out, err}
 	}()
 	synctest.Wait()
@@ -334,7 +340,7 @@ func TestLoneRequestRunsAtOnce(t *testing.T) {
 				b := start(t, r, tt.opt)
 				t0 := time.Now()
 				q := req{id: 1, items: 1, width: 2}
-				out, err := b.Submit(context.Background(), q.inputs())
+				out, err := b.Submit(context.Background(), q.inputs(), 0)
 				checkAnswer(t, q, answer{out, err}, 1)
 				// No synctest.Wait: the answer already counts in Stats.
 				if st := b.Stats(); st.ExecutionCount != 1 || st.InferenceCount != 1 || st.Success.Count != 1 || st.Batches[1].ComputeInfer.Count != 1 {
@@ -545,7 +551,7 @@ func TestQueueFull(t *testing.T) {
 		for i := range 3 { // one running, two queued
 			chans = append(chans, submit(ctx, b, req{id: i, items: 1, width: 2}.inputs()))
 		}
-		_, err := b.Submit(ctx, req{id: 3, items: 1, width: 2}.inputs())
+		_, err := b.Submit(ctx, req{id: 3, items: 1, width: 2}.inputs(), 0)
 		if !errors.Is(err, ErrQueueFull) {
 			t.Errorf("Submit on a full queue: error %v, want %v", err, ErrQueueFull)
 		}
@@ -571,7 +577,7 @@ func TestTooLarge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &fakeRunner{}
 		b := start(t, r, Options{MaxBatchSize: 4})
-		_, err := b.Submit(context.Background(), req{id: 1, items: 5, width: 2}.inputs())
+		_, err := b.Submit(context.Background(), req{id: 1, items: 5, width: 2}.inputs(), 0)
 		if !errors.Is(err, ErrTooLarge) {
 			t.Errorf("Submit of 5 items with max 4: error %v, want %v", err, ErrTooLarge)
 		}
@@ -582,26 +588,29 @@ func TestTooLarge(t *testing.T) {
 }
 
 // TestCancelledWhileQueued checks that a request whose caller leaves, or
-// whose deadline passes, while it is queued never reaches the runner.
+// whose deadline passes, while it is queued never reaches the runner, and
+// is counted as Cancelled or Expired.
 func TestCancelledWhileQueued(t *testing.T) {
+	cancelled := func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+	deadline := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 5*time.Millisecond)
+	}
 	tests := []struct {
-		name    string
-		opt     Options
-		ctx     func() (context.Context, context.CancelFunc)
-		leave   func(cancel context.CancelFunc) // makes the request's context end
-		wantErr error
+		name                       string
+		opt                        Options
+		ctx                        func() (context.Context, context.CancelFunc)
+		leave                      func(cancel context.CancelFunc) // makes the request's context end
+		wantErr                    error
+		wantCancelled, wantExpired uint64
 	}{
-		{"cancelled", Options{MaxBatchSize: 4},
-			func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
-			func(cancel context.CancelFunc) { cancel() }, context.Canceled},
-		{"deadline", Options{MaxBatchSize: 4},
-			func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), 5*time.Millisecond)
-			},
-			func(context.CancelFunc) { time.Sleep(10 * time.Millisecond) }, context.DeadlineExceeded},
-		{"no batch axis", Options{},
-			func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
-			func(cancel context.CancelFunc) { cancel() }, context.Canceled},
+		{"cancelled", Options{MaxBatchSize: 4}, cancelled,
+			func(cancel context.CancelFunc) { cancel() }, context.Canceled, 1, 0},
+		{"deadline", Options{MaxBatchSize: 4}, deadline,
+			func(context.CancelFunc) { time.Sleep(10 * time.Millisecond) }, ErrExpired, 0, 1},
+		{"no batch axis", Options{}, cancelled,
+			func(cancel context.CancelFunc) { cancel() }, context.Canceled, 1, 0},
+		{"no batch axis, deadline", Options{}, deadline,
+			func(context.CancelFunc) { time.Sleep(10 * time.Millisecond) }, ErrExpired, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -628,9 +637,11 @@ func TestCancelledWhileQueued(t *testing.T) {
 					t.Errorf("second call: inputs differ from the request that stayed (-want +got):\n%s", diff)
 				}
 				st := b.Stats()
-				if st.Cancelled != 1 || st.Fail.Count != 1 || st.Success.Count != 2 || st.ExecutionCount != 2 {
-					t.Errorf("Stats: Cancelled %d, Fail %d, Success %d, ExecutionCount %d; want 1, 1, 2, 2",
-						st.Cancelled, st.Fail.Count, st.Success.Count, st.ExecutionCount)
+				if st.Cancelled != tt.wantCancelled || st.Expired != tt.wantExpired || st.Fail.Count != 1 ||
+					st.Success.Count != 2 || st.ExecutionCount != 2 || st.QueueLength != 0 {
+					t.Errorf("Stats: Cancelled %d, Expired %d, Fail %d, Success %d, ExecutionCount %d, QueueLength %d; want %d, %d, 1, 2, 2, 0",
+						st.Cancelled, st.Expired, st.Fail.Count, st.Success.Count, st.ExecutionCount, st.QueueLength,
+						tt.wantCancelled, tt.wantExpired)
 				}
 			})
 		})
@@ -745,7 +756,7 @@ func TestRunFailure(t *testing.T) {
 				}
 				// The worker keeps serving.
 				after := req{id: 3, items: 1, width: 2}
-				out, err := b.Submit(ctx, after.inputs())
+				out, err := b.Submit(ctx, after.inputs(), 0)
 				checkAnswer(t, after, answer{out, err}, 1)
 				st := b.Stats()
 				if st.Success.Count != 2 || st.Fail.Count != 2 || st.ExecutionCount != 2 || st.InferenceCount != 2 {
@@ -770,7 +781,7 @@ func TestClose(t *testing.T) {
 		closed := make(chan error, 1)
 		go func() { closed <- b.Close(ctx) }()
 		synctest.Wait()
-		if _, err := b.Submit(ctx, req{id: 3, items: 1, width: 2}.inputs()); !errors.Is(err, ErrClosed) {
+		if _, err := b.Submit(ctx, req{id: 3, items: 1, width: 2}.inputs(), 0); !errors.Is(err, ErrClosed) {
 			t.Errorf("Submit after Close: error %v, want %v", err, ErrClosed)
 		}
 		select {
@@ -831,11 +842,17 @@ func TestInstances(t *testing.T) {
 				if want := min(instances, 4); running != want {
 					t.Errorf("%d requests on %d instances: %d runs at once, want %d", 4, instances, running, want)
 				}
+				if st := b.Stats(); st.Executing != running || st.QueueLength != 4-running {
+					t.Errorf("Stats: Executing %d, QueueLength %d; want %d, %d", st.Executing, st.QueueLength, running, 4-running)
+				}
 				r.unblock()
 				for i, ch := range chans {
 					if a := answered(t, ch); a.err != nil {
 						t.Errorf("request %d: %v", i, a.err)
 					}
+				}
+				if st := b.Stats(); st.Executing != 0 || st.QueueLength != 0 {
+					t.Errorf("Stats once all answered: Executing %d, QueueLength %d; want 0, 0", st.Executing, st.QueueLength)
 				}
 			})
 		})
@@ -962,7 +979,7 @@ func BenchmarkBatcherOverhead(b *testing.B) {
 		bt := New(noop, Options{MaxBatchSize: 16})
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := bt.Submit(context.Background(), in); err != nil {
+			if _, err := bt.Submit(context.Background(), in, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -974,7 +991,7 @@ func BenchmarkBatcherOverhead(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := bt.Submit(context.Background(), in); err != nil {
+				if _, err := bt.Submit(context.Background(), in, 0); err != nil {
 					b.Error(err)
 					return
 				}

@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -38,11 +40,14 @@ type Snapshot struct {
 	ComputeInput, ComputeInfer, ComputeOutput Duration
 	Batches                                   map[int]BatchStat
 	LastInference                             time.Time
-	// Rejected counts requests refused because the queue was full;
-	// Cancelled counts requests dropped before running because their caller
-	// left or their deadline passed.
-	Rejected, Cancelled uint64
-	QueueLength         int
+	// Rejected counts requests refused because the queue was full. Expired
+	// counts requests dropped before running because their deadline passed,
+	// Cancelled those dropped because their caller left. Each of them also
+	// counts in Fail; none reached the model.
+	Rejected, Expired, Cancelled uint64
+	// QueueLength is the requests waiting now; Executing the model
+	// executions (batches) running now.
+	QueueLength, Executing int
 }
 
 // Stats accumulates a batcher's counters.
@@ -50,10 +55,24 @@ type Stats struct {
 	mu        sync.Mutex
 	s         Snapshot
 	rejected  atomic.Uint64
+	expired   atomic.Uint64
 	cancelled atomic.Uint64
+	executing atomic.Int64
 }
 
 func (st *Stats) init() { st.s.Batches = map[int]BatchStat{} }
+
+// drop counts a request dropped before running because ctx ended, and
+// returns the error its caller gets: ErrExpired for a deadline, the
+// context's error otherwise.
+func (st *Stats) drop(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		st.expired.Add(1)
+		return ErrExpired
+	}
+	st.cancelled.Add(1)
+	return context.Cause(ctx)
+}
 
 func (st *Stats) request(enqueued time.Time, err error) {
 	d := time.Since(enqueued)
@@ -94,7 +113,9 @@ func (b *Batcher) Stats() Snapshot {
 	s.Batches = maps.Clone(s.Batches)
 	b.stats.mu.Unlock()
 	s.Rejected = b.stats.rejected.Load()
+	s.Expired = b.stats.expired.Load()
 	s.Cancelled = b.stats.cancelled.Load()
 	s.QueueLength = b.QueueLength()
+	s.Executing = int(b.stats.executing.Load())
 	return s
 }

@@ -30,17 +30,20 @@ import (
 // Serve holds the options of `miner serve`. Its tags are the option table;
 // see the package documentation.
 type Serve struct {
-	HTTPAddr        string        `flag:"http-addr" env:"TAOMINER_HTTP_ADDR" yaml:"http_addr" meta:"ADDR" default:":8000" check:"nonempty" help:"Listen address of the KServe v2 and monitoring HTTP server."`
-	ModelsDir       string        `flag:"models" env:"TAOMINER_MODELS" yaml:"models" meta:"DIR" default:"./model-repo" check:"nonempty" help:"Model repository folder."`
-	ONNXRuntimeLib  string        `flag:"onnxruntime-lib" env:"TAOMINER_ONNXRUNTIME_LIB" yaml:"onnxruntime_lib" meta:"FILE" help:"Path of libonnxruntime.so; empty searches the usual places."`
-	IntraOpThreads  int           `flag:"intra-op-threads" env:"TAOMINER_INTRA_OP_THREADS" yaml:"intra_op_threads" default:"1" check:"min=1" help:"Default ONNX Runtime intra-op threads per session; a model's config may override it."`
-	MaxBatchSize    int           `flag:"max-batch-size" env:"TAOMINER_MAX_BATCH_SIZE" yaml:"max_batch_size" default:"16" check:"min=1" help:"Default largest batch for models with a dynamic batch axis and no config."`
-	MaxQueueDelay   time.Duration `flag:"max-queue-delay" env:"TAOMINER_MAX_QUEUE_DELAY" yaml:"max_queue_delay" default:"0s" check:"min=0" help:"Default time to wait for more requests to fill a batch."`
-	MaxQueueSize    int           `flag:"max-queue-size" env:"TAOMINER_MAX_QUEUE_SIZE" yaml:"max_queue_size" default:"1024" check:"min=1" help:"Requests queued per model before answering 429 Too Many Requests."`
-	MaxBodyBytes    int64         `flag:"max-body-bytes" env:"TAOMINER_MAX_BODY_BYTES" yaml:"max_body_bytes" meta:"BYTES" default:"67108864" check:"min=1" help:"Largest accepted request body, in bytes."`
-	LogLevel        string        `flag:"log-level" env:"TAOMINER_LOG_LEVEL" yaml:"log_level" meta:"LEVEL" default:"info" check:"oneof=debug|info|warn|error" help:"Least severe log level written."`
-	LogFormat       string        `flag:"log-format" env:"TAOMINER_LOG_FORMAT" yaml:"log_format" meta:"FORMAT" default:"text" check:"oneof=text|json" help:"Log line format."`
-	ShutdownTimeout time.Duration `flag:"shutdown-timeout" env:"TAOMINER_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" default:"10s" check:"min=0" help:"Time in-flight requests get to finish on shutdown."`
+	HTTPAddr               string        `flag:"http-addr" env:"TAOMINER_HTTP_ADDR" yaml:"http_addr" meta:"ADDR" default:":8000" check:"nonempty" help:"Listen address of the KServe v2 and monitoring HTTP server."`
+	ModelsDir              string        `flag:"models" env:"TAOMINER_MODELS" yaml:"models" meta:"DIR" default:"./model-repo" check:"nonempty" help:"Model repository folder."`
+	ModelControl           string        `flag:"model-control" env:"TAOMINER_MODEL_CONTROL" yaml:"model_control" meta:"MODE" default:"poll" check:"oneof=poll|explicit|none" help:"How the model folder is followed: poll (file events plus a rescan every --repository-poll-interval; load/unload API allowed), explicit (only the load/unload API), none (load at start, then fixed)."`
+	RepositoryPollInterval time.Duration `flag:"repository-poll-interval" env:"TAOMINER_REPOSITORY_POLL_INTERVAL" yaml:"repository_poll_interval" default:"1s" check:"min=0" help:"Rescan period of the model folder in poll mode, on top of file events."`
+	ONNXRuntimeLib         string        `flag:"onnxruntime-lib" env:"TAOMINER_ONNXRUNTIME_LIB" yaml:"onnxruntime_lib" meta:"FILE" help:"Path of libonnxruntime.so; empty searches the usual places."`
+	IntraOpThreads         int           `flag:"intra-op-threads" env:"TAOMINER_INTRA_OP_THREADS" yaml:"intra_op_threads" default:"1" check:"min=1" help:"Default ONNX Runtime intra-op threads per session; a model's config may override it."`
+	MaxBatchSize           int           `flag:"max-batch-size" env:"TAOMINER_MAX_BATCH_SIZE" yaml:"max_batch_size" default:"16" check:"min=1" help:"Default largest batch for models with a dynamic batch axis and no config."`
+	MaxQueueDelay          time.Duration `flag:"max-queue-delay" env:"TAOMINER_MAX_QUEUE_DELAY" yaml:"max_queue_delay" default:"0s" check:"min=0" help:"Default time to wait for more requests to fill a batch."`
+	MaxQueueSize           int           `flag:"max-queue-size" env:"TAOMINER_MAX_QUEUE_SIZE" yaml:"max_queue_size" default:"1024" check:"min=1" help:"Requests queued per model before answering 429 Too Many Requests; a model's dynamic_batching.default_queue_policy.max_queue_size overrides it."`
+	DefaultTimeout         time.Duration `flag:"default-timeout" env:"TAOMINER_DEFAULT_TIMEOUT" yaml:"default_timeout" default:"0s" check:"min=0" help:"Default deadline of an inference request when neither the request (parameters.timeout) nor its model (dynamic_batching.default_queue_policy) sets one; a request still queued when it passes is dropped and answered 503. 0 means none."`
+	MaxBodyBytes           int64         `flag:"max-body-bytes" env:"TAOMINER_MAX_BODY_BYTES" yaml:"max_body_bytes" meta:"BYTES" default:"67108864" check:"min=1" help:"Largest accepted request body, in bytes."`
+	LogLevel               string        `flag:"log-level" env:"TAOMINER_LOG_LEVEL" yaml:"log_level" meta:"LEVEL" default:"info" check:"oneof=debug|info|warn|error" help:"Least severe log level written."`
+	LogFormat              string        `flag:"log-format" env:"TAOMINER_LOG_FORMAT" yaml:"log_format" meta:"FORMAT" default:"text" check:"oneof=text|json" help:"Log line format."`
+	ShutdownTimeout        time.Duration `flag:"shutdown-timeout" env:"TAOMINER_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" default:"10s" check:"min=0" help:"Time in-flight requests get to finish on shutdown."`
 }
 
 // serveOptions is the option table read from Serve's tags.

@@ -35,15 +35,17 @@ func writeFile(t *testing.T, text string) string {
 
 func TestDefaultServe(t *testing.T) {
 	want := Serve{
-		HTTPAddr:        ":8000",
-		ModelsDir:       "./model-repo",
-		IntraOpThreads:  1,
-		MaxBatchSize:    16,
-		MaxQueueSize:    1024,
-		MaxBodyBytes:    64 << 20,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 10 * time.Second,
+		HTTPAddr:               ":8000",
+		ModelsDir:              "./model-repo",
+		ModelControl:           "poll",
+		RepositoryPollInterval: time.Second,
+		IntraOpThreads:         1,
+		MaxBatchSize:           16,
+		MaxQueueSize:           1024,
+		MaxBodyBytes:           64 << 20,
+		LogLevel:               "info",
+		LogFormat:              "text",
+		ShutdownTimeout:        10 * time.Second,
 	}
 	if got := DefaultServe(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultServe() = %v, want %v", got, want)

@@ -56,17 +56,20 @@ func TestBadConfigFiles(t *testing.T) {
 
 func TestFullConfigFile(t *testing.T) {
 	want := Serve{
-		HTTPAddr:        "127.0.0.1:9000",
-		ModelsDir:       "/srv/models",
-		ONNXRuntimeLib:  "/usr/lib/libonnxruntime.so",
-		IntraOpThreads:  4,
-		MaxBatchSize:    32,
-		MaxQueueDelay:   250 * time.Millisecond,
-		MaxQueueSize:    64,
-		MaxBodyBytes:    1 << 20,
-		LogLevel:        "debug",
-		LogFormat:       "json",
-		ShutdownTimeout: 90 * time.Second,
+		HTTPAddr:               "127.0.0.1:9000",
+		ModelsDir:              "/srv/models",
+		ModelControl:           "explicit",
+		RepositoryPollInterval: 5 * time.Second,
+		ONNXRuntimeLib:         "/usr/lib/libonnxruntime.so",
+		IntraOpThreads:         4,
+		MaxBatchSize:           32,
+		MaxQueueDelay:          250 * time.Millisecond,
+		MaxQueueSize:           64,
+		DefaultTimeout:         250 * time.Millisecond,
+		MaxBodyBytes:           1 << 20,
+		LogLevel:               "debug",
+		LogFormat:              "json",
+		ShutdownTimeout:        90 * time.Second,
 	}
 	got, err := LoadServe([]string{"--config", "testdata/full.yaml"}, nil)
 	if err != nil || !reflect.DeepEqual(got, want) {

@@ -139,6 +139,7 @@ func statistics(v *version) api.ModelStatistics {
 		BatchStats:     []api.BatchStatistics{},
 		RejectedCount:  s.Rejected,
 		CancelledCount: s.Cancelled,
+		ExpiredCount:   s.Expired,
 		QueueLength:    s.QueueLength,
 	}
 	if !s.LastInference.IsZero() {
@@ -152,15 +153,34 @@ func statistics(v *version) api.ModelStatistics {
 	return ms
 }
 
-// warmup runs the model once at batch 1 and once at its max batch size
-// with zero inputs, so the first real request does not pay for lazy
-// initialisation and a model that cannot run fails to load. Models with
-// variable non-batch dimensions are not warmed up (no shape to pick).
-func warmup(ctx context.Context, s models.Session, spec *models.Spec) error {
+// warmupSizes are the batch sizes a model is run at before it reports
+// ready: 1, 2, 4, ... up to its max batch size, the max itself, and its
+// preferred sizes.
+func warmupSizes(spec *models.Spec) []int64 {
 	sizes := []int64{1}
+	for n := 2; n < spec.MaxBatchSize; n *= 2 {
+		sizes = append(sizes, int64(n))
+	}
 	if spec.MaxBatchSize > 1 {
 		sizes = append(sizes, int64(spec.MaxBatchSize))
 	}
+	if db := spec.Config.DynamicBatching; db != nil {
+		for _, p := range db.PreferredBatchSize {
+			if p <= spec.MaxBatchSize {
+				sizes = append(sizes, int64(p))
+			}
+		}
+	}
+	slices.Sort(sizes)
+	return slices.Compact(sizes)
+}
+
+// warmup runs the model with zero inputs at every warm-up size, so the
+// first real request does not pay for lazy initialisation and a model that
+// cannot run fails to load. Models with variable non-batch dimensions are
+// not warmed up (no shape to pick; a config's input dims can fix them).
+func warmup(ctx context.Context, s models.Session, spec *models.Spec) error {
+	sizes := warmupSizes(spec)
 	for _, n := range sizes {
 		inputs := make([]tensor.Tensor, len(spec.Inputs))
 		for i, in := range spec.Inputs {

@@ -6,7 +6,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -38,10 +37,28 @@ type Options struct {
 	DefaultMaxQueueDelay time.Duration
 	// MaxQueueSize bounds each model version's queue.
 	MaxQueueSize int
+	// DefaultTimeout applies to requests when neither they nor their
+	// model's config set a timeout; 0 means none (see schedule in params.go).
+	DefaultTimeout time.Duration
 	// DrainTimeout bounds how long an unload waits for queued requests.
 	DrainTimeout time.Duration
+	// ModelControl is the model control mode: ControlPoll, ControlExplicit
+	// or ControlNone. Poll and explicit (and "") accept Load and Unload;
+	// none refuses them. Following the folder in poll mode is the watch
+	// package's job, not the engine's.
+	ModelControl string
 	Logger       *slog.Logger
 }
+
+// Model control modes, as Triton's --model-control-mode.
+const (
+	// ControlPoll follows the repository folder and allows the API.
+	ControlPoll = "poll"
+	// ControlExplicit loads at startup, then only through the API.
+	ControlExplicit = "explicit"
+	// ControlNone loads at startup and refuses the load and unload API.
+	ControlNone = "none"
+)
 
 // Engine holds the loaded models. It is safe for concurrent use.
 type Engine struct {
@@ -49,11 +66,15 @@ type Engine struct {
 	opener Opener
 	log    *slog.Logger
 
-	loadMu sync.Mutex // serialises loads and unloads
+	// loadMu serialises loads, unloads and Close. It is held while a model
+	// opens and warms up, never by inference, which takes mu for a lookup.
+	loadMu sync.Mutex
+	closed bool // Close ran; guarded by loadMu
 
-	mu      sync.RWMutex
-	models  map[string]*model
-	started bool // the startup load has finished
+	mu       sync.RWMutex
+	models   map[string]*model
+	failures map[string]uint64 // failed loads per model name
+	started  bool              // the startup load has finished
 }
 
 // model is what the engine knows of one model name.
@@ -84,7 +105,7 @@ func New(opener Opener, opt Options) *Engine {
 	if opt.DrainTimeout <= 0 {
 		opt.DrainTimeout = 30 * time.Second
 	}
-	return &Engine{opt: opt, opener: opener, log: opt.Logger, models: map[string]*model{}}
+	return &Engine{opt: opt, opener: opener, log: opt.Logger, models: map[string]*model{}, failures: map[string]uint64{}}
 }
 
 // LoadAll loads every model of the repository. A model that fails is
@@ -104,139 +125,6 @@ func (e *Engine) LoadAll(ctx context.Context) error {
 	e.started = true
 	e.mu.Unlock()
 	return nil
-}
-
-// Load (re)loads one model from the repository: the versions its policy
-// selects are opened beside the serving ones and switched in when ready;
-// versions no longer selected are drained and closed. A version that fails
-// to load leaves the serving copy of that version in place.
-func (e *Engine) Load(ctx context.Context, name string) error {
-	entries, err := models.Scan(e.opt.Dir)
-	if err != nil {
-		return err
-	}
-	for i := range entries {
-		if entries[i].Name == name {
-			return e.load(ctx, &entries[i])
-		}
-	}
-	return api.BadRequest("failed to load '%s': no such model in the repository %s", name, e.opt.Dir)
-}
-
-func (e *Engine) load(ctx context.Context, entry *models.Entry) error {
-	e.loadMu.Lock()
-	defer e.loadMu.Unlock()
-	log := e.log.With("model", entry.Name)
-	if entry.Err != nil {
-		e.setStatus(entry.Name, 0, status{api.StateUnavailable, entry.Err.Error()})
-		return api.BadRequest("failed to load '%s': %v", entry.Name, entry.Err)
-	}
-	selected := entry.Selected()
-	var errs []error
-	loaded := map[int64]*version{}
-	for _, vf := range selected {
-		e.setStatus(entry.Name, vf.Version, status{state: api.StateLoading})
-		start := time.Now()
-		v, err := e.open(ctx, entry, vf)
-		if err != nil {
-			errs = append(errs, err)
-			if e.serving(entry.Name, vf.Version) {
-				log.Error("reload failed; the serving copy stays", "version", vf.Version, "err", err)
-				e.setStatus(entry.Name, vf.Version, status{api.StateReady, "reload failed: " + err.Error()})
-			} else {
-				log.Error("load failed", "version", vf.Version, "err", err)
-				e.setStatus(entry.Name, vf.Version, status{api.StateUnavailable, err.Error()})
-			}
-			continue
-		}
-		log.Info("model loaded", "version", vf.Version, "path", vf.Path, "max_batch_size", v.spec.MaxBatchSize,
-			"inputs", len(v.spec.Inputs), "outputs", len(v.spec.Outputs), "took", time.Since(start).Round(time.Millisecond))
-		loaded[vf.Version] = v
-	}
-	// Switch in: new versions become visible before old ones close.
-	e.mu.Lock()
-	m := e.model(entry.Name)
-	delete(m.status, 0)
-	var retired []*version
-	for n, v := range loaded {
-		if old := m.ready[n]; old != nil {
-			retired = append(retired, old)
-		}
-		m.ready[n] = v
-		m.status[n] = status{state: api.StateReady}
-	}
-	keepOld := len(loaded) == 0 // nothing new is ready: never go dark
-	for n, v := range m.ready {
-		if keepOld {
-			break
-		}
-		if !slices.ContainsFunc(selected, func(s models.VersionFile) bool { return s.Version == n }) {
-			retired = append(retired, v)
-			delete(m.ready, n)
-			m.status[n] = status{api.StateUnavailable, "version no longer selected"}
-		}
-	}
-	e.mu.Unlock()
-	e.retire(retired)
-	if len(errs) > 0 {
-		return api.BadRequest("failed to load '%s': %v", entry.Name, errors.Join(errs...))
-	}
-	return nil
-}
-
-// Unload stops serving a model: new requests get 404 (after the index shows
-// it UNAVAILABLE), queued ones are answered first.
-func (e *Engine) Unload(ctx context.Context, name string) error {
-	e.loadMu.Lock()
-	defer e.loadMu.Unlock()
-	e.mu.Lock()
-	m, ok := e.models[name]
-	if !ok {
-		e.mu.Unlock()
-		return api.BadRequest("failed to unload '%s': model is not known", name)
-	}
-	retired := slices.Collect(maps.Values(m.ready))
-	for n := range m.ready {
-		m.status[n] = status{api.StateUnavailable, reasonUnloaded}
-	}
-	clear(m.ready)
-	e.mu.Unlock()
-	e.retire(retired)
-	return nil
-}
-
-// Close unloads everything, draining queued requests until ctx ends.
-func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	var all []*version
-	for _, m := range e.models {
-		all = append(all, slices.Collect(maps.Values(m.ready))...)
-		clear(m.ready)
-	}
-	e.mu.Unlock()
-	var errs []error
-	for _, v := range all {
-		errs = append(errs, v.close(ctx))
-	}
-	return errors.Join(errs...)
-}
-
-func (e *Engine) retire(vs []*version) {
-	for _, v := range vs {
-		ctx, cancel := context.WithTimeout(context.Background(), e.opt.DrainTimeout)
-		if err := v.close(ctx); err != nil {
-			e.log.Warn("closing model version", "model", v.spec.Name, "version", v.spec.Version, "err", err)
-		}
-		cancel()
-	}
-}
-
-func (v *version) close(ctx context.Context) error {
-	err := v.batcher.Close(ctx)
-	if err != nil {
-		return err // in-flight runs still use the session; leave it open
-	}
-	return v.session.Close()
 }
 
 func (e *Engine) model(name string) *model {
@@ -291,6 +179,9 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		opt.PreferredBatchSizes = db.PreferredBatchSize
 		if db.MaxQueueDelayMicroseconds != nil {
 			opt.MaxQueueDelay = time.Duration(*db.MaxQueueDelayMicroseconds) * time.Microsecond
+		}
+		if q := db.DefaultQueuePolicy; q != nil && q.MaxQueueSize > 0 {
+			opt.MaxQueueSize = int(q.MaxQueueSize)
 		}
 	}
 	if g := entry.Config.InstanceGroup; g != nil {

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/batch"
@@ -12,8 +14,15 @@ import (
 	"github.com/taominer/taominer/models/tensor"
 )
 
-// Infer validates a request against the model, queues it for the batcher and
-// returns the requested outputs.
+// Infer validates a request against the model, queues it for the batcher at
+// its priority, within its timeout (see schedule), and returns the
+// requested outputs.
+//
+// Statuses of scheduling: a full queue is 429 (the server adds
+// Retry-After); a deadline that passes before the request runs is 503
+// "deadline passed before the request ran" (it is dropped, counted as
+// expired, and never reaches the model), one that passes while it runs is
+// 503 too; a client that went away gets 400 (it does not read it).
 func (e *Engine) Infer(ctx context.Context, name, ver string, req *api.InferRequest) (*api.InferResponse, error) {
 	if err := checkParameters(req); err != nil {
 		return nil, err
@@ -30,18 +39,37 @@ func (e *Engine) Infer(ctx context.Context, name, ver string, req *api.InferRequ
 		if err := checkOutputs(&v.spec, req); err != nil {
 			return nil, err
 		}
-		outs, err := v.batcher.Submit(ctx, inputs)
+		prio, timeout, err := schedule(&v.spec, req.Parameters, e.opt.DefaultTimeout)
+		if err != nil {
+			return nil, err
+		}
+		outs, err := submit(ctx, v.batcher, inputs, prio, timeout)
 		if errors.Is(err, batch.ErrClosed) && attempt == 0 {
 			continue // the version was swapped out under us; take the new one
 		}
 		if err != nil {
-			return nil, submitError(name, err)
+			return nil, submitError(name, timeout, err)
 		}
 		return respond(&v.spec, req, outs)
 	}
 }
 
-func submitError(name string, err error) error {
+// submit queues inputs at priority prio, with a deadline timeout from now
+// unless timeout is 0.
+func submit(ctx context.Context, b *batch.Batcher, inputs []tensor.Tensor, prio batch.Priority, timeout time.Duration) ([]tensor.Tensor, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return b.Submit(ctx, inputs, prio)
+}
+
+func submitError(name string, timeout time.Duration, err error) error {
+	within := ""
+	if timeout > 0 {
+		within = fmt.Sprintf(" (timeout %v)", timeout)
+	}
 	switch {
 	case errors.Is(err, batch.ErrQueueFull):
 		return api.Errorf(http.StatusTooManyRequests, "model '%s': %v, retry later", name, err)
@@ -49,12 +77,25 @@ func submitError(name string, err error) error {
 		return api.BadRequest("model '%s': %v", name, err)
 	case errors.Is(err, batch.ErrClosed):
 		return api.Errorf(http.StatusServiceUnavailable, "model '%s': %v", name, err)
+	case errors.Is(err, batch.ErrExpired):
+		return api.Errorf(http.StatusServiceUnavailable, "model '%s': deadline passed before the request ran%s", name, within)
 	case errors.Is(err, context.DeadlineExceeded):
-		return api.Errorf(http.StatusServiceUnavailable, "model '%s': request deadline passed before it ran", name)
+		return api.Errorf(http.StatusServiceUnavailable, "model '%s': deadline passed while the request ran%s", name, within)
 	case errors.Is(err, context.Canceled):
 		return api.BadRequest("model '%s': request cancelled", name)
 	}
 	return api.Errorf(http.StatusInternalServerError, "model '%s': %v", name, err)
+}
+
+// QueueStats returns the batcher counters of one model version (the newest
+// ready one when ver is empty), including what the protocol's statistics
+// do not carry yet, such as requests dropped because their deadline passed.
+func (e *Engine) QueueStats(name, ver string) (batch.Snapshot, error) {
+	v, err := e.lookup(name, ver)
+	if err != nil {
+		return batch.Snapshot{}, err
+	}
+	return v.batcher.Stats(), nil
 }
 
 // arrange checks the request's inputs against the model and returns them in

@@ -4,14 +4,19 @@
 package metrics
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taominer/taominer/api"
 )
 
-// StatsSource reports the statistics of every loaded model version.
-type StatsSource interface {
+// Source reports the statistics of every loaded model version, the
+// repository index (for readiness) and the load failures per model.
+type Source interface {
 	Stats(model, version string) (*api.ModelStatsResponse, error)
+	Index(ctx context.Context, readyOnly bool) ([]api.RepositoryIndexEntry, error)
+	LoadFailures() map[string]uint64
 }
 
 type desc struct {
@@ -22,32 +27,38 @@ type desc struct {
 
 // Collector turns a StatsSource into Prometheus metrics.
 type Collector struct {
-	src   StatsSource
-	descs []desc
+	src          Source
+	descs        []desc
+	ready        *prometheus.Desc
+	loadFailures *prometheus.Desc
 }
 
 // NewCollector returns a collector over src.
-func NewCollector(src StatsSource) *Collector {
+func NewCollector(src Source) *Collector {
 	labels := []string{"model", "version"}
 	counter := func(name, help string, f func(*api.ModelStatistics) float64) desc {
 		return desc{prometheus.NewDesc("taominer_"+name, help, labels, nil), prometheus.CounterValue, f}
 	}
 	us := func(d api.StatDuration) float64 { return float64(d.Ns) / 1e3 }
-	return &Collector{src: src, descs: []desc{
-		counter("inference_request_success_total", "Requests answered successfully.", func(s *api.ModelStatistics) float64 { return float64(s.InferenceStats.Success.Count) }),
-		counter("inference_request_failure_total", "Requests that failed after being queued.", func(s *api.ModelStatistics) float64 { return float64(s.InferenceStats.Fail.Count) }),
-		counter("inference_count_total", "Batch items inferred (a request of batch 4 counts 4).", func(s *api.ModelStatistics) float64 { return float64(s.InferenceCount) }),
-		counter("inference_exec_count_total", "Model executions; inference_count/exec_count is the average batch size.", func(s *api.ModelStatistics) float64 { return float64(s.ExecutionCount) }),
-		counter("inference_request_duration_us_total", "Summed end-to-end time of successful requests inside the miner, microseconds.", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.Success) }),
-		counter("inference_queue_duration_us_total", "Summed time requests waited in the queue, microseconds.", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.Queue) }),
-		counter("inference_compute_input_duration_us_total", "Summed time merging inputs into batches, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInput) }),
-		counter("inference_compute_infer_duration_us_total", "Summed model execution time, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInfer) }),
-		counter("inference_compute_output_duration_us_total", "Summed time splitting outputs, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeOutput) }),
-		counter("inference_rejected_total", "Requests refused with 429 because the model's queue was full.", func(s *api.ModelStatistics) float64 { return float64(s.RejectedCount) }),
-		counter("inference_cancelled_total", "Requests dropped before running: caller gone or deadline passed.", func(s *api.ModelStatistics) float64 { return float64(s.CancelledCount) }),
-		{prometheus.NewDesc("taominer_inference_pending_request_count", "Requests queued, not yet executing.", labels, nil), prometheus.GaugeValue,
-			func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
-	}}
+	return &Collector{src: src,
+		ready:        prometheus.NewDesc("taominer_model_ready", "1 for each model version that is serving, 0 for one that is known but not serving.", labels, nil),
+		loadFailures: prometheus.NewDesc("taominer_model_load_failures_total", "Failed loads of a model (startup, API, folder changes).", []string{"model"}, nil),
+		descs: []desc{
+			counter("inference_request_success_total", "Requests answered successfully.", func(s *api.ModelStatistics) float64 { return float64(s.InferenceStats.Success.Count) }),
+			counter("inference_request_failure_total", "Requests that failed after being queued.", func(s *api.ModelStatistics) float64 { return float64(s.InferenceStats.Fail.Count) }),
+			counter("inference_count_total", "Batch items inferred (a request of batch 4 counts 4).", func(s *api.ModelStatistics) float64 { return float64(s.InferenceCount) }),
+			counter("inference_exec_count_total", "Model executions; inference_count/exec_count is the average batch size.", func(s *api.ModelStatistics) float64 { return float64(s.ExecutionCount) }),
+			counter("inference_request_duration_us_total", "Summed end-to-end time of successful requests inside the miner, microseconds.", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.Success) }),
+			counter("inference_queue_duration_us_total", "Summed time requests waited in the queue, microseconds.", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.Queue) }),
+			counter("inference_compute_input_duration_us_total", "Summed time merging inputs into batches, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInput) }),
+			counter("inference_compute_infer_duration_us_total", "Summed model execution time, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInfer) }),
+			counter("inference_compute_output_duration_us_total", "Summed time splitting outputs, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeOutput) }),
+			counter("inference_rejected_total", "Requests refused with 429 because the model's queue was full.", func(s *api.ModelStatistics) float64 { return float64(s.RejectedCount) }),
+			counter("inference_cancelled_total", "Requests dropped before running because their caller left.", func(s *api.ModelStatistics) float64 { return float64(s.CancelledCount) }),
+			counter("inference_expired_total", "Requests dropped before running because their deadline passed.", func(s *api.ModelStatistics) float64 { return float64(s.ExpiredCount) }),
+			{prometheus.NewDesc("taominer_inference_pending_request_count", "Requests queued, not yet executing.", labels, nil), prometheus.GaugeValue,
+				func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
+		}}
 }
 
 // Describe sends the descriptors.
@@ -55,11 +66,30 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs {
 		ch <- d.d
 	}
+	ch <- c.ready
+	ch <- c.loadFailures
 }
 
 // Collect reads the statistics and sends one sample per family and model
 // version.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for model, n := range c.src.LoadFailures() {
+		ch <- prometheus.MustNewConstMetric(c.loadFailures, prometheus.CounterValue, float64(n), model)
+	}
+	if rows, err := c.src.Index(context.Background(), false); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.ready, err)
+	} else {
+		for _, r := range rows {
+			if r.Version == "" {
+				continue // a model that failed as a whole has no version to label
+			}
+			v := 0.0
+			if r.State == api.StateReady {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, v, r.Name, r.Version)
+		}
+	}
 	resp, err := c.src.Stats("", "")
 	if err != nil {
 		for _, d := range c.descs {
