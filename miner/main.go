@@ -30,6 +30,7 @@ func usage(w io.Writer) {
 
 Commands:
   serve     serve the ONNX models of a model repository (miner serve --help)
+  bench     measure a server's throughput and latency, and the raw ONNX Runtime limit (miner bench --help)
   version   print the version
 `)
 }
@@ -58,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "bench":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return bench(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "taominer", version)
 		return 0
