@@ -95,7 +95,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func fakeOptions(url string) Options {
 	return Options{
 		URL: url, Model: "m", Protocols: []string{"json", "binary"}, Concurrency: []int{1, 3}, Batch: 2, Seed: 1,
-		Measure: Measure{Window: 50 * time.Millisecond, Stability: 100, MaxTrials: 3},
+		Measure: Measure{Window: 200 * time.Millisecond, Stability: 100, MaxTrials: 3},
 	}
 }
 
