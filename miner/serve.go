@@ -17,15 +17,21 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taominer/taominer/api/server"
+	"github.com/taominer/taominer/miner/internal/batch"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/engine"
 	"github.com/taominer/taominer/miner/internal/metrics"
+	"github.com/taominer/taominer/miner/internal/throughput"
 	"github.com/taominer/taominer/miner/internal/watch"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/onnx"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
+
+// observersOff leaves the batchers without observers (no histograms, no
+// /v1/stats windows), for tests measuring what they cost.
+var observersOff bool
 
 // newLogger builds the process logger from the config.
 func newLogger(cfg config.Serve, w io.Writer) *slog.Logger {
@@ -77,6 +83,16 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 		return nil, err
 	}
 	log.Info("onnxruntime loaded", "library", lib, "version", onnx.Version())
+	started := time.Now()
+	reg := prometheus.NewRegistry()
+	met := metrics.New(reg)
+	windows := throughput.New(nil)
+	observe := func(model, version string) batch.Observer {
+		return batch.Observers(met.Observer(model, version), windows.Observer(model, version))
+	}
+	if observersOff {
+		observe = nil
+	}
 	eng := engine.New(onnxOpener{threads: cfg.IntraOpThreads}, engine.Options{
 		Dir:                  cfg.ModelsDir,
 		DefaultMaxBatchSize:  cfg.MaxBatchSize,
@@ -84,6 +100,7 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 		MaxQueueSize:         cfg.MaxQueueSize,
 		DefaultTimeout:       cfg.DefaultTimeout,
 		ModelControl:         cfg.ModelControl,
+		Observer:             observe,
 		Logger:               log,
 	})
 	var watcher *watch.Watcher
@@ -99,11 +116,11 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 	if err := eng.LoadAll(ctx); err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		metrics.NewCollector(eng))
 	handler := server.New(server.Options{
-		Inferer: eng, Catalog: eng, Repository: eng, Stats: eng,
+		Inferer: eng, Catalog: eng, Repository: eng,
+		Stats:        statsSource{Engine: eng, windows: windows, started: started},
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Version:      version,

@@ -99,6 +99,8 @@ func New(opt Options) http.Handler {
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics))
 	}
+	registerDashboard(r) // GET / and /dashboard: the live stats page (dashboard.go)
+	routeV1Stats(r, h)   // GET /v1/stats when opt.Stats reports throughput (v1stats.go)
 	return r
 }
 

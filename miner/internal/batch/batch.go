@@ -75,7 +75,10 @@ type Options struct {
 	// AgingPeriod is the wait that raises a request's effective Priority by
 	// one (default DefaultAgingPeriod); see Priority.
 	AgingPeriod time.Duration
-	Logger      *slog.Logger
+	// Observer is told about each answered request and each execution, for
+	// metrics; nil observes nothing.
+	Observer Observer
+	Logger   *slog.Logger
 }
 
 // Batcher merges requests for one model version.
@@ -83,6 +86,7 @@ type Batcher struct {
 	run   Runner
 	opt   Options
 	log   *slog.Logger
+	obs   Observer
 	epoch time.Time // ranks count from here
 
 	mu     sync.Mutex
@@ -115,6 +119,7 @@ type job struct {
 	inputs   []tensor.Tensor
 	items    int
 	enqueued time.Time
+	started  time.Time // set by start before the job moves to running
 	reply    chan result
 	state    atomic.Int32
 
@@ -142,7 +147,10 @@ func New(r Runner, opt Options) *Batcher {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Batcher{run: r, opt: opt, log: opt.Logger, epoch: time.Now(),
+	if opt.Observer == nil {
+		opt.Observer = nopObserver{}
+	}
+	b := &Batcher{run: r, opt: opt, log: opt.Logger, obs: opt.Observer, epoch: time.Now(),
 		work: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	b.stats.init()
 	b.wg.Add(opt.Instances)
@@ -173,7 +181,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 	if ctx.Err() != nil {
 		// Already gone: never queue it.
 		err := b.stats.drop(ctx)
-		b.stats.request(j.enqueued, err)
+		b.answered(j, false, err)
 		return nil, err
 	}
 	b.mu.Lock()
@@ -184,6 +192,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 	if len(b.queue) >= b.opt.MaxQueueSize {
 		b.mu.Unlock()
 		b.stats.rejected.Add(1)
+		b.obs.ObserveRequest(-1, time.Since(j.enqueued), OutcomeRejected)
 		return nil, ErrQueueFull
 	}
 	j.rank = rank(j.enqueued.Sub(b.epoch), p, b.opt.AgingPeriod)
@@ -194,10 +203,11 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 	b.wake()
 	select {
 	case r := <-j.reply:
-		b.stats.request(j.enqueued, r.err)
+		b.answered(j, j.state.Load() == running, r.err)
 		return r.outputs, r.err
 	case <-ctx.Done():
 		var err error
+		ran := false
 		switch {
 		case j.state.CompareAndSwap(waiting, dropped):
 			// It never started: take it out of the queue (unless a worker
@@ -212,11 +222,33 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 			err = (<-j.reply).err
 		default:
 			// Running: the batch goes on without this caller.
-			err = ctx.Err()
+			err, ran = ctx.Err(), true
 		}
-		b.stats.request(j.enqueued, err)
+		b.answered(j, ran, err)
 		return nil, err
 	}
+}
+
+// answered records a request Submit answers with err: in Stats and to the
+// observer. ran reports whether its batch started.
+func (b *Batcher) answered(j *job, ran bool, err error) {
+	d := time.Since(j.enqueued)
+	b.stats.request(d, err)
+	queue := time.Duration(-1)
+	if ran {
+		queue = max(j.started.Sub(j.enqueued), 0)
+	}
+	outcome := OutcomeSuccess
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		outcome = OutcomeExpired
+	case !ran || errors.Is(err, context.Canceled):
+		outcome = OutcomeCancelled
+	default:
+		outcome = OutcomeFailure
+	}
+	b.obs.ObserveRequest(queue, d, outcome)
 }
 
 // wake lets one idle worker look at the queue.
@@ -375,7 +407,14 @@ func (b *Batcher) live(j *job) bool {
 // start moves a job of a formed batch to running; it reports false, after
 // dropping the job if nobody has, when the job must not run.
 func (b *Batcher) start(j *job) bool {
-	if j.ctx.Err() == nil && j.state.CompareAndSwap(waiting, running) {
+	if j.ctx.Err() != nil {
+		b.live(j)
+		return false
+	}
+	// Written before the state changes, read by Submit only after it sees
+	// running (or gets the reply).
+	j.started = time.Now()
+	if j.state.CompareAndSwap(waiting, running) {
 		return true
 	}
 	b.live(j) // drops it if its context ended and Submit has not yet
@@ -405,6 +444,7 @@ func (b *Batcher) execute(batch []*job) {
 	}
 	t1 := time.Now()
 	b.stats.executing.Add(1)
+	b.obs.ExecutionStarted()
 	outputs, err := b.safeRun(batch[0].ctx, inputs, len(batch))
 	b.stats.executing.Add(-1)
 	t2 := time.Now()
@@ -416,6 +456,7 @@ func (b *Batcher) execute(batch []*job) {
 	// Count the execution before replying, so that a caller who has its
 	// answer finds it in Stats.
 	b.stats.execution(items, t0, t1, t2, t3, batch, err == nil)
+	b.obs.ObserveExecution(items, t3.Sub(t0), err == nil)
 	if err != nil {
 		b.log.Warn("batch failed", "items", items, "requests", len(batch), "err", err)
 		for _, j := range batch {

@@ -74,8 +74,7 @@ func (st *Stats) drop(ctx context.Context) error {
 	return context.Cause(ctx)
 }
 
-func (st *Stats) request(enqueued time.Time, err error) {
-	d := time.Since(enqueued)
+func (st *Stats) request(d time.Duration, err error) {
 	st.mu.Lock()
 	if err != nil {
 		st.s.Fail.add(d)

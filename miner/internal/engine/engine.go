@@ -47,7 +47,10 @@ type Options struct {
 	// none refuses them. Following the folder in poll mode is the watch
 	// package's job, not the engine's.
 	ModelControl string
-	Logger       *slog.Logger
+	// Observer, if set, returns the batch.Observer of a model version as
+	// it loads (metrics). It is called again for a reload of the version.
+	Observer func(model, version string) batch.Observer
+	Logger   *slog.Logger
 }
 
 // Model control modes, as Triton's --model-control-mode.
@@ -174,6 +177,9 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		MaxQueueDelay: e.opt.DefaultMaxQueueDelay,
 		MaxQueueSize:  e.opt.MaxQueueSize,
 		Logger:        e.log.With("model", entry.Name, "version", spec.Version),
+	}
+	if e.opt.Observer != nil {
+		opt.Observer = e.opt.Observer(entry.Name, spec.Version)
 	}
 	if db := entry.Config.DynamicBatching; db != nil {
 		opt.PreferredBatchSizes = db.PreferredBatchSize

@@ -1,6 +1,8 @@
-// Package metrics exports the per-model counters of the statistics extension
-// to Prometheus at scrape time, with the meanings of Triton's nv_inference_*
-// families under the taominer_ prefix.
+// Package metrics exports the miner's per-model metrics to Prometheus. The
+// Collector reads the counters of the statistics extension at scrape time,
+// with the meanings of Triton's nv_inference_* families under the taominer_
+// prefix; Metrics observes latencies, batch sizes and failures as they
+// happen, through the batcher's Observer hook.
 package metrics
 
 import (
@@ -45,18 +47,17 @@ func NewCollector(src Source) *Collector {
 		loadFailures: prometheus.NewDesc("taominer_model_load_failures_total", "Failed loads of a model (startup, API, folder changes).", []string{"model"}, nil),
 		descs: []desc{
 			counter("inference_request_success_total", "Requests answered successfully.", func(s *api.ModelStatistics) float64 { return float64(s.InferenceStats.Success.Count) }),
-			counter("inference_request_failure_total", "Requests that failed after being queued.", func(s *api.ModelStatistics) float64 { return float64(s.InferenceStats.Fail.Count) }),
 			counter("inference_count_total", "Batch items inferred (a request of batch 4 counts 4).", func(s *api.ModelStatistics) float64 { return float64(s.InferenceCount) }),
 			counter("inference_exec_count_total", "Model executions; inference_count/exec_count is the average batch size.", func(s *api.ModelStatistics) float64 { return float64(s.ExecutionCount) }),
-			counter("inference_request_duration_us_total", "Summed end-to-end time of successful requests inside the miner, microseconds.", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.Success) }),
-			counter("inference_queue_duration_us_total", "Summed time requests waited in the queue, microseconds.", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.Queue) }),
 			counter("inference_compute_input_duration_us_total", "Summed time merging inputs into batches, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInput) }),
 			counter("inference_compute_infer_duration_us_total", "Summed model execution time, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInfer) }),
 			counter("inference_compute_output_duration_us_total", "Summed time splitting outputs, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeOutput) }),
 			counter("inference_rejected_total", "Requests refused with 429 because the model's queue was full.", func(s *api.ModelStatistics) float64 { return float64(s.RejectedCount) }),
 			counter("inference_cancelled_total", "Requests dropped before running because their caller left.", func(s *api.ModelStatistics) float64 { return float64(s.CancelledCount) }),
 			counter("inference_expired_total", "Requests dropped before running because their deadline passed.", func(s *api.ModelStatistics) float64 { return float64(s.ExpiredCount) }),
-			{prometheus.NewDesc("taominer_inference_pending_request_count", "Requests queued, not yet executing.", labels, nil), prometheus.GaugeValue,
+			{prometheus.NewDesc("taominer_queue_depth", "Requests queued, not yet executing.", labels, nil), prometheus.GaugeValue,
+				func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
+			{prometheus.NewDesc("taominer_inference_pending_request_count", "Requests queued, not yet executing (same as taominer_queue_depth; kept for existing dashboards).", labels, nil), prometheus.GaugeValue,
 				func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
 		}}
 }
