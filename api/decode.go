@@ -32,22 +32,14 @@ func decodeInferRequest(body []byte, headerLen int, slow bool) (*InferRequest, e
 	s := &scanner{buf: hdr, slow: slow}
 	req := &InferRequest{}
 	var inputs []tensorState
-	var seen fieldSet
+	hasInputs := false
 	if err := s.beginObject(); err != nil {
 		return nil, err
 	}
-	for first := true; ; first = false {
-		key, ok, err := s.nextKey(first)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		if seen.add(key, "id", "parameters", "inputs", "outputs") {
-			return nil, BadRequest("request: duplicate field %q", key)
-		}
-		switch string(key) {
+	err = s.fields([]string{"id", "parameters", "inputs", "outputs"}, func(key []byte) error {
+		return BadRequest("request: duplicate field %q", key)
+	}, func(key string) (err error) {
+		switch key {
 		case "id":
 			req.ID, err = s.optString("request", "id")
 		case "parameters":
@@ -60,23 +52,24 @@ func decodeInferRequest(body []byte, headerLen int, slow bool) (*InferRequest, e
 			}
 		case "inputs":
 			if s.null() { // same as absent
-				seen &^= 1 << 2 // the index of "inputs" in the list above
-				continue
+				return nil
 			}
+			hasInputs = true
 			inputs, err = s.tensors("input")
 		case "outputs":
 			req.Outputs, err = s.requestedOutputs()
 		default:
 			err = s.skip(1)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := s.end(); err != nil {
 		return nil, err
 	}
-	if !seen.has(2) {
+	if !hasInputs {
 		return nil, BadRequest(`request: missing "inputs"`)
 	}
 	if err := attachBinary(inputs, bin, headerLen > 0); err != nil {
@@ -107,22 +100,13 @@ func DecodeInferResponse(body []byte, headerLen int) (*InferResponse, error) {
 	s := &scanner{buf: hdr}
 	resp := &InferResponse{}
 	var outputs []tensorState
-	var seen fieldSet
 	if err := s.beginObject(); err != nil {
 		return nil, err
 	}
-	for first := true; ; first = false {
-		key, ok, err := s.nextKey(first)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		if seen.add(key, "model_name", "model_version", "id", "parameters", "outputs") {
-			return nil, BadRequest("response: duplicate field %q", key)
-		}
-		switch string(key) {
+	err = s.fields([]string{"model_name", "model_version", "id", "parameters", "outputs"}, func(key []byte) error {
+		return BadRequest("response: duplicate field %q", key)
+	}, func(key string) (err error) {
+		switch key {
 		case "model_name":
 			resp.ModelName, err = s.optString("response", "model_name")
 		case "model_version":
@@ -138,9 +122,10 @@ func DecodeInferResponse(body []byte, headerLen int) (*InferResponse, error) {
 		default:
 			err = s.skip(1)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := s.end(); err != nil {
 		return nil, err
@@ -178,6 +163,25 @@ func (s *scanner) end() error {
 		return s.syntaxErr("the end of the JSON header after the top-level object")
 	}
 	return nil
+}
+
+// fields walks the members of an object whose '{' has been consumed: for
+// each key it calls member, which decodes (or skips) the value. A known key
+// seen twice is reported through dup.
+func (s *scanner) fields(known []string, dup func(key []byte) error, member func(key string) error) error {
+	var seen fieldSet
+	for first := true; ; first = false {
+		key, ok, err := s.nextKey(first)
+		if err != nil || !ok {
+			return err
+		}
+		if seen.add(key, known...) {
+			return dup(key)
+		}
+		if err := member(string(key)); err != nil {
+			return err
+		}
+	}
 }
 
 // fieldSet records which known fields of an object were seen.
@@ -288,19 +292,10 @@ func (s *scanner) requestedOutputs() ([]RequestedOutput, error) {
 		}
 		s.pos++
 		var o RequestedOutput
-		var seen fieldSet
-		for first := true; ; first = false {
-			key, ok, err := s.nextKey(first)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				break
-			}
-			if seen.add(key, "name", "parameters") {
-				return nil, BadRequest("%s: duplicate field %q", label, key)
-			}
-			switch string(key) {
+		err = s.fields([]string{"name", "parameters"}, func(key []byte) error {
+			return BadRequest("%s: duplicate field %q", label, key)
+		}, func(key string) (err error) {
+			switch key {
 			case "name":
 				o.Name, err = s.optString(label, "name")
 				if o.Name != "" {
@@ -313,9 +308,10 @@ func (s *scanner) requestedOutputs() ([]RequestedOutput, error) {
 			default:
 				err = s.skip(1)
 			}
-			if err != nil {
-				return nil, err
-			}
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 		if o.Name == "" {
 			return nil, BadRequest(`%s: missing "name"`, label)

@@ -39,41 +39,32 @@ func (s *scanner) tensorObject(what string, index int) (tensorState, error) {
 		return t, t.errf("must be an object, got %s", s.kind())
 	}
 	s.pos++
-	var seen fieldSet
-	for first := true; ; first = false {
-		key, ok, err := s.nextKey(first)
-		if err != nil {
-			return t, err
-		}
-		if !ok {
-			break
-		}
-		if seen.add(key, "name", "datatype", "shape", "parameters", "data") {
-			return t, t.errf("duplicate field %q", key)
-		}
-		switch string(key) {
+	err := s.fields([]string{"name", "datatype", "shape", "parameters", "data"}, func(key []byte) error {
+		return t.errf("duplicate field %q", key)
+	}, func(key string) (err error) {
+		switch key {
 		case "name":
 			if s.peek() != '"' {
-				return t, t.errf(`"name" must be a string, got %s`, s.kind())
+				return t.errf(`"name" must be a string, got %s`, s.kind())
 			}
 			v, err := s.str()
 			if err != nil {
-				return t, err
+				return err
 			}
 			if len(v) == 0 {
-				return t, t.errf(`"name" is empty`)
+				return t.errf(`"name" is empty`)
 			}
 			t.name = string(v)
 		case "datatype":
 			if s.peek() != '"' {
-				return t, t.errf(`"datatype" must be a string, got %s`, s.kind())
+				return t.errf(`"datatype" must be a string, got %s`, s.kind())
 			}
 			v, err := s.str()
 			if err != nil {
-				return t, err
+				return err
 			}
 			if t.dt, err = tensor.ParseDataType(string(v)); err != nil {
-				return t, t.errf("%v", err)
+				return t.errf("%v", err)
 			}
 		case "shape":
 			err = s.shape(&t)
@@ -83,7 +74,7 @@ func (s *scanner) tensorObject(what string, index int) (tensorState, error) {
 			}
 		case "data":
 			if s.null() {
-				continue
+				return nil
 			}
 			t.hasData = true
 			if t.dt.Valid() {
@@ -95,9 +86,10 @@ func (s *scanner) tensorObject(what string, index int) (tensorState, error) {
 		default:
 			err = s.skip(1)
 		}
-		if err != nil {
-			return t, err
-		}
+		return err
+	})
+	if err != nil {
+		return t, err
 	}
 	switch {
 	case t.name == "":
