@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taominer/taominer/api/server"
@@ -21,6 +23,8 @@ import (
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/engine"
 	"github.com/taominer/taominer/miner/internal/metrics"
+	"github.com/taominer/taominer/miner/internal/redisnode"
+	"github.com/taominer/taominer/miner/internal/redisq"
 	"github.com/taominer/taominer/miner/internal/throughput"
 	"github.com/taominer/taominer/miner/internal/watch"
 	"github.com/taominer/taominer/models"
@@ -66,15 +70,90 @@ func (o onnxOpener) Open(_ context.Context, path string, cfg models.Config) (mod
 // node is a running miner: its engine and HTTP server on a bound listener.
 type node struct {
 	log     *slog.Logger
-	engine  *engine.Engine
+	engine  *engine.Engine // nil on an api-role node
 	watcher *watch.Watcher // nil unless --model-control=poll
 	http    *http.Server
 	ln      net.Listener
 	cfg     config.Serve
+	// loops run until the node's context ends (the Redis worker and
+	// directory); closers run after them and the engine, in order.
+	loops   []func(context.Context) error
+	closers []func()
 }
 
-// newNode loads the runtime and the models and binds the HTTP listener.
+// newNode loads the runtime and the models and binds the HTTP listener;
+// with --redis it adds the Redis worker and front its role asks for.
 func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, error) {
+	var rdb *redis.Client
+	if cfg.Redis == "" {
+		if cfg.Role != roleAll {
+			return nil, fmt.Errorf("--role %s needs --redis", cfg.Role)
+		}
+	} else {
+		var err error
+		if rdb, err = redisq.NewClient(cfg.Redis); err != nil {
+			return nil, err
+		}
+	}
+	n, err := buildNode(ctx, cfg, log, rdb)
+	if err != nil {
+		if rdb != nil {
+			_ = rdb.Close()
+		}
+		return nil, err
+	}
+	if rdb != nil {
+		n.closers = append(n.closers, func() { _ = rdb.Close() })
+	}
+	return n, nil
+}
+
+// Roles of --role.
+const (
+	roleAll    = "all"
+	roleAPI    = "api"
+	roleWorker = "worker"
+)
+
+// front starts a Redis front: a producer and a directory of the workers.
+func (n *node) front(rdb *redis.Client) *redisnode.Front {
+	prod := redisq.NewProducer(rdb, redisq.ProducerOptions{Logger: n.log})
+	dir := redisq.NewDirectory(rdb, redisq.DirectoryOptions{Logger: n.log})
+	n.loops = append(n.loops, dir.Run)
+	n.closers = append(n.closers, func() { _ = prod.Close() })
+	return redisnode.NewFront(prod, dir, n.cfg.DefaultTimeout)
+}
+
+func (n *node) listen(handler http.Handler) error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	n.ln = ln
+	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	return nil
+}
+
+func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *redis.Client) (*node, error) {
+	n := &node{log: log, cfg: cfg}
+	if cfg.Role == roleAPI {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		f := n.front(rdb)
+		handler := server.New(server.Options{
+			Inferer: f, Catalog: f, Repository: f, Stats: f,
+			Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+			MaxBodyBytes: cfg.MaxBodyBytes,
+			Version:      version,
+			Logger:       log,
+		})
+		if err := n.listen(handler); err != nil {
+			n.close()
+			return nil, err
+		}
+		return n, nil
+	}
 	lib, err := onnx.FindLibrary(cfg.ONNXRuntimeLib)
 	if err != nil {
 		return nil, err
@@ -118,22 +197,37 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		metrics.NewCollector(eng))
-	handler := server.New(server.Options{
+	n.engine, n.watcher = eng, watcher
+	opts := server.Options{
 		Inferer: eng, Catalog: eng, Repository: eng,
 		Stats:        statsSource{Engine: eng, windows: windows, started: started},
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Version:      version,
 		Logger:       log,
-	})
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		eng.Close(context.Background())
-		return nil, fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	return &node{log: log, engine: eng, watcher: watcher, http: srv, ln: ln, cfg: cfg}, nil
+	if rdb != nil {
+		w := redisnode.NewWorker(rdb, eng, redisnode.WorkerOptions{ClaimIdle: cfg.RedisClaimIdle, Logger: log})
+		n.loops = append(n.loops, w.Run)
+		if cfg.Role == roleAll {
+			f := n.front(rdb)
+			opts.Inferer, opts.Catalog = f, f
+		}
+	}
+	if err := n.listen(server.New(opts)); err != nil {
+		eng.Close(context.Background())
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// close runs the closers.
+func (n *node) close() {
+	for _, c := range n.closers {
+		c()
+	}
+	n.closers = nil
 }
 
 // Addr is the bound HTTP address.
@@ -153,13 +247,24 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	loopErrs := make([]error, len(n.loops))
+	var loops sync.WaitGroup
+	for i, loop := range n.loops {
+		loops.Go(func() { loopErrs[i] = loop(ctx) })
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 		defer cancel()
 		err := n.http.Shutdown(sctx)
-		return errors.Join(err, n.engine.Close(sctx))
+		loops.Wait() // the worker replies to its jobs before the engine closes
+		err = errors.Join(append(loopErrs, err)...)
+		if n.engine != nil {
+			err = errors.Join(err, n.engine.Close(sctx))
+		}
+		n.close()
+		return err
 	})
 	return g.Wait()
 }
@@ -172,6 +277,6 @@ func serve(ctx context.Context, cfg config.Serve, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", n.Addr(), "models", cfg.ModelsDir, "model_control", cfg.ModelControl)
+	log.Info("serving", "addr", n.Addr(), "role", cfg.Role, "redis", cfg.Redis != "", "models", cfg.ModelsDir, "model_control", cfg.ModelControl)
 	return n.run(ctx)
 }

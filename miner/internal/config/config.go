@@ -44,6 +44,9 @@ type Serve struct {
 	LogLevel               string        `flag:"log-level" env:"TAOMINER_LOG_LEVEL" yaml:"log_level" meta:"LEVEL" default:"info" check:"oneof=debug|info|warn|error" help:"Least severe log level written."`
 	LogFormat              string        `flag:"log-format" env:"TAOMINER_LOG_FORMAT" yaml:"log_format" meta:"FORMAT" default:"text" check:"oneof=text|json" help:"Log line format."`
 	ShutdownTimeout        time.Duration `flag:"shutdown-timeout" env:"TAOMINER_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" default:"10s" check:"min=0" help:"Time in-flight requests get to finish on shutdown."`
+	Redis                  string        `flag:"redis" env:"TAOMINER_REDIS" yaml:"redis" meta:"URL" secret:"true" help:"Redis URL (redis://[:password@]host:port/db, rediss:// for TLS) of the queue shared by api and worker nodes; empty serves in-process."`
+	Role                   string        `flag:"role" env:"TAOMINER_ROLE" yaml:"role" meta:"ROLE" default:"all" check:"oneof=all|api|worker" help:"What this node does with --redis: all (serve HTTP and run models), api (serve HTTP, queue to workers; ignores --models) or worker (run models from the queue; still serves health, /metrics and /v1/stats)."`
+	RedisClaimIdle         time.Duration `flag:"redis-claim-idle" env:"TAOMINER_REDIS_CLAIM_IDLE" yaml:"redis_claim_idle" default:"5s" check:"min=0" help:"With --redis, how long a request may stay unacknowledged with a worker before a live worker takes it over; above the longest batch."`
 }
 
 // serveOptions is the option table read from Serve's tags.

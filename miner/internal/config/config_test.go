@@ -46,6 +46,8 @@ func TestDefaultServe(t *testing.T) {
 		LogLevel:               "info",
 		LogFormat:              "text",
 		ShutdownTimeout:        10 * time.Second,
+		Role:                   "all",
+		RedisClaimIdle:         5 * time.Second,
 	}
 	if got := DefaultServe(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultServe() = %v, want %v", got, want)

@@ -70,6 +70,9 @@ func TestFullConfigFile(t *testing.T) {
 		LogLevel:               "debug",
 		LogFormat:              "json",
 		ShutdownTimeout:        90 * time.Second,
+		Redis:                  "redis://:pw@redis.example:6380/2",
+		Role:                   "worker",
+		RedisClaimIdle:         10 * time.Second,
 	}
 	got, err := LoadServe([]string{"--config", "testdata/full.yaml"}, nil)
 	if err != nil || !reflect.DeepEqual(got, want) {

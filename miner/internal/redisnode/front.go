@@ -1,0 +1,252 @@
+package redisnode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/redisq"
+	"github.com/taominer/taominer/models"
+	"github.com/taominer/taominer/models/tensor"
+)
+
+// Producer is what a Front needs of a redisq.Producer.
+type Producer interface {
+	Submit(ctx context.Context, model, version string, inputs []tensor.Tensor, priority float64) ([]tensor.Tensor, error)
+}
+
+// Front answers the protocol from the workers' announcements and queues
+// inference through Redis (the api role). Stats are empty in this version.
+type Front struct {
+	prod Producer
+	dir  *redisq.Directory
+	// DefaultTimeout is the deadline of requests without parameters.timeout
+	// (0: the producer's default).
+	defaultTimeout time.Duration
+}
+
+// NewFront returns a front over a producer and a running directory.
+func NewFront(prod Producer, dir *redisq.Directory, defaultTimeout time.Duration) *Front {
+	return &Front{prod: prod, dir: dir, defaultTimeout: defaultTimeout}
+}
+
+// lookup returns the announced metadata of a ready version, or the error
+// to answer: 503 Redis unreachable, 404 unknown, 503 not ready.
+func (f *Front) lookup(name, ver string) (string, *announcedMetadata, error) {
+	if err := f.dir.Healthy(); err != nil {
+		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s': %v", name, err)
+	}
+	st := f.dir.Model(name, ver)
+	switch st.State {
+	case redisq.ModelUnknown:
+		if ver != "" {
+			return "", nil, api.NotFound("unknown version '%s' of model '%s' (no live worker serves it)", ver, name)
+		}
+		return "", nil, api.NotFound("unknown model: '%s' (no live worker serves it)", name)
+	case redisq.ModelNotReady:
+		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' version %s is not ready on any live worker", name, st.Version)
+	}
+	var md announcedMetadata
+	if err := json.Unmarshal(st.Metadata, &md); err != nil {
+		return "", nil, api.Errorf(http.StatusInternalServerError, "model '%s': bad metadata announced: %v", name, err)
+	}
+	return st.Version, &md, nil
+}
+
+// Infer validates req against the announced metadata and runs it on a
+// worker through Redis.
+func (f *Front) Infer(ctx context.Context, name, ver string, req *api.InferRequest) (*api.InferResponse, error) {
+	if err := engine.CheckParameters(req); err != nil {
+		return nil, err
+	}
+	version, md, err := f.lookup(name, ver)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := arrange(name, md, req)
+	if err != nil {
+		return nil, err
+	}
+	for _, ro := range req.Outputs {
+		if !slices.ContainsFunc(md.Outputs, func(t api.TensorMetadata) bool { return t.Name == ro.Name }) {
+			return nil, api.BadRequest("unexpected inference output '%s' for model '%s'", ro.Name, name)
+		}
+	}
+	prio, timeout, err := engine.Schedule(name, md.DynamicBatching, req.Parameters, f.defaultTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	outs, err := f.prod.Submit(ctx, name, version, inputs, float64(prio))
+	if err != nil {
+		return nil, submitError(name, err)
+	}
+	resp := &api.InferResponse{ModelName: name, ModelVersion: version, ID: req.ID}
+	if len(req.Outputs) == 0 {
+		for i := range outs {
+			resp.Outputs = append(resp.Outputs, api.ResponseOutput{Tensor: outs[i], Binary: req.BinaryOutput})
+		}
+		return resp, nil
+	}
+	for i := range req.Outputs {
+		ro := &req.Outputs[i]
+		k := slices.IndexFunc(outs, func(t tensor.Tensor) bool { return t.Name == ro.Name })
+		if k < 0 {
+			return nil, api.Errorf(http.StatusInternalServerError, "model '%s': worker returned no output '%s'", name, ro.Name)
+		}
+		resp.Outputs = append(resp.Outputs, api.ResponseOutput{Tensor: outs[k], Binary: ro.WantBinary(req.BinaryOutput)})
+	}
+	return resp, nil
+}
+
+func submitError(name string, err error) error {
+	var remote *redisq.RemoteError
+	switch {
+	case errors.As(err, &remote):
+		return decodeError(remote.Msg)
+	case errors.Is(err, redisq.ErrUnavailable), errors.Is(err, redisq.ErrClosed):
+		return api.Errorf(http.StatusServiceUnavailable, "model '%s': %v", name, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return api.Errorf(http.StatusServiceUnavailable, "model '%s': deadline passed before a worker answered", name)
+	case errors.Is(err, context.Canceled):
+		return api.BadRequest("model '%s': request cancelled", name)
+	}
+	return api.Errorf(http.StatusInternalServerError, "model '%s': %v", name, err)
+}
+
+// arrange checks the inputs against the metadata (names, datatypes, shapes
+// with -1 wildcards, the batch size) and returns them in the model's order.
+func arrange(name string, md *announcedMetadata, req *api.InferRequest) ([]tensor.Tensor, error) {
+	out := make([]tensor.Tensor, len(md.Inputs))
+	seen := make([]bool, len(md.Inputs))
+	batchSize := int64(-1)
+	for i := range req.Inputs {
+		in := &req.Inputs[i]
+		k := slices.IndexFunc(md.Inputs, func(t api.TensorMetadata) bool { return t.Name == in.Name })
+		if k < 0 {
+			return nil, api.BadRequest("unexpected inference input '%s' for model '%s'", in.Name, name)
+		}
+		want := md.Inputs[k]
+		if in.DataType.String() != want.Datatype {
+			return nil, api.BadRequest("input '%s' of model '%s': datatype %s, expected %s", in.Name, name, in.DataType, want.Datatype)
+		}
+		if !models.ShapeMatches(want.Shape, in.Shape) {
+			return nil, api.BadRequest("input '%s' of model '%s': shape %s does not match the model's %s (-1 = any size)",
+				in.Name, name, tensor.FormatShape(in.Shape), tensor.FormatShape(want.Shape))
+		}
+		if md.MaxBatchSize > 0 {
+			b := in.Shape[0]
+			if b < 1 {
+				return nil, api.BadRequest("input '%s' of model '%s': batch dimension must be at least 1, got %d", in.Name, name, b)
+			}
+			if b > int64(md.MaxBatchSize) {
+				return nil, api.BadRequest("input '%s' of model '%s': batch size %d exceeds max_batch_size %d", in.Name, name, b, md.MaxBatchSize)
+			}
+			if batchSize >= 0 && b != batchSize {
+				return nil, api.BadRequest("model '%s': inputs disagree on the batch size (%d and %d)", name, batchSize, b)
+			}
+			batchSize = b
+		}
+		if err := in.Validate(); err != nil {
+			return nil, api.BadRequest("%v", err)
+		}
+		out[k] = *in
+		seen[k] = true
+	}
+	for k, ok := range seen {
+		if !ok {
+			return nil, api.BadRequest("model '%s' expects %d inputs; input '%s' is missing", name, len(md.Inputs), md.Inputs[k].Name)
+		}
+	}
+	return out, nil
+}
+
+// Ready reports whether Redis answers and some live worker has a model
+// ready.
+func (f *Front) Ready() bool {
+	if f.dir.Healthy() != nil {
+		return false
+	}
+	for _, w := range f.dir.Workers() {
+		for _, m := range w.Models {
+			if m.Ready {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ModelReady answers as lookup does.
+func (f *Front) ModelReady(name, ver string) error {
+	_, _, err := f.lookup(name, ver)
+	return err
+}
+
+// ModelMetadata returns the announced metadata.
+func (f *Front) ModelMetadata(name, ver string) (*api.ModelMetadata, error) {
+	_, md, err := f.lookup(name, ver)
+	if err != nil {
+		return nil, err
+	}
+	return &md.ModelMetadata, nil
+}
+
+// Index lists the versions live workers announce.
+func (f *Front) Index(_ context.Context, readyOnly bool) ([]api.RepositoryIndexEntry, error) {
+	if err := f.dir.Healthy(); err != nil {
+		return nil, api.Errorf(http.StatusServiceUnavailable, "%v", err)
+	}
+	seen := map[[2]string]bool{}
+	var rows []api.RepositoryIndexEntry
+	for _, w := range f.dir.Workers() {
+		for _, m := range w.Models {
+			k := [2]string{m.Name, m.Version}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			st := f.dir.Model(m.Name, m.Version)
+			row := api.RepositoryIndexEntry{Name: m.Name, Version: m.Version, State: api.StateReady}
+			if st.State != redisq.ModelReady {
+				row.State, row.Reason = api.StateUnavailable, "not ready on any live worker"
+			}
+			if readyOnly && row.State != api.StateReady {
+				continue
+			}
+			rows = append(rows, row)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Name != rows[j].Name {
+			return rows[i].Name < rows[j].Name
+		}
+		return rows[i].Version < rows[j].Version
+	})
+	return rows, nil
+}
+
+// Load is refused: the workers own their models.
+func (f *Front) Load(context.Context, string) error {
+	return api.BadRequest("model load is not available on an api-role node; load models on the workers")
+}
+
+// Unload is refused: the workers own their models.
+func (f *Front) Unload(context.Context, string) error {
+	return api.BadRequest("model unload is not available on an api-role node; unload models on the workers")
+}
+
+// Stats reports nothing yet on a front.
+func (f *Front) Stats(string, string) (*api.ModelStatsResponse, error) {
+	return &api.ModelStatsResponse{ModelStats: []api.ModelStatistics{}}, nil
+}

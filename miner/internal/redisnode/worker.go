@@ -1,0 +1,314 @@
+// Package redisnode puts the engine behind the Redis queue of package
+// redisq: a Worker consumes each serving model version's stream into the
+// local engine and announces what it serves; a Front is the api role's
+// Inferer, Catalog and Repository, validating requests against the
+// announced metadata and queueing them through a Producer.
+package redisnode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/redisq"
+	"github.com/taominer/taominer/models"
+	"github.com/taominer/taominer/models/tensor"
+)
+
+// Engine is what a Worker needs of the local engine.
+type Engine interface {
+	Serving() []engine.Served
+	Run(ctx context.Context, name, ver string, inputs []tensor.Tensor, prio float64) ([]tensor.Tensor, error)
+}
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	// ID names the worker in the consumer groups and its announcement;
+	// unique among live workers (default: host-pid-random).
+	ID string
+	// ClaimIdle is how long an entry stays pending with a consumer before
+	// a live worker takes it over (default 5 s).
+	ClaimIdle time.Duration
+	// ClaimEvery is the claim period (default 2 s).
+	ClaimEvery time.Duration
+	// Reconcile is how often the worker follows the engine's versions
+	// (default 1 s).
+	Reconcile time.Duration
+	// AnnounceTTL is the announcement TTL (default redisq's).
+	AnnounceTTL time.Duration
+	Logger      *slog.Logger
+}
+
+// Worker consumes the streams of the engine's serving versions.
+type Worker struct {
+	rdb *redis.Client
+	eng Engine
+	opt WorkerOptions
+	log *slog.Logger
+	ann *redisq.Announcer
+
+	mu        sync.Mutex
+	consumers map[string]*running // name:version → its loops
+	retired   []*running          // stopped loops, waited for by Run's end
+}
+
+type running struct {
+	served engine.Served
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewWorker returns a worker; Run starts it. rdb belongs to the caller.
+func NewWorker(rdb *redis.Client, eng Engine, opt WorkerOptions) *Worker {
+	if opt.ID == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		opt.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if opt.ClaimIdle <= 0 {
+		opt.ClaimIdle = 5 * time.Second
+	}
+	if opt.ClaimEvery <= 0 {
+		opt.ClaimEvery = 2 * time.Second
+	}
+	if opt.Reconcile <= 0 {
+		opt.Reconcile = time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Worker{rdb: rdb, eng: eng, opt: opt, log: opt.Logger, consumers: map[string]*running{}}
+	w.ann = redisq.NewAnnouncer(rdb, redisq.AnnouncerOptions{Worker: opt.ID, TTL: opt.AnnounceTTL, Logger: opt.Logger})
+	return w
+}
+
+// ID returns the worker's id.
+func (w *Worker) ID() string { return w.ann.Worker() }
+
+// Run announces and consumes until ctx ends, following the engine's
+// versions every Reconcile; then it stops the consumer loops (in-flight jobs
+// finish and reply) and withdraws the announcement.
+func (w *Worker) Run(ctx context.Context) error {
+	annCtx, stopAnn := context.WithCancel(context.Background())
+	annDone := make(chan error, 1)
+	w.reconcile(ctx)
+	go func() { annDone <- w.ann.Run(annCtx) }()
+	t := time.NewTicker(w.opt.Reconcile)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.mu.Lock()
+			all := slices.Collect(maps.Values(w.consumers))
+			all = append(all, w.retired...)
+			w.consumers, w.retired = map[string]*running{}, nil
+			w.mu.Unlock()
+			for _, r := range all {
+				r.cancel()
+			}
+			for _, r := range all {
+				<-r.done
+			}
+			stopAnn()
+			return <-annDone
+		case <-t.C:
+			w.reconcile(ctx)
+		}
+	}
+}
+
+// reconcile starts loops for new versions, stops those of gone ones, and
+// republishes the announcement when the set changed.
+func (w *Worker) reconcile(ctx context.Context) {
+	served := w.eng.Serving()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	want := map[string]engine.Served{}
+	for _, s := range served {
+		want[s.Name+":"+s.Version] = s
+	}
+	w.retired = slices.DeleteFunc(w.retired, func(r *running) bool {
+		select {
+		case <-r.done:
+			return true
+		default:
+			return false
+		}
+	})
+	changed := false
+	for k, r := range w.consumers {
+		if _, ok := want[k]; !ok {
+			r.cancel()
+			delete(w.consumers, k)
+			w.retired = append(w.retired, r)
+			changed = true
+		}
+	}
+	for k, s := range want {
+		if old, ok := w.consumers[k]; ok {
+			if metaEqual(old.served, s) {
+				continue
+			}
+			old.served = s // a reload with new metadata; the loops keep running
+			changed = true
+			continue
+		}
+		c, err := redisq.NewConsumer(w.rdb, redisq.ConsumerOptions{Model: s.Name, Version: s.Version, Name: w.opt.ID, Logger: w.log})
+		if err != nil {
+			w.log.Error("redis worker: consumer", "model", s.Name, "version", s.Version, "err", err)
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		r := &running{served: s, cancel: cancel, done: make(chan struct{})}
+		w.consumers[k] = r
+		go w.consume(lctx, c, s, r.done)
+		changed = true
+	}
+	if changed {
+		models := make([]redisq.AnnouncedModel, 0, len(w.consumers))
+		for _, r := range w.consumers {
+			md, err := json.Marshal(announcedMetadata{ModelMetadata: *r.served.Metadata, MaxBatchSize: r.served.MaxBatchSize,
+				DynamicBatching: r.served.DynamicBatching})
+			if err != nil {
+				continue
+			}
+			models = append(models, redisq.AnnouncedModel{Name: r.served.Name, Version: r.served.Version, Ready: true, Metadata: md})
+		}
+		w.ann.Set(models)
+	}
+}
+
+func metaEqual(a, b engine.Served) bool {
+	x, _ := json.Marshal(announcedMetadata{ModelMetadata: *a.Metadata, DynamicBatching: a.DynamicBatching})
+	y, _ := json.Marshal(announcedMetadata{ModelMetadata: *b.Metadata, DynamicBatching: b.DynamicBatching})
+	return string(x) == string(y) && a.MaxBatchSize == b.MaxBatchSize
+}
+
+// announcedMetadata is the KServe metadata plus what a front needs to check
+// a request fully.
+type announcedMetadata struct {
+	api.ModelMetadata
+	MaxBatchSize int `json:"max_batch_size"`
+	// DynamicBatching carries the priority levels and queue policy the
+	// front resolves parameters.priority and parameters.timeout with.
+	DynamicBatching *models.DynamicBatching `json:"dynamic_batching,omitempty"`
+}
+
+// consume runs one version's read loop and claim loop until ctx ends, then
+// waits for its jobs to reply.
+func (w *Worker) consume(ctx context.Context, c *redisq.Consumer, s engine.Served, done chan struct{}) {
+	defer close(done)
+	maxBatch := max(s.MaxBatchSize, 1)
+	block := max(s.MaxQueueDelay, 20*time.Millisecond)
+	// Jobs in flight are bounded so a busy worker leaves entries in the
+	// stream for others: two batches per instance.
+	slots := make(chan struct{}, 2*maxBatch*max(s.Instances, 1))
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
+	runAll := func(js []*redisq.Job) {
+		for _, j := range js {
+			slots <- struct{}{}
+			jobs.Go(func() {
+				defer func() { <-slots }()
+				w.runJob(c, s, j)
+			})
+		}
+	}
+	var claims sync.WaitGroup
+	claims.Go(func() {
+		t := time.NewTicker(w.opt.ClaimEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			js, err := c.Claim(ctx, w.opt.ClaimIdle)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Warn("redis worker: claim", "stream", c.Stream(), "err", err)
+				}
+				continue
+			}
+			runAll(js)
+		}
+	})
+	defer claims.Wait()
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		// Read only as many as there are free slots (at least one: wait).
+		free := cap(slots) - len(slots)
+		if free == 0 {
+			slots <- struct{}{}
+			<-slots
+			continue
+		}
+		js, err := c.ReadBatch(ctx, min(maxBatch, free), block)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("redis worker: read", "stream", c.Stream(), "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		runAll(js)
+	}
+}
+
+// runJob runs one job on the engine and replies.
+func (w *Worker) runJob(c *redisq.Consumer, s engine.Served, j *redisq.Job) {
+	ctx, cancel := context.WithDeadline(context.Background(), j.Deadline)
+	outs, err := w.eng.Run(ctx, s.Name, s.Version, j.Inputs, j.Priority)
+	cancel()
+	if err != nil {
+		err = errors.New(encodeError(err))
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer rcancel()
+	if err := c.Reply(rctx, j, outs, err); err != nil {
+		// The entry stays pending; a live worker claims it later.
+		w.log.Warn("redis worker: reply", "request", j.ID, "err", err)
+	}
+}
+
+// Errors cross Redis as "[status] message" so the front answers with the
+// status the worker's engine chose.
+var statusPrefix = regexp.MustCompile(`^\[([1-5][0-9][0-9])\] `)
+
+func encodeError(err error) string {
+	return fmt.Sprintf("[%d] %s", api.StatusOf(err), err.Error())
+}
+
+// decodeError turns a worker's error message back into an *api.Error.
+func decodeError(msg string) *api.Error {
+	if m := statusPrefix.FindStringSubmatch(msg); m != nil {
+		code, _ := strconv.Atoi(m[1])
+		return api.Errorf(code, "%s", msg[len(m[0]):])
+	}
+	return api.Errorf(http.StatusInternalServerError, "%s", msg)
+}
