@@ -32,7 +32,7 @@ func (e *Engine) Infer(ctx context.Context, name, ver string, req *api.InferRequ
 		if err != nil {
 			return nil, err
 		}
-		inputs, err := arrange(&v.spec, req)
+		inputs, err := Arrange(&v.spec, req)
 		if err != nil {
 			return nil, err
 		}
@@ -98,9 +98,10 @@ func (e *Engine) QueueStats(name, ver string) (batch.Snapshot, error) {
 	return v.batcher.Stats(), nil
 }
 
-// arrange checks the request's inputs against the model and returns them in
-// the model's input order.
-func arrange(spec *models.Spec, req *api.InferRequest) ([]tensor.Tensor, error) {
+// Arrange checks the request's inputs against the model (names, datatypes,
+// shapes with -1 wildcards, the batch size against MaxBatchSize) and returns
+// them in the model's input order. Errors are *api.Error with status 400.
+func Arrange(spec *models.Spec, req *api.InferRequest) ([]tensor.Tensor, error) {
 	out := make([]tensor.Tensor, len(spec.Inputs))
 	seen := make([]bool, len(spec.Inputs))
 	batchSize := int64(-1)

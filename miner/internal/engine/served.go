@@ -72,7 +72,7 @@ func (e *Engine) Run(ctx context.Context, name, ver string, inputs []tensor.Tens
 		if err != nil {
 			return nil, err
 		}
-		in, err := arrange(&v.spec, req)
+		in, err := Arrange(&v.spec, req)
 		if err != nil {
 			return nil, err
 		}

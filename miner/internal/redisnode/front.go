@@ -124,51 +124,20 @@ func submitError(name string, err error) error {
 	return api.Errorf(http.StatusInternalServerError, "model '%s': %v", name, err)
 }
 
-// arrange checks the inputs against the metadata (names, datatypes, shapes
-// with -1 wildcards, the batch size) and returns them in the model's order.
+// arrange checks the inputs against the announced metadata with the same
+// rules as the in-process path (engine.Arrange) and returns them in the
+// model's order.
 func arrange(name string, md *announcedMetadata, req *api.InferRequest) ([]tensor.Tensor, error) {
-	out := make([]tensor.Tensor, len(md.Inputs))
-	seen := make([]bool, len(md.Inputs))
-	batchSize := int64(-1)
-	for i := range req.Inputs {
-		in := &req.Inputs[i]
-		k := slices.IndexFunc(md.Inputs, func(t api.TensorMetadata) bool { return t.Name == in.Name })
-		if k < 0 {
-			return nil, api.BadRequest("unexpected inference input '%s' for model '%s'", in.Name, name)
+	spec := &models.Spec{Name: name, MaxBatchSize: md.MaxBatchSize}
+	spec.Inputs = make([]models.TensorSpec, len(md.Inputs))
+	for i, in := range md.Inputs {
+		dt, err := tensor.ParseDataType(in.Datatype)
+		if err != nil {
+			return nil, api.Errorf(http.StatusInternalServerError, "model '%s': a worker announced input '%s' with %v", name, in.Name, err)
 		}
-		want := md.Inputs[k]
-		if in.DataType.String() != want.Datatype {
-			return nil, api.BadRequest("input '%s' of model '%s': datatype %s, expected %s", in.Name, name, in.DataType, want.Datatype)
-		}
-		if !models.ShapeMatches(want.Shape, in.Shape) {
-			return nil, api.BadRequest("input '%s' of model '%s': shape %s does not match the model's %s (-1 = any size)",
-				in.Name, name, tensor.FormatShape(in.Shape), tensor.FormatShape(want.Shape))
-		}
-		if md.MaxBatchSize > 0 {
-			b := in.Shape[0]
-			if b < 1 {
-				return nil, api.BadRequest("input '%s' of model '%s': batch dimension must be at least 1, got %d", in.Name, name, b)
-			}
-			if b > int64(md.MaxBatchSize) {
-				return nil, api.BadRequest("input '%s' of model '%s': batch size %d exceeds max_batch_size %d", in.Name, name, b, md.MaxBatchSize)
-			}
-			if batchSize >= 0 && b != batchSize {
-				return nil, api.BadRequest("model '%s': inputs disagree on the batch size (%d and %d)", name, batchSize, b)
-			}
-			batchSize = b
-		}
-		if err := in.Validate(); err != nil {
-			return nil, api.BadRequest("%v", err)
-		}
-		out[k] = *in
-		seen[k] = true
+		spec.Inputs[i] = models.TensorSpec{Name: in.Name, DataType: dt, Shape: in.Shape}
 	}
-	for k, ok := range seen {
-		if !ok {
-			return nil, api.BadRequest("model '%s' expects %d inputs; input '%s' is missing", name, len(md.Inputs), md.Inputs[k].Name)
-		}
-	}
-	return out, nil
+	return engine.Arrange(spec, req)
 }
 
 // Ready reports whether Redis answers and some live worker has a model
