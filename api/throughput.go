@@ -10,8 +10,24 @@ type ThroughputStats struct {
 	Time time.Time `json:"time"`
 	// UptimeSeconds is how long the miner has been serving.
 	UptimeSeconds float64 `json:"uptime_seconds"`
-	// Models are sorted by name, then version (numerically).
+	// Models are sorted by name, then version (numerically). On a node
+	// with a Redis queue they cover every live worker: windows are the
+	// node's own end-to-end view, totals and queue the workers' sums.
 	Models []ModelThroughput `json:"models"`
+	// Workers lists, on a node with a Redis queue, every live worker with
+	// the statistics it last announced (sorted by id).
+	Workers []WorkerThroughput `json:"workers,omitempty"`
+}
+
+// WorkerThroughput is one Redis worker's entry of ThroughputStats.
+type WorkerThroughput struct {
+	ID      string    `json:"id"`
+	Host    string    `json:"host,omitempty"`
+	Started time.Time `json:"started"`
+	// Published is when the worker wrote these figures (its clock); they
+	// are at most its heartbeat period old.
+	Published time.Time         `json:"published"`
+	Models    []ModelThroughput `json:"models"`
 }
 
 // ModelThroughput is one model version's entry of ThroughputStats.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/redistest"
@@ -117,7 +119,10 @@ func TestRedisRoles(t *testing.T) {
 	errorBody(t, front.send(t, "/v2/models/ppocr_cls/infer", late, true), http.StatusServiceUnavailable, "deadline passed")
 	errorBody(t, front.do(t, http.MethodPost, "/v2/repository/models/ppocr_cls/load", nil, nil), http.StatusBadRequest, "api-role node")
 
-	// Redis down: clear 503s, no hang; back up: served again.
+	// Redis down: clear 503s, no hang; back up: served again, and no
+	// goroutine started during the outage or the recovery is left over.
+	http.DefaultClient.CloseIdleConnections()
+	before := goleak.IgnoreCurrent()
 	rs.Stop()
 	start := time.Now()
 	r := front.send(t, "/v2/models/ppocr_cls/infer", cls, true)
@@ -143,6 +148,8 @@ func TestRedisRoles(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	same("/v2/models/ppocr_cls/infer", cls, true)
+	http.DefaultClient.CloseIdleConnections()
+	goleak.VerifyNone(t, before)
 }
 
 func TestRoleNeedsRedis(t *testing.T) {

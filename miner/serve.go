@@ -94,6 +94,7 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 		if rdb, err = redisq.NewClient(cfg.Redis); err != nil {
 			return nil, err
 		}
+		redisq.SetLogger(log)
 	}
 	n, err := buildNode(ctx, cfg, log, rdb)
 	if err != nil {
@@ -116,12 +117,20 @@ const (
 )
 
 // front starts a Redis front: a producer and a directory of the workers.
-func (n *node) front(rdb *redis.Client) *redisnode.Front {
+// observe, when set, is told about every request it queues.
+func (n *node) front(rdb *redis.Client, started time.Time, observe func(model, version string) batch.Observer) *redisnode.Front {
 	prod := redisq.NewProducer(rdb, redisq.ProducerOptions{Logger: n.log})
 	dir := redisq.NewDirectory(rdb, redisq.DirectoryOptions{Logger: n.log})
 	n.loops = append(n.loops, dir.Run)
 	n.closers = append(n.closers, func() { _ = prod.Close() })
-	return redisnode.NewFront(prod, dir, n.cfg.DefaultTimeout)
+	return redisnode.NewFront(prod, dir, redisnode.FrontOptions{
+		DefaultTimeout: n.cfg.DefaultTimeout,
+		Observer:       observe,
+		Backlog: func(ctx context.Context, streams ...string) ([]int64, error) {
+			return redisq.Undelivered(ctx, rdb, streams...)
+		},
+		Started: started,
+	})
 }
 
 func (n *node) listen(handler http.Handler) error {
@@ -140,7 +149,12 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 	if cfg.Role == roleAPI {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		f := n.front(rdb)
+		met := metrics.New(reg)
+		var observe func(model, version string) batch.Observer
+		if !observersOff {
+			observe = met.Observer
+		}
+		f := n.front(rdb, time.Now(), observe)
 		handler := server.New(server.Options{
 			Inferer: f, Catalog: f, Repository: f, Stats: f,
 			Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
@@ -207,11 +221,14 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		Logger:       log,
 	}
 	if rdb != nil {
-		w := redisnode.NewWorker(rdb, eng, redisnode.WorkerOptions{ClaimIdle: cfg.RedisClaimIdle, Logger: log})
+		stats := opts.Stats.(statsSource)
+		w := redisnode.NewWorker(rdb, eng, redisnode.WorkerOptions{ClaimIdle: cfg.RedisClaimIdle, Stats: stats.model, Logger: log})
 		n.loops = append(n.loops, w.Run)
 		if cfg.Role == roleAll {
-			f := n.front(rdb)
-			opts.Inferer, opts.Catalog = f, f
+			// The engine's observers already count what this node runs;
+			// the front adds its own windows only.
+			f := n.front(rdb, started, nil)
+			opts.Inferer, opts.Catalog, opts.Stats = f, f, f
 		}
 	}
 	if err := n.listen(server.New(opts)); err != nil {

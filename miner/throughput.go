@@ -48,13 +48,33 @@ func (s statsSource) Throughput(ctx context.Context) (*api.ThroughputStats, erro
 		}
 		if ms := stats[throughput.Key{Model: r.Name, Version: r.Version}]; ms != nil {
 			m.QueueDepth = ms.QueueLength
-			m.Totals = api.ThroughputTotals{
-				InferenceCount: ms.InferenceCount, ExecutionCount: ms.ExecutionCount,
-				Success: ms.InferenceStats.Success.Count, Failure: ms.InferenceStats.Fail.Count,
-				Rejected: ms.RejectedCount, Cancelled: ms.CancelledCount, Expired: ms.ExpiredCount,
-			}
+			m.Totals = totals(ms)
 		}
 		out.Models = append(out.Models, m)
 	}
 	return out, nil
+}
+
+// model returns one version's statistics and /v1/stats row, for a Redis
+// worker's announcement; ok is false when the version is not serving.
+func (s statsSource) model(name, version string) (api.ModelStatistics, api.ModelThroughput, bool) {
+	all, err := s.Stats(name, version)
+	if err != nil || len(all.ModelStats) != 1 {
+		return api.ModelStatistics{}, api.ModelThroughput{}, false
+	}
+	ms := all.ModelStats[0]
+	row := api.ModelThroughput{Name: name, Version: version, Ready: true, QueueDepth: ms.QueueLength, Totals: totals(&ms)}
+	if w, ok := s.windows.Window(name, version); ok {
+		row.Windows = w.Windows()
+		row.Executing = w.Executing()
+	}
+	return ms, row, true
+}
+
+func totals(ms *api.ModelStatistics) api.ThroughputTotals {
+	return api.ThroughputTotals{
+		InferenceCount: ms.InferenceCount, ExecutionCount: ms.ExecutionCount,
+		Success: ms.InferenceStats.Success.Count, Failure: ms.InferenceStats.Fail.Count,
+		Rejected: ms.RejectedCount, Cancelled: ms.CancelledCount, Expired: ms.ExpiredCount,
+	}
 }

@@ -1,17 +1,21 @@
 package redisnode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/batch"
 	"github.com/taominer/taominer/miner/internal/engine"
 	"github.com/taominer/taominer/miner/internal/redisq"
+	"github.com/taominer/taominer/miner/internal/throughput"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/tensor"
 )
@@ -22,18 +26,36 @@ type Producer interface {
 }
 
 // Front answers the protocol from the workers' announcements and queues
-// inference through Redis (the api role). Stats are empty in this version.
+// inference through Redis (the api role, or the front half of role all).
 type Front struct {
-	prod Producer
-	dir  *redisq.Directory
+	prod    Producer
+	dir     *redisq.Directory
+	opt     FrontOptions
+	windows *throughput.Tracker
+	parsed  sync.Map // name:version → *parsedMetadata
+}
+
+// FrontOptions configure a Front.
+type FrontOptions struct {
 	// DefaultTimeout is the deadline of requests without parameters.timeout
 	// (0: the producer's default).
-	defaultTimeout time.Duration
+	DefaultTimeout time.Duration
+	// Observer, when set, is also told about every request the front
+	// queued (e.g. the Prometheus request metrics).
+	Observer func(model, version string) batch.Observer
+	// Backlog, when set, counts each stream's entries no worker has read
+	// yet, for the queue depth of /v1/stats (redisq.Undelivered).
+	Backlog func(ctx context.Context, streams ...string) ([]int64, error)
+	// Started is when the node started, for /v1/stats' uptime.
+	Started time.Time
 }
 
 // NewFront returns a front over a producer and a running directory.
-func NewFront(prod Producer, dir *redisq.Directory, defaultTimeout time.Duration) *Front {
-	return &Front{prod: prod, dir: dir, defaultTimeout: defaultTimeout}
+func NewFront(prod Producer, dir *redisq.Directory, opt FrontOptions) *Front {
+	if opt.Started.IsZero() {
+		opt.Started = time.Now()
+	}
+	return &Front{prod: prod, dir: dir, opt: opt, windows: throughput.New(nil)}
 }
 
 // lookup returns the announced metadata of a ready version, or the error
@@ -52,11 +74,34 @@ func (f *Front) lookup(name, ver string) (string, *announcedMetadata, error) {
 	case redisq.ModelNotReady:
 		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' version %s is not ready on any live worker", name, st.Version)
 	}
-	var md announcedMetadata
-	if err := json.Unmarshal(st.Metadata, &md); err != nil {
+	md, err := f.metadata(name, st.Version, st.Metadata)
+	if err != nil {
 		return "", nil, api.Errorf(http.StatusInternalServerError, "model '%s': bad metadata announced: %v", name, err)
 	}
-	return st.Version, &md, nil
+	return st.Version, md, nil
+}
+
+// parsedMetadata is a version's announced metadata and its decoding.
+type parsedMetadata struct {
+	raw json.RawMessage
+	md  *announcedMetadata
+}
+
+// metadata decodes a version's announced metadata once per change: a
+// request would otherwise pay for a JSON decode.
+func (f *Front) metadata(name, ver string, raw json.RawMessage) (*announcedMetadata, error) {
+	key := name + ":" + ver
+	if v, ok := f.parsed.Load(key); ok {
+		if p := v.(*parsedMetadata); bytes.Equal(p.raw, raw) {
+			return p.md, nil
+		}
+	}
+	var md announcedMetadata
+	if err := json.Unmarshal(raw, &md); err != nil {
+		return nil, err
+	}
+	f.parsed.Store(key, &parsedMetadata{raw: bytes.Clone(raw), md: &md})
+	return &md, nil
 }
 
 // Infer validates req against the announced metadata and runs it on a
@@ -78,7 +123,7 @@ func (f *Front) Infer(ctx context.Context, name, ver string, req *api.InferReque
 			return nil, api.BadRequest("unexpected inference output '%s' for model '%s'", ro.Name, name)
 		}
 	}
-	prio, timeout, err := engine.Schedule(name, md.DynamicBatching, req.Parameters, f.defaultTimeout)
+	prio, timeout, err := engine.Schedule(name, md.DynamicBatching, req.Parameters, f.opt.DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +132,14 @@ func (f *Front) Infer(ctx context.Context, name, ver string, req *api.InferReque
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	start := time.Now()
 	outs, err := f.prod.Submit(ctx, name, version, inputs, float64(prio))
 	if err != nil {
-		return nil, submitError(name, err)
+		err = submitError(name, err)
+	}
+	f.observe(name, version, time.Since(start), batchItems(md, inputs), err)
+	if err != nil {
+		return nil, err
 	}
 	resp := &api.InferResponse{ModelName: name, ModelVersion: version, ID: req.ID}
 	if len(req.Outputs) == 0 {
@@ -215,7 +265,11 @@ func (f *Front) Unload(context.Context, string) error {
 	return api.BadRequest("model unload is not available on an api-role node; unload models on the workers")
 }
 
-// Stats reports nothing yet on a front.
-func (f *Front) Stats(string, string) (*api.ModelStatsResponse, error) {
-	return &api.ModelStatsResponse{ModelStats: []api.ModelStatistics{}}, nil
+// batchItems is the number of batch items of a request: the first
+// input's batch dimension, or 1 for a model without a batch axis.
+func batchItems(md *announcedMetadata, inputs []tensor.Tensor) int {
+	if md.MaxBatchSize <= 0 || len(inputs) == 0 || len(inputs[0].Shape) == 0 {
+		return 1
+	}
+	return int(inputs[0].Shape[0])
 }

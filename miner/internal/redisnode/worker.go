@@ -52,7 +52,12 @@ type WorkerOptions struct {
 	Reconcile time.Duration
 	// AnnounceTTL is the announcement TTL (default redisq's).
 	AnnounceTTL time.Duration
-	Logger      *slog.Logger
+	// AnnounceEvery is the heartbeat period, which is also how fresh the
+	// statistics fronts show are (default 1 s, at most AnnounceTTL/2).
+	AnnounceEvery time.Duration
+	// Stats, when set, gives the statistics announced with each version.
+	Stats  StatsFunc
+	Logger *slog.Logger
 }
 
 // Worker consumes the streams of the engine's serving versions.
@@ -95,7 +100,11 @@ func NewWorker(rdb *redis.Client, eng Engine, opt WorkerOptions) *Worker {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{rdb: rdb, eng: eng, opt: opt, log: opt.Logger, consumers: map[string]*running{}}
-	w.ann = redisq.NewAnnouncer(rdb, redisq.AnnouncerOptions{Worker: opt.ID, TTL: opt.AnnounceTTL, Logger: opt.Logger})
+	if opt.AnnounceEvery <= 0 {
+		opt.AnnounceEvery = time.Second
+	}
+	w.ann = redisq.NewAnnouncer(rdb, redisq.AnnouncerOptions{Worker: opt.ID, TTL: opt.AnnounceTTL, Interval: opt.AnnounceEvery,
+		Stats: announceStats(opt.Stats), Logger: opt.Logger})
 	return w
 }
 
@@ -104,7 +113,7 @@ func (w *Worker) ID() string { return w.ann.Worker() }
 
 // Run announces and consumes until ctx ends, following the engine's
 // versions every Reconcile; then it stops the consumer loops (in-flight jobs
-// finish and reply) and withdraws the announcement.
+// finish and reply), withdraws the announcement and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
 	annCtx, stopAnn := context.WithCancel(context.Background())
 	annDone := make(chan error, 1)
@@ -127,7 +136,11 @@ func (w *Worker) Run(ctx context.Context) error {
 				<-r.done
 			}
 			stopAnn()
-			return <-annDone
+			// A withdrawal that failed (Redis gone) is logged by the
+			// announcer; the announcement then expires by its TTL, which
+			// is no reason to fail the shutdown.
+			<-annDone
+			return nil
 		case <-t.C:
 			w.reconcile(ctx)
 		}
@@ -163,12 +176,14 @@ func (w *Worker) reconcile(ctx context.Context) {
 	}
 	for k, s := range want {
 		if old, ok := w.consumers[k]; ok {
-			if metaEqual(old.served, s) {
+			if metaEqual(old.served, s) && old.served.MaxQueueDelay == s.MaxQueueDelay && old.served.Instances == s.Instances {
 				continue
 			}
-			old.served = s // a reload with new metadata; the loops keep running
-			changed = true
-			continue
+			// A reload changed the version's metadata or batching: restart
+			// its loops with the new values (in-flight jobs still reply).
+			old.cancel()
+			w.retired = append(w.retired, old)
+			delete(w.consumers, k)
 		}
 		c, err := redisq.NewConsumer(w.rdb, redisq.ConsumerOptions{Model: s.Name, Version: s.Version, Name: w.opt.ID, Logger: w.log})
 		if err != nil {

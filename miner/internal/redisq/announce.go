@@ -57,10 +57,12 @@ func WorkerKey(id string) string { return keyPrefix + "worker:" + id }
 
 // Announcement is what a worker publishes about itself.
 type Announcement struct {
-	Worker  string           `json:"worker"`
-	Host    string           `json:"host,omitempty"`
-	Started time.Time        `json:"started"`
-	Models  []AnnouncedModel `json:"models"`
+	Worker  string    `json:"worker"`
+	Host    string    `json:"host,omitempty"`
+	Started time.Time `json:"started"`
+	// Published is when this copy was written (the worker's clock).
+	Published time.Time        `json:"published"`
+	Models    []AnnouncedModel `json:"models"`
 }
 
 // AnnouncedModel is one model version a worker serves.
@@ -72,12 +74,16 @@ type AnnouncedModel struct {
 	// GET /v2/models/{name}[/versions/{version}]; opaque here. It must be
 	// valid JSON or empty.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Stats is the worker's statistics of the version at Published, from
+	// AnnouncerOptions.Stats; opaque here, valid JSON or empty.
+	Stats json.RawMessage `json:"stats,omitempty"`
 }
 
 func (a Announcement) clone() Announcement {
 	a.Models = slices.Clone(a.Models)
 	for i := range a.Models {
 		a.Models[i].Metadata = bytes.Clone(a.Models[i].Metadata)
+		a.Models[i].Stats = bytes.Clone(a.Models[i].Stats)
 	}
 	return a
 }
@@ -92,7 +98,10 @@ type AnnouncerOptions struct {
 	TTL time.Duration
 	// Interval is the heartbeat period (default TTL/3; at most TTL/2).
 	Interval time.Duration
-	Logger   *slog.Logger
+	// Stats, when set, is called for every announced version at each
+	// publish; its JSON becomes the version's Stats.
+	Stats  func(name, version string) json.RawMessage
+	Logger *slog.Logger
 }
 
 // Announcer publishes a worker's Announcement (the worker side).
@@ -191,8 +200,15 @@ func (a *Announcer) Run(ctx context.Context) error {
 // publish writes the announcement with its TTL and indexes it.
 func (a *Announcer) publish(ctx context.Context) error {
 	a.mu.Lock()
-	b, err := json.Marshal(&a.ann)
+	ann := a.ann.clone()
 	a.mu.Unlock()
+	ann.Published = time.Now().UTC().Truncate(time.Millisecond)
+	if a.opt.Stats != nil {
+		for i := range ann.Models {
+			ann.Models[i].Stats = a.opt.Stats(ann.Models[i].Name, ann.Models[i].Version)
+		}
+	}
+	b, err := json.Marshal(&ann)
 	if err != nil {
 		return fmt.Errorf("encode announcement: %w", err)
 	}

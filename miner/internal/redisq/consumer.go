@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -28,6 +30,9 @@ type ConsumerOptions struct {
 	Name string
 	// MaxClaim is the most entries one Claim takes over (default 64).
 	MaxClaim int
+	// StuckAfter is how long an entry may stay pending with a worker that
+	// still announces itself before Claim takes it over (default 2 min).
+	StuckAfter time.Duration
 	// ReplyTTL is the EXPIRE set on the reply list with each answer
 	// (default DefaultReplyTTL), so answers to a dead front expire.
 	ReplyTTL time.Duration
@@ -80,6 +85,9 @@ func NewConsumer(rdb *redis.Client, opt ConsumerOptions) (*Consumer, error) {
 	}
 	if opt.ReplyTTL <= 0 {
 		opt.ReplyTTL = DefaultReplyTTL
+	}
+	if opt.StuckAfter <= 0 {
+		opt.StuckAfter = 2 * time.Minute
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -159,41 +167,90 @@ func (c *Consumer) ReadBatch(ctx context.Context, max int, block time.Duration) 
 	return jobs, nil
 }
 
-// Claim takes over up to MaxClaim entries that other consumers of the group
-// read but left unacknowledged for at least minIdle (their worker is
-// presumed dead) and returns them as jobs to run and Reply to. Set minIdle
-// above the longest batch, or live workers' jobs run twice (the front still
-// answers only once).
+// Claim takes over up to MaxClaim entries other consumers of the group
+// read but left unacknowledged for at least minIdle while their worker has
+// no live announcement (it died or was cut off), and returns them as jobs
+// to run and Reply to. Entries of a worker that still announces itself are
+// taken only once idle for StuckAfter (it is alive but stuck); this
+// consumer's own entries never are. The front answers only the first reply
+// for a request, so a worker presumed dead that answers after all costs
+// compute, not correctness.
 func (c *Consumer) Claim(ctx context.Context, minIdle time.Duration) ([]*Job, error) {
-	var msgs []redis.XMessage
-	start := "0-0"
-	for len(msgs) < c.opt.MaxClaim {
-		got, next, err := c.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream:   c.stream,
-			Group:    c.opt.Group,
-			Consumer: c.opt.Name,
-			MinIdle:  minIdle,
-			Start:    start,
-			Count:    int64(c.opt.MaxClaim - len(msgs)),
-		}).Result()
-		if isNoGroup(err) {
-			return nil, c.ensureGroup(ctx)
+	pend, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: c.stream, Group: c.opt.Group, Idle: minIdle, Start: "-", End: "+", Count: int64(4 * c.opt.MaxClaim),
+	}).Result()
+	if isNoGroup(err) {
+		return nil, c.ensureGroup(ctx)
+	}
+	if err != nil {
+		return nil, c.fail(ctx, "claim", err)
+	}
+	live, err := c.liveOwners(ctx, pend)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range pend {
+		if p.Consumer == c.opt.Name || (live[p.Consumer] && p.Idle < c.opt.StuckAfter) {
+			continue
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("claim %s: %w", c.stream, ctx.Err())
-			}
-			return nil, unavailable("claim "+c.stream, err)
-		}
-		msgs = append(msgs, got...)
-		if next == "0-0" || next == "" {
+		ids = append(ids, p.ID)
+		if len(ids) == c.opt.MaxClaim {
 			break
 		}
-		start = next
 	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// XCLAIM re-checks the idle time, so an entry another worker claimed
+	// or its owner acknowledged meanwhile is skipped.
+	msgs, err := c.rdb.XClaim(ctx, &redis.XClaimArgs{
+		Stream: c.stream, Group: c.opt.Group, Consumer: c.opt.Name, MinIdle: minIdle, Messages: ids,
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, c.fail(ctx, "claim", err)
+	}
+	// Entries deleted meanwhile come back without values: drop them.
+	msgs = slices.DeleteFunc(msgs, func(m redis.XMessage) bool { return m.Values == nil })
 	jobs := c.jobs(ctx, msgs, true)
 	c.stats.claimed.Add(uint64(len(jobs)))
 	return jobs, nil
+}
+
+// liveOwners reports which owners of pend other than this consumer still
+// have a worker announcement.
+func (c *Consumer) liveOwners(ctx context.Context, pend []redis.XPendingExt) (map[string]bool, error) {
+	var owners []string
+	for _, p := range pend {
+		if p.Consumer != c.opt.Name && !slices.Contains(owners, p.Consumer) {
+			owners = append(owners, p.Consumer)
+		}
+	}
+	live := make(map[string]bool, len(owners))
+	if len(owners) == 0 {
+		return live, nil
+	}
+	cmds := make([]*redis.IntCmd, len(owners))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, o := range owners {
+			cmds[i] = p.Exists(ctx, WorkerKey(o))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, c.fail(ctx, "claim", err)
+	}
+	for i, o := range owners {
+		live[o] = cmds[i].Val() > 0
+	}
+	return live, nil
+}
+
+func (c *Consumer) fail(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s %s: %w", op, c.stream, ctx.Err())
+	}
+	return unavailable(op+" "+c.stream, err)
 }
 
 // jobs decodes msgs, dropping (ack+del) entries that are malformed or past
@@ -204,7 +261,10 @@ func (c *Consumer) jobs(ctx context.Context, msgs []redis.XMessage, claimed bool
 	now := time.Now()
 	for _, m := range msgs {
 		raw, _ := m.Values[jobField].(string)
-		req, err := DecodeRequest([]byte(raw))
+		// The decoded tensors alias the payload, which this message alone
+		// owns and nothing writes to: view the string's bytes instead of
+		// copying ~100 KB per request.
+		req, err := DecodeRequest(unsafe.Slice(unsafe.StringData(raw), len(raw)))
 		if err != nil {
 			c.stats.malformed.Add(1)
 			c.log.Warn("redisq: dropping malformed entry", "stream", c.stream, "id", m.ID, "err", err)
@@ -268,4 +328,39 @@ func (c *Consumer) Reply(ctx context.Context, job *Job, outputs []tensor.Tensor,
 	}
 	c.stats.replied.Add(1)
 	return nil
+}
+
+// Undelivered returns, for each stream, how many of its entries no worker
+// of the default group has read yet: its length minus the group's pending
+// entries (answered entries are deleted, so the rest wait). A stream or
+// group that does not exist counts 0.
+func Undelivered(ctx context.Context, rdb *redis.Client, streams ...string) ([]int64, error) {
+	lens := make([]*redis.IntCmd, len(streams))
+	pend := make([]*redis.XPendingCmd, len(streams))
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, s := range streams {
+			lens[i] = p.XLen(ctx, s)
+			pend[i] = p.XPending(ctx, s, DefaultGroup)
+		}
+		return nil
+	})
+	if err != nil && !isNoGroup(err) {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("queue backlog: %w", ctx.Err())
+		}
+		// A pipeline reports its first command error; only a
+		// connection failure fails every command.
+		if lens[0].Err() != nil && !errors.Is(lens[0].Err(), redis.Nil) {
+			return nil, unavailable("queue backlog", err)
+		}
+	}
+	out := make([]int64, len(streams))
+	for i := range streams {
+		n := lens[i].Val()
+		if pend[i].Err() == nil {
+			n -= pend[i].Val().Count
+		}
+		out[i] = max(n, 0)
+	}
+	return out, nil
 }

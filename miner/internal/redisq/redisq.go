@@ -18,8 +18,10 @@
 package redisq
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -99,4 +101,15 @@ func Tune(opt *redis.Options) {
 // holds, keeping the cause in the message and the chain.
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// SetLogger sends go-redis' own log lines (a dial failure on every retry
+// while Redis is down) to l at debug level instead of stderr; the queue's
+// own warnings say the same once. It applies to the whole process.
+func SetLogger(l *slog.Logger) { redis.SetLogger(redisLogger{l}) }
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelDebug, "go-redis: "+fmt.Sprintf(format, v...))
 }

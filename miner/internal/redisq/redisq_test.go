@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -406,5 +407,78 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestUndelivered counts the entries no worker has read: all of them before
+// any read, the rest after one, none in a stream that does not exist.
+func TestUndelivered(t *testing.T) {
+	rdb := newClient(t, redistest.Start(t))
+	ctx := context.Background()
+	p := newProducer(t, rdb)
+	c := newConsumer(t, rdb, "w1")
+	const n = 3
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i := range n {
+		go func() { _ = submitDouble(sctx, p, float32(i)) }()
+	}
+	waitFor(t, func() bool { return rdb.XLen(ctx, c.Stream()).Val() == n })
+	check := func(want ...int64) {
+		t.Helper()
+		got, err := redisq.Undelivered(ctx, rdb, c.Stream(), redisq.StreamKey("nope", "1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Undelivered = %v, want %v", got, want)
+		}
+	}
+	check(n, 0)
+	jobs, err := c.ReadBatch(ctx, 2, 0)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("ReadBatch: %d jobs, %v", len(jobs), err)
+	}
+	check(1, 0)
+}
+
+// TestLiveWorkersJobsAreNotClaimed: entries held by a worker that still
+// announces itself, or by the claimer itself, are left alone however idle,
+// until StuckAfter.
+func TestLiveWorkersJobsAreNotClaimed(t *testing.T) {
+	addr := redistest.Start(t)
+	rdb := newClient(t, addr)
+	p := newProducer(t, rdb)
+	ctx := context.Background()
+	busy := newConsumer(t, newClient(t, addr), "busy")
+	other, err := redisq.NewConsumer(newClient(t, addr), redisq.ConsumerOptions{Model: "double", Version: "1", Name: "other", StuckAfter: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "busy" is alive: its announcement key exists.
+	if err := rdb.Set(ctx, redisq.WorkerKey("busy"), "{}", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i := range n {
+		go func() { _ = submitDouble(sctx, p, float32(i)) }()
+	}
+	waitFor(t, func() bool { return rdb.XLen(ctx, busy.Stream()).Val() == n })
+	if held, err := busy.ReadBatch(ctx, 8, time.Second); err != nil || len(held) != n {
+		t.Fatalf("busy read %d jobs, %v", len(held), err)
+	}
+	const minIdle = 200 * time.Millisecond
+	time.Sleep(minIdle + 50*time.Millisecond)
+	for _, c := range []*redisq.Consumer{busy, other} {
+		if jobs, err := c.Claim(ctx, minIdle); err != nil || len(jobs) != 0 {
+			t.Errorf("Claim by a live worker's peer or itself: %d jobs, %v; want none", len(jobs), err)
+		}
+	}
+	// Past StuckAfter the live worker is presumed stuck.
+	time.Sleep(time.Second)
+	if jobs, err := other.Claim(ctx, minIdle); err != nil || len(jobs) != n {
+		t.Errorf("Claim after StuckAfter: %d jobs, %v; want %d", len(jobs), err, n)
 	}
 }

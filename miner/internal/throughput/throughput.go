@@ -125,6 +125,15 @@ func (w *Window) ObserveExecution(items int, _ time.Duration, ok bool) {
 	w.mu.Unlock()
 }
 
+// ObserveItems counts items answered without an execution of the
+// window's own: a Redis front's requests, which workers ran.
+func (w *Window) ObserveItems(items int) {
+	s := w.now().Unix()
+	w.mu.Lock()
+	w.slot(s).items += uint64(items)
+	w.mu.Unlock()
+}
+
 // Executing returns the batches running now.
 func (w *Window) Executing() int { return int(w.executing.Load()) }
 

@@ -186,3 +186,19 @@ func BenchmarkObserve(b *testing.B) {
 		w.ObserveRequest(time.Millisecond, 3*time.Millisecond, batch.OutcomeSuccess)
 	}
 }
+
+// TestObserveItems: items counted without executions (a Redis front's view)
+// add to infer_per_s and leave avg_batch alone.
+func TestObserveItems(t *testing.T) {
+	clk := newClock()
+	w := New(clk.now).Observer("m", "1")
+	for _, items := range []int{1, 3, 2} {
+		w.ObserveRequest(0, 5*time.Millisecond, batch.OutcomeSuccess)
+		w.ObserveItems(items)
+	}
+	clk.advance(time.Second)
+	got := w.Windows().Last1s
+	if got.InferPerS != 6 || got.RequestsPerS != 3 || got.AvgBatch != 0 {
+		t.Errorf("1s window %+v; want 6 items/s, 3 requests/s, no avg batch", got)
+	}
+}
