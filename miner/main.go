@@ -31,6 +31,7 @@ func usage(w io.Writer) {
 Commands:
   serve     serve the ONNX models of a model repository (miner serve --help)
   bench     measure a server's throughput and latency, and the raw ONNX Runtime limit (miner bench --help)
+  wallet    create, regenerate, list and show btcli-compatible wallets (miner wallet help)
   version   print the version
 `)
 }
@@ -63,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return bench(ctx, args[1:], stdout, stderr)
+	case "wallet":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return walletCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "taominer", version)
 		return 0

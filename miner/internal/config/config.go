@@ -47,6 +47,9 @@ type Serve struct {
 	Redis                  string        `flag:"redis" env:"TAOMINER_REDIS" yaml:"redis" meta:"URL" secret:"true" help:"Redis URL (redis://[:password@]host:port/db, rediss:// for TLS) of the queue shared by api and worker nodes; empty serves in-process."`
 	Role                   string        `flag:"role" env:"TAOMINER_ROLE" yaml:"role" meta:"ROLE" default:"all" check:"oneof=all|api|worker" help:"What this node does with --redis: all (serve HTTP and run models), api (serve HTTP, queue to workers; ignores --models) or worker (run models from the queue; still serves health, /metrics and /v1/stats)."`
 	RedisClaimIdle         time.Duration `flag:"redis-claim-idle" env:"TAOMINER_REDIS_CLAIM_IDLE" yaml:"redis_claim_idle" default:"5s" check:"min=0" help:"With --redis, how long a request may stay unacknowledged with a worker before a live worker takes it over; above the longest batch."`
+	WalletPath             string        `flag:"wallet-path" env:"TAOMINER_WALLET_PATH" yaml:"wallet_path" meta:"DIR" default:"~/.bittensor/wallets" check:"nonempty" help:"Folder of btcli wallets."`
+	Wallet                 string        `flag:"wallet" env:"TAOMINER_WALLET" yaml:"wallet" meta:"NAME" help:"Wallet whose hotkey the miner serves as (signs serve_axon, answers validators on the axon); empty runs without a hotkey (no axon, no chain)."`
+	Hotkey                 string        `flag:"hotkey" env:"TAOMINER_HOTKEY" yaml:"hotkey" meta:"NAME" default:"default" check:"nonempty" help:"Hotkey of --wallet (the coldkey is never needed to serve)."`
 }
 
 // serveOptions is the option table read from Serve's tags.

@@ -48,6 +48,8 @@ func TestDefaultServe(t *testing.T) {
 		ShutdownTimeout:        10 * time.Second,
 		Role:                   "all",
 		RedisClaimIdle:         5 * time.Second,
+		WalletPath:             "~/.bittensor/wallets",
+		Hotkey:                 "default",
 	}
 	if got := DefaultServe(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultServe() = %v, want %v", got, want)

@@ -73,6 +73,9 @@ func TestFullConfigFile(t *testing.T) {
 		Redis:                  "redis://:pw@redis.example:6380/2",
 		Role:                   "worker",
 		RedisClaimIdle:         10 * time.Second,
+		WalletPath:             "/srv/wallets",
+		Wallet:                 "miner",
+		Hotkey:                 "gpu0",
 	}
 	got, err := LoadServe([]string{"--config", "testdata/full.yaml"}, nil)
 	if err != nil || !reflect.DeepEqual(got, want) {
