@@ -50,6 +50,7 @@ type Serve struct {
 	WalletPath             string        `flag:"wallet-path" env:"TAOMINER_WALLET_PATH" yaml:"wallet_path" meta:"DIR" default:"~/.bittensor/wallets" check:"nonempty" help:"Folder of btcli wallets."`
 	Wallet                 string        `flag:"wallet" env:"TAOMINER_WALLET" yaml:"wallet" meta:"NAME" help:"Wallet whose hotkey the miner serves as (signs serve_axon, answers validators on the axon); empty runs without a hotkey (no axon, no chain)."`
 	Hotkey                 string        `flag:"hotkey" env:"TAOMINER_HOTKEY" yaml:"hotkey" meta:"NAME" default:"default" check:"nonempty" help:"Hotkey of --wallet (the coldkey is never needed to serve)."`
+	AxonPort               int           `flag:"axon-port" env:"TAOMINER_AXON_PORT" yaml:"axon_port" meta:"PORT" default:"8091" check:"min=1" help:"Port of the Bittensor axon (validators' signed synapses), on all interfaces; served when --wallet is set."`
 }
 
 // serveOptions is the option table read from Serve's tags.

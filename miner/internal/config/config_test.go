@@ -50,6 +50,7 @@ func TestDefaultServe(t *testing.T) {
 		RedisClaimIdle:         5 * time.Second,
 		WalletPath:             "~/.bittensor/wallets",
 		Hotkey:                 "default",
+		AxonPort:               8091,
 	}
 	if got := DefaultServe(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultServe() = %v, want %v", got, want)

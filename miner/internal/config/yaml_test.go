@@ -76,6 +76,7 @@ func TestFullConfigFile(t *testing.T) {
 		WalletPath:             "/srv/wallets",
 		Wallet:                 "miner",
 		Hotkey:                 "gpu0",
+		AxonPort:               9091,
 	}
 	got, err := LoadServe([]string{"--config", "testdata/full.yaml"}, nil)
 	if err != nil || !reflect.DeepEqual(got, want) {
