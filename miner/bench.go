@@ -101,7 +101,7 @@ func parseBench(args []string) (*loadgen.Options, bool, *flag.FlagSet, error) {
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON document instead of tables")
 	fs.BoolVar(&doRaw, "raw", false, "measure the in-process ONNX Runtime limit of --model-file first")
 	fs.StringVar(&raw.ModelFile, "model-file", "", "ONNX `FILE` for --raw (the file the server loaded for --model)")
-	fs.StringVar(&raw.Library, "onnxruntime-lib", "", "libonnxruntime.so `FILE` for --raw; empty searches as the miner does")
+	fs.StringVar(&raw.Library, "onnxruntime-lib", os.Getenv("TAOMINER_ONNXRUNTIME_LIB"), "libonnxruntime.so `FILE` for --raw (default $TAOMINER_ONNXRUNTIME_LIB); empty searches as the miner does")
 	fs.IntVar(&raw.IntraOpThreads, "intra-op-threads", 1, "`N` ONNX Runtime intra-op threads for --raw (match the miner's)")
 	fs.Var(&rawBatch, "raw-batch", "comma-separated `LIST` of batch sizes for --raw")
 

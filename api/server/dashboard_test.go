@@ -80,9 +80,18 @@ func TestDashboardRoutes(t *testing.T) {
 
 // The /v1/stats document, as the dashboard reads it.
 type statsDoc struct {
-	Time          string     `json:"time"`
-	UptimeSeconds float64    `json:"uptime_seconds"`
-	Models        []modelDoc `json:"models"`
+	Time          string      `json:"time"`
+	UptimeSeconds float64     `json:"uptime_seconds"`
+	Models        []modelDoc  `json:"models"`
+	Workers       []workerDoc `json:"workers,omitempty"`
+}
+
+type workerDoc struct {
+	ID        string     `json:"id"`
+	Host      string     `json:"host"`
+	Started   string     `json:"started"`
+	Published string     `json:"published"`
+	Models    []modelDoc `json:"models"`
 }
 
 type modelDoc struct {
@@ -164,8 +173,23 @@ func statsFor(n int) statsDoc {
 			AvgBatch:     4 + wave/8,
 		}
 	}
+	now := statsEpoch.Add(time.Duration(n) * statsStep)
+	var workers []workerDoc
+	if n%2 == 0 { // a Redis front on even polls: two workers
+		for i, share := range []float64{0.75, 0.25} {
+			m := modelDoc{Name: "ppocr_cls", Version: "1", Ready: true, QueueDepth: i + n%3, Executing: 1 - i,
+				Windows: map[string]windowDoc{"10s": win(0.9 * share)}}
+			workers = append(workers, workerDoc{
+				ID: fmt.Sprintf("gpu-box-%d", i), Host: "gpu-box",
+				Started:   now.Add(-time.Duration(3600+i) * time.Second).Format(time.RFC3339Nano),
+				Published: now.Add(-time.Duration(250+500*i) * time.Millisecond).Format(time.RFC3339Nano),
+				Models:    []modelDoc{m, {Name: "resnet50", Version: "2", Windows: map[string]windowDoc{"10s": {}}}},
+			})
+		}
+	}
 	return statsDoc{
-		Time:          statsEpoch.Add(time.Duration(n) * statsStep).Format(time.RFC3339Nano),
+		Workers:       workers,
+		Time:          now.Format(time.RFC3339Nano),
 		UptimeSeconds: 100 + f + 0.5,
 		Models: []modelDoc{
 			{
@@ -220,6 +244,8 @@ type pageSnapshot struct {
 	Rows         []string                       `json:"rows"`
 	TotalRows    []string                       `json:"totalRows"`
 	Cells        map[string]map[string]cellDOM  `json:"cells"`  // model -> field -> cell
+	WorkersShown bool                           `json:"workersShown"`
+	Workers      map[string]map[string]cellDOM  `json:"workers"` // worker -> field -> cell
 	Charts       map[string]map[string]chartDOM `json:"charts"` // model -> chart -> series
 }
 
@@ -245,8 +271,12 @@ const snapshotJS = `(() => {
     bannerText: document.getElementById("error-banner").textContent,
     rows: [...document.querySelectorAll("#model-rows tr[data-model]")].map(tr => tr.dataset.model),
     totalRows: [...document.querySelectorAll("#total-rows tr[data-model]")].map(tr => tr.dataset.model),
-    cells: {}, charts: {},
+    cells: {}, charts: {}, workers: {},
+    workersShown: !document.getElementById("workers-section").hidden,
   };
+  for (const td of document.querySelectorAll("td[data-worker][data-field]")) {
+    (out.workers[td.dataset.worker] ||= {})[td.dataset.field] = {value: td.dataset.value || "", text: td.textContent};
+  }
   for (const td of document.querySelectorAll("td[data-model][data-field]")) {
     (out.cells[td.dataset.model] ||= {})[td.dataset.field] = {value: td.dataset.value, text: td.textContent};
   }
@@ -431,6 +461,13 @@ func TestDashboardBrowser(t *testing.T) {
 	waitFor("recovery", fmt.Sprintf(`document.getElementById("error-banner").hidden && Number(document.body.dataset.polls) >= %d`, s.Polls+2))
 	s = snapshot()
 	n = checkSnapshot(t, s)
+	// Polls with and without Redis workers (even ones have them); end on
+	// one with, for the screenshots.
+	for seen := map[bool]bool{n%2 == 0: true}; len(seen) < 2 || n%2 != 0; seen[n%2 == 0] = true {
+		waitFor("the next poll", fmt.Sprintf(`Number(document.body.dataset.polls) >= %d`, s.Polls+1))
+		s = snapshot()
+		n = checkSnapshot(t, s)
+	}
 
 	// Screenshots, desktop then phone width.
 	for _, shot := range []struct {
@@ -488,6 +525,7 @@ func checkSnapshot(t *testing.T, s pageSnapshot) int {
 		t.Errorf("table rows = %v and totals rows = %v, want %v", s.Rows, s.TotalRows, keys)
 	}
 
+	checkWorkers(t, s, want)
 	for _, m := range want.Models {
 		key := m.Name + "/" + m.Version
 		fields := m.fields()
@@ -591,4 +629,41 @@ func consoleArgs(args []*runtime.RemoteObject) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// checkWorkers checks the workers table against the served document: shown
+// only with workers, one row each, sums over each worker's models.
+func checkWorkers(t *testing.T, s pageSnapshot, want statsDoc) {
+	t.Helper()
+	if s.WorkersShown != (len(want.Workers) > 0) || len(s.Workers) != len(want.Workers) {
+		t.Errorf("workers table shown %v with %d rows; served %d workers", s.WorkersShown, len(s.Workers), len(want.Workers))
+		return
+	}
+	now, _ := time.Parse(time.RFC3339Nano, want.Time)
+	for _, w := range want.Workers {
+		cells := s.Workers[w.ID]
+		var infer float64
+		var queue, exec int
+		var keys []string
+		for _, m := range w.Models {
+			infer += m.Windows["10s"].InferPerS
+			queue += m.QueueDepth
+			exec += m.Executing
+			keys = append(keys, m.Name+"/"+m.Version)
+		}
+		published, _ := time.Parse(time.RFC3339Nano, w.Published)
+		for field, served := range map[string]string{
+			"id": w.ID, "host": w.Host, "models": strings.Join(keys, ", "),
+			"10s.infer_per_s": strconv.FormatFloat(infer, 'g', -1, 64),
+			"queue_depth":     strconv.Itoa(queue), "executing": strconv.Itoa(exec),
+			"heard": strconv.FormatFloat(now.Sub(published).Seconds(), 'g', -1, 64),
+		} {
+			if c, ok := cells[field]; !ok || !sameValue(c.Value, served) {
+				t.Errorf("worker %s %s: cell %+v, served %q", w.ID, field, c, served)
+			}
+		}
+		if up := cells["up"].Text; up != "1h 0m" {
+			t.Errorf("worker %s: up %q, want 1h 0m", w.ID, up)
+		}
+	}
 }

@@ -53,7 +53,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Version is reported by GET /v2.
 	Version string
-	Logger  *slog.Logger
+	// Chain serves GET /v1/chain (the node's view of the chain); nil answers 404 (offline).
+	Chain  ChainSource
+	Logger *slog.Logger
 }
 
 // Extensions are the protocol extensions this server implements, as GET /v2
@@ -101,6 +103,7 @@ func New(opt Options) http.Handler {
 	}
 	registerDashboard(r) // GET / and /dashboard: the live stats page (dashboard.go)
 	routeV1Stats(r, h)   // GET /v1/stats when opt.Stats reports throughput (v1stats.go)
+	routeV1Chain(r, h)   // GET /v1/chain (v1chain.go)
 	return r
 }
 

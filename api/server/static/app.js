@@ -240,12 +240,51 @@
       delete history[key];
     });
 
+    renderWorkers(doc, t);
+
     var lu = $("last-update");
     lu.setAttribute("data-value", doc.time || "");
     lu.textContent = "updated " + new Date(t).toLocaleTimeString();
     var up = $("uptime");
     up.setAttribute("data-value", isNum(doc.uptime_seconds) ? String(doc.uptime_seconds) : "");
     up.textContent = isNum(doc.uptime_seconds) ? "· up " + duration(doc.uptime_seconds) : "";
+  }
+
+  // renderWorkers fills the Redis workers table (rebuilt on every poll: it
+  // is small) and hides it on a node without workers.
+  function renderWorkers(doc, t) {
+    var workers = Array.isArray(doc.workers) ? doc.workers : [];
+    $("workers-section").hidden = workers.length === 0;
+    var body = $("worker-rows");
+    while (body.firstChild) body.removeChild(body.firstChild);
+    workers.forEach(function (w) {
+      var ms = Array.isArray(w.models) ? w.models : [];
+      var infer = 0, queue = 0, exec = 0;
+      ms.forEach(function (m) {
+        var v = get(m, "10s.infer_per_s");
+        if (isNum(v)) infer += v;
+        if (isNum(m.queue_depth)) queue += m.queue_depth;
+        if (isNum(m.executing)) exec += m.executing;
+      });
+      var started = Date.parse(w.started), heard = Date.parse(w.published);
+      var tr = el("tr", { "data-worker": w.id });
+      function add(field, kind, v, cls) {
+        var td = el("td", { "data-worker": w.id, "data-field": field });
+        if (cls) td.className = cls;
+        setCell(td, kind, v);
+        tr.appendChild(td);
+      }
+      add("id", "text", w.id, "sticky");
+      add("host", "text", w.host || "");
+      var up = el("td", { "class": "num", "data-worker": w.id, "data-field": "up" }, isFinite(started) ? duration(Math.max(0, (t - started) / 1000)) : "–");
+      tr.appendChild(up);
+      add("heard", "rate", isFinite(heard) ? Math.max(0, (t - heard) / 1000) : null, "num");
+      add("models", "text", ms.map(function (m) { return keyOf(m); }).join(", "));
+      add("10s.infer_per_s", "rate", infer, "num");
+      add("queue_depth", "int", queue, "num");
+      add("executing", "int", exec, "num");
+      body.appendChild(tr);
+    });
   }
 
   function duration(s) {

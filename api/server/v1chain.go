@@ -1,0 +1,34 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/taominer/taominer/api"
+)
+
+// ChainSource reports the node's chain status for GET /v1/chain: any value that marshals to JSON
+// (the miner's network, subnet, UID, registration, axon and sync state). The server knows nothing
+// of the chain itself.
+type ChainSource interface {
+	ChainStatus(ctx context.Context) (any, error)
+}
+
+// routeV1Chain adds GET /v1/chain: the chain status, or 404 when the node runs offline.
+func routeV1Chain(r gin.IRoutes, h *handlers) {
+	r.GET("/v1/chain", func(c *gin.Context) {
+		if h.opt.Chain == nil {
+			writeError(c, api.NotFound("the miner runs offline: start it with --network, --netuid and --wallet to follow the chain"))
+			return
+		}
+		s, err := h.opt.Chain.ChainStatus(c.Request.Context())
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, s)
+	})
+}
