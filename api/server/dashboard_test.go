@@ -243,10 +243,10 @@ type pageSnapshot struct {
 	BannerText   string                         `json:"bannerText"`
 	Rows         []string                       `json:"rows"`
 	TotalRows    []string                       `json:"totalRows"`
-	Cells        map[string]map[string]cellDOM  `json:"cells"`  // model -> field -> cell
+	Cells        map[string]map[string]cellDOM  `json:"cells"` // model -> field -> cell
 	WorkersShown bool                           `json:"workersShown"`
 	Workers      map[string]map[string]cellDOM  `json:"workers"` // worker -> field -> cell
-	Charts       map[string]map[string]chartDOM `json:"charts"` // model -> chart -> series
+	Charts       map[string]map[string]chartDOM `json:"charts"`  // model -> chart -> series
 }
 
 type cellDOM struct {
