@@ -127,6 +127,9 @@ func (f *Front) Infer(ctx context.Context, name, ver string, req *api.InferReque
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := engine.PriorityFrom(ctx); ok {
+		prio = batch.Priority(p)
+	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

@@ -226,6 +226,13 @@ type announcedMetadata struct {
 	DynamicBatching *models.DynamicBatching `json:"dynamic_batching,omitempty"`
 }
 
+// A worker removes the consumers of gone workers from its streams' groups
+// every pruneEvery, once idle for pruneIdle.
+const (
+	pruneEvery = time.Minute
+	pruneIdle  = 10 * time.Minute
+)
+
 // consume runs one version's read loop and claim loop until ctx ends, then
 // waits for its jobs to reply.
 func (w *Worker) consume(ctx context.Context, c *redisq.Consumer, s engine.Served, done chan struct{}) {
@@ -250,11 +257,20 @@ func (w *Worker) consume(ctx context.Context, c *redisq.Consumer, s engine.Serve
 	claims.Go(func() {
 		t := time.NewTicker(w.opt.ClaimEvery)
 		defer t.Stop()
+		lastPrune := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+			if time.Since(lastPrune) >= pruneEvery {
+				lastPrune = time.Now()
+				if n, err := c.Prune(ctx, pruneIdle); err != nil && ctx.Err() == nil {
+					w.log.Warn("redis worker: prune", "stream", c.Stream(), "err", err)
+				} else if n > 0 {
+					w.log.Info("redis worker: removed gone workers from the consumer group", "stream", c.Stream(), "count", n)
+				}
 			}
 			js, err := c.Claim(ctx, w.opt.ClaimIdle)
 			if err != nil {

@@ -364,3 +364,48 @@ func Undelivered(ctx context.Context, rdb *redis.Client, streams ...string) ([]i
 	}
 	return out, nil
 }
+
+// Prune removes from the group the consumers of workers that are gone:
+// other than this one, with nothing pending, idle for at least idle, and
+// without a live announcement. Workers get a new id per process, so without
+// it the group would list every worker that ever ran. It returns how many
+// it removed.
+func (c *Consumer) Prune(ctx context.Context, idle time.Duration) (int, error) {
+	infos, err := c.rdb.XInfoConsumers(ctx, c.stream, c.opt.Group).Result()
+	if isNoGroup(err) || errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, c.fail(ctx, "prune", err)
+	}
+	var gone []string
+	for _, ci := range infos {
+		if ci.Name != c.opt.Name && ci.Pending == 0 && ci.Idle >= idle {
+			gone = append(gone, ci.Name)
+		}
+	}
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	live := make([]*redis.IntCmd, len(gone))
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, g := range gone {
+			live[i] = p.Exists(ctx, WorkerKey(g))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, c.fail(ctx, "prune", err)
+	}
+	n := 0
+	for i, g := range gone {
+		if live[i].Val() > 0 {
+			continue
+		}
+		if err := c.rdb.XGroupDelConsumer(ctx, c.stream, c.opt.Group, g).Err(); err != nil {
+			return n, c.fail(ctx, "prune", err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -482,3 +482,48 @@ func TestLiveWorkersJobsAreNotClaimed(t *testing.T) {
 		t.Errorf("Claim after StuckAfter: %d jobs, %v; want %d", len(jobs), err, n)
 	}
 }
+
+// TestPruneGoneConsumers: consumers of workers that are gone (idle, nothing
+// pending, no announcement) leave the group; a live one and the pruner stay.
+func TestPruneGoneConsumers(t *testing.T) {
+	addr := redistest.Start(t)
+	rdb := newClient(t, addr)
+	ctx := context.Background()
+	names := []string{"gone", "alive", "pruner"}
+	cs := map[string]*redisq.Consumer{}
+	for _, n := range names {
+		cs[n] = newConsumer(t, newClient(t, addr), n)
+		if _, err := cs[n].ReadBatch(ctx, 1, 0); err != nil { // creates the group
+			t.Fatal(err)
+		}
+		// Redis 7.0 adds a consumer on its first delivery; join explicitly.
+		if err := rdb.XGroupCreateConsumer(ctx, cs[n].Stream(), redisq.DefaultGroup, n).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.Set(ctx, redisq.WorkerKey("alive"), "{}", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	members := func() []string {
+		infos, err := rdb.XInfoConsumers(ctx, cs["gone"].Stream(), redisq.DefaultGroup).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ci := range infos {
+			out = append(out, ci.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if n, err := cs["pruner"].Prune(ctx, time.Hour); err != nil || n != 0 {
+		t.Errorf("Prune(1h) = %d, %v; want nothing idle that long", n, err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if n, err := cs["pruner"].Prune(ctx, 100*time.Millisecond); err != nil || n != 1 {
+		t.Errorf("Prune = %d, %v; want 1", n, err)
+	}
+	if got := members(); !slices.Equal(got, []string{"alive", "pruner"}) {
+		t.Errorf("group members %v, want [alive pruner]", got)
+	}
+}
