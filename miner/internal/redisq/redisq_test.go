@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -525,5 +526,48 @@ func TestPruneGoneConsumers(t *testing.T) {
 	}
 	if got := members(); !slices.Equal(got, []string{"alive", "pruner"}) {
 		t.Errorf("group members %v, want [alive pruner]", got)
+	}
+}
+
+// TestClientURL: the password and database of a redis:// URL are used (a
+// wrong password fails clearly), rediss:// turns TLS on, and a URL of
+// another scheme is refused.
+func TestClientURL(t *testing.T) {
+	s := redistest.StartWithPassword(t, "s3cret")
+	ctx := context.Background()
+	good, err := redisq.NewClient("redis://:s3cret@" + s.Addr + "/3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	if err := good.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("with the password: %v", err)
+	}
+	db0, err := redisq.NewClient("redis://:s3cret@" + s.Addr + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db0.Close()
+	if n := db0.Exists(ctx, "k").Val(); n != 0 {
+		t.Errorf("key written to db 3 is visible in db 0")
+	}
+	bad, err := redisq.NewClient("redis://:wrong@" + s.Addr + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("wrong password: %v, want WRONGPASS", err)
+	}
+	tls, err := redisq.NewClient("rediss://:pw@redis.example:6380/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tls.Close()
+	if o := tls.Options(); o.TLSConfig == nil || o.TLSConfig.ServerName != "redis.example" || o.DB != 1 {
+		t.Errorf("rediss:// options: TLS %v, db %d", o.TLSConfig, o.DB)
+	}
+	if _, err := redisq.NewClient("http://" + s.Addr); err == nil {
+		t.Error("http:// URL accepted")
 	}
 }

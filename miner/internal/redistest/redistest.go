@@ -33,6 +33,8 @@ type Server struct {
 	cmd  *exec.Cmd // nil while stopped
 	log  *os.File
 	runs int
+	// password, when set, is required by the server (requirepass).
+	password string
 }
 
 // Start starts a redis-server for t and returns its address. The server is
@@ -46,11 +48,22 @@ func Start(t testing.TB) (addr string) {
 // restart it.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, "")
+}
+
+// StartWithPassword starts a server that requires password (AUTH).
+func StartWithPassword(t testing.TB, password string) *Server {
+	t.Helper()
+	return startServer(t, password)
+}
+
+func startServer(t testing.TB, password string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redistest: redis-server not found on PATH (%v): apt-get install redis-server", err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), password: password}
 	t.Cleanup(s.Stop)
 	// A free port can be taken between our probe and redis-server's bind;
 	// try a few.
@@ -131,6 +144,9 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--protected-mode", "yes",
 	)
+	if s.password != "" {
+		cmd.Args = append(cmd.Args, "--requirepass", s.password)
+	}
 	// Files, not pipes: exec then starts no copying goroutines.
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
@@ -141,7 +157,7 @@ func (s *Server) start() error {
 	s.cmd, s.log = cmd, log
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := ping(s.Addr)
+		err := ping(s.Addr, s.password)
 		if err == nil {
 			return nil
 		}
@@ -167,17 +183,26 @@ func exited(cmd *exec.Cmd) bool {
 	return false
 }
 
-func ping(addr string) error {
+func ping(addr, password string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
+	r := bufio.NewReader(c)
+	if password != "" {
+		if _, err := fmt.Fprintf(c, "AUTH %s\r\n", password); err != nil {
+			return err
+		}
+		if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "+OK" {
+			return fmt.Errorf("AUTH answered %q, %v", line, err)
+		}
+	}
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return err
 	}
