@@ -384,3 +384,66 @@ func TestRedisKilledWorker(t *testing.T) {
 		t.Errorf("%d entries still pending", p.Count)
 	}
 }
+
+// TestRedisWorkerFollowsReload: a reload that raises a model's max batch
+// size restarts the worker's read loop, which then reads as many requests
+// as the new size allows (two batches in flight; with the old size 2 it
+// would hold at most 4).
+func TestRedisWorkerFollowsReload(t *testing.T) {
+	addr := redistest.Start(t)
+	url := "redis://" + addr
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	dir := t.TempDir()
+	copyFile(t, modeltest.PaddleOCRClsPath(t), filepath.Join(dir, "ppocr_slow.onnx"))
+	cfgPath := filepath.Join(dir, "ppocr_slow.yaml")
+	const window = "dynamic_batching:\n  max_queue_delay_microseconds: 1500000\n"
+	writeFile(t, cfgPath, "max_batch_size: 2\n"+window)
+	startNode(t, dir, func(c *config.Serve) { c.Redis, c.Role, c.RepositoryPollInterval = url, "worker", 100*time.Millisecond })
+	front := startNode(t, t.TempDir(), func(c *config.Serve) { c.Redis, c.Role = url, "api" })
+	waitStatus(t, front, "/v2/models/ppocr_slow/ready", http.StatusOK, 10*time.Second)
+
+	writeFile(t, cfgPath, "max_batch_size: 16\n"+window)
+	rng := rand.New(rand.NewPCG(8, 8))
+	three := &api.InferRequest{Inputs: []tensor.Tensor{clsInput(rng, 3)}}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := front.send(t, "/v2/models/ppocr_slow/infer", three, true)
+		if r.status == http.StatusOK {
+			break
+		}
+		if r.status != http.StatusBadRequest || time.Now().After(deadline) {
+			t.Fatalf("waiting for max_batch_size 16: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	const n = 8
+	results := make(chan int, n)
+	for range n {
+		go func() {
+			results <- front.send(t, "/v2/models/ppocr_slow/infer", &api.InferRequest{Inputs: []tensor.Tensor{clsInput(rng, 1)}}, true).status
+		}()
+	}
+	stream := redisq.StreamKey("ppocr_slow", "1")
+	ctx := context.Background()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	most, answered := int64(0), 0
+	for answered < n {
+		select {
+		case st := <-results:
+			if st != http.StatusOK {
+				t.Errorf("request: status %d", st)
+			}
+			answered++
+		case <-tick.C:
+			if p, err := rdb.XPending(ctx, stream, redisq.DefaultGroup).Result(); err == nil {
+				most = max(most, p.Count)
+			}
+		}
+	}
+	if most != n {
+		t.Errorf("the worker held at most %d of %d requests at once, want all (two batches of the new max 16)", most, n)
+	}
+}
