@@ -32,6 +32,9 @@ Commands:
   serve     serve the ONNX models of a model repository (miner serve --help)
   bench     measure a server's throughput and latency, and the raw ONNX Runtime limit (miner bench --help)
   wallet    create, regenerate, list and show btcli-compatible wallets (miner wallet help)
+  register  register the wallet's hotkey on a subnet by burning TAO (miner register --help)
+  status    show the hotkey's UID, stake, incentive, emission and axon on a subnet (miner status --help)
+  query     sign one synapse with a hotkey and send it to an axon, as a validator does (miner query --help)
   version   print the version
 `)
 }
@@ -68,6 +71,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return walletCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "register":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return registerCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "status":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "query":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return queryCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "taominer", version)
 		return 0

@@ -421,8 +421,9 @@ func TestRedisWorkerFollowsReload(t *testing.T) {
 	const n = 8
 	results := make(chan int, n)
 	for range n {
+		in := clsInput(rng, 1)
 		go func() {
-			results <- front.send(t, "/v2/models/ppocr_slow/infer", &api.InferRequest{Inputs: []tensor.Tensor{clsInput(rng, 1)}}, true).status
+			results <- front.send(t, "/v2/models/ppocr_slow/infer", &api.InferRequest{Inputs: []tensor.Tensor{in}}, true).status
 		}()
 	}
 	stream := redisq.StreamKey("ppocr_slow", "1")

@@ -79,6 +79,7 @@ type node struct {
 	// directory); closers run after them and the engine, in order.
 	loops   []func(context.Context) error
 	closers []func()
+	axon    *axonNode // nil unless --wallet is set (axon.go)
 }
 
 // newNode loads the runtime and the models and binds the HTTP listener;
@@ -155,14 +156,25 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 			observe = met.Observer
 		}
 		f := n.front(rdb, time.Now(), observe)
-		handler := server.New(server.Options{
+		opts := server.Options{
 			Inferer: f, Catalog: f, Repository: f, Stats: f,
 			Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Version:      version,
 			Logger:       log,
-		})
-		if err := n.listen(handler); err != nil {
+		}
+		// The front is what validators reach: it follows the chain and
+		// publishes its axon.
+		cn, err := n.attachChain(ctx, reg, &opts)
+		if err != nil {
+			n.close()
+			return nil, err
+		}
+		if err := n.startAxon(f, reg, cn.metagraph()); err != nil {
+			n.close()
+			return nil, err
+		}
+		if err := n.listen(server.New(opts)); err != nil {
 			n.close()
 			return nil, err
 		}
@@ -220,6 +232,17 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		Version:      version,
 		Logger:       log,
 	}
+	// A worker answers no validator: the api node follows the chain.
+	var cn *chainNode
+	if cfg.Role == roleWorker {
+		if cfg.Network != "" {
+			log.Info("worker role: --network ignored; the api node follows the chain and publishes the axon")
+		}
+	} else if cn, err = n.attachChain(ctx, reg, &opts); err != nil {
+		eng.Close(context.Background())
+		n.close()
+		return nil, err
+	}
 	if rdb != nil {
 		stats := opts.Stats.(statsSource)
 		w := redisnode.NewWorker(rdb, eng, redisnode.WorkerOptions{ClaimIdle: cfg.RedisClaimIdle, Stats: stats.model, Logger: log})
@@ -230,6 +253,11 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 			f := n.front(rdb, started, nil)
 			opts.Inferer, opts.Catalog, opts.Stats = f, f, f
 		}
+	}
+	if err := n.startAxon(opts.Inferer, reg, cn.metagraph()); err != nil {
+		eng.Close(context.Background())
+		n.close()
+		return nil, err
 	}
 	if err := n.listen(server.New(opts)); err != nil {
 		eng.Close(context.Background())

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,9 +13,10 @@ import (
 	schnorrkel "github.com/ChainSafe/go-schnorrkel"
 	"go.uber.org/goleak"
 
+	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/client"
 	"github.com/taominer/taominer/chain/extrinsic"
-	"github.com/taominer/taominer/chain/internal/chaintest"
+	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/neuron"
 	"github.com/taominer/taominer/chain/rpc"
@@ -37,11 +37,11 @@ const (
 	finney       = "0x2f0555cc76fc2840a25a6ea3b9637146806f1f44b090c175ffde2a7e5ab36c03"
 )
 
-func connect(t *testing.T, n *replayNode) (*client.Client, *rpc.Client) {
+func connect(t *testing.T, n *chaintest.Node) (*client.Client, *rpc.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tr, err := rpc.Dial(ctx, n.url(), rpc.Options{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
+	tr, err := rpc.Dial(ctx, n.URL(), rpc.Options{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,14 +53,6 @@ func connect(t *testing.T, n *replayNode) (*client.Client, *rpc.Client) {
 	return c, tr
 }
 
-// newMetagraphNode replays the spec-343 "metagraph" seed (block 6852690), plus two storage seeds.
-func newMetagraphNode(t *testing.T) *replayNode {
-	n := newReplay(t, "metagraph", "is_hotkey_registered_on_subnet", "get_balance")
-	// The seed read the runtime version at the parent block; answer the same at the best block.
-	n.copyTo(`state_getRuntimeVersion(7348409fe36728fa2ac7f0886346fd35b79804d294046d152ba1baccd9d0be3a)`, `state_getRuntimeVersion()`)
-	return n
-}
-
 func mustHash(t *testing.T, s string) client.Hash {
 	h, err := client.ParseHash(s)
 	if err != nil {
@@ -70,7 +62,7 @@ func mustHash(t *testing.T, s string) client.Hash {
 }
 
 func TestStartAndRead(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
 	ctx := context.Background()
 
@@ -81,7 +73,7 @@ func TestStartAndRead(t *testing.T) {
 	if rt.Metadata.Version != 15 || rt.Genesis.String() != finney {
 		t.Errorf("metadata v%d, genesis %v; want v15 (the runtime answers None for v16) and finney", rt.Metadata.Version, rt.Genesis)
 	}
-	if n.count("state_getMetadata") != 0 {
+	if n.Count("state_getMetadata") != 0 {
 		t.Error("fell back to state_getMetadata although v15 was offered")
 	}
 
@@ -112,14 +104,14 @@ func TestStartAndRead(t *testing.T) {
 		t.Errorf("MechanismCountCurrent = %x, %v, %v; want absent", v, ok, err)
 	}
 	// Uids(14, hotkey) = 29 (spec §3.1 worked example), key built from the metadata's hashers.
-	hk := chaintest.Hex(t, "1a33474e4a857009da52aaa4080f176465f99c09763e03b9cd5ee038cec4093e")
+	hk := fixtures.Hex(t, "1a33474e4a857009da52aaa4080f176465f99c09763e03b9cd5ee038cec4093e")
 	key, _ = storage.Key(rt.Metadata, "SubtensorModule", "Uids", scale.AppendU16(nil, 14), hk)
 	v, ok, err := c.Storage(ctx, key, nil)
 	if err != nil || !ok || scale.NewDecoder(v).U16() != 29 {
 		t.Errorf("Uids(14, hk) = %x, %v, %v; want uid 29", v, ok, err)
 	}
 	// System.Account of the get_balance seed, at its block.
-	acct := chaintest.Hex(t, "1257de87a71abb164403f7cb9ea65d0721f8bb89d8bd85754deceedd91e86053")
+	acct := fixtures.Hex(t, "1257de87a71abb164403f7cb9ea65d0721f8bb89d8bd85754deceedd91e86053")
 	key, _ = storage.Key(rt.Metadata, "System", "Account", acct)
 	at := mustHash(t, "0x1b3f85dc8c83cada6d1782c955973a509a37c62af3d6ba29f5fd816aee37eb3b")
 	v, ok, err = c.Storage(ctx, key, &at)
@@ -132,39 +124,39 @@ func TestStartAndRead(t *testing.T) {
 }
 
 func TestRuntimeUpgrade(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
 	ctx := context.Background()
-	before := n.count("state_call")
+	before := n.Count("state_call")
 	if changed, err := c.Refresh(ctx); err != nil || changed {
 		t.Fatalf("Refresh without upgrade = %v, %v", changed, err)
 	}
-	if n.count("state_call") != before {
+	if n.Count("state_call") != before {
 		t.Error("metadata re-read although the spec version did not change")
 	}
 	// The node now reports spec 344: the client must re-read the metadata.
 	rv := map[string]any{"specName": "node-subtensor", "implName": "node-subtensor", "authoringVersion": 1, "specVersion": 344, "implVersion": 1, "transactionVersion": 1, "stateVersion": 1}
 	b, _ := json.Marshal(map[string]any{"result": rv})
-	n.set(`state_getRuntimeVersion()`, string(b))
+	n.Set(`state_getRuntimeVersion()`, string(b))
 	changed, err := c.Refresh(ctx)
 	if err != nil || !changed {
 		t.Fatalf("Refresh after upgrade = %v, %v", changed, err)
 	}
-	if c.Runtime().Version.SpecVersion != 344 || n.count("state_call") <= before {
-		t.Errorf("after upgrade: spec %d, metadata state_calls %d (before %d)", c.Runtime().Version.SpecVersion, n.count("state_call"), before)
+	if c.Runtime().Version.SpecVersion != 344 || n.Count("state_call") <= before {
+		t.Errorf("after upgrade: spec %d, metadata state_calls %d (before %d)", c.Runtime().Version.SpecVersion, n.Count("state_call"), before)
 	}
 }
 
 // TestMetadataV14Fallback: a runtime without Metadata_metadata_at_version (error 4003 "not
 // found") is read with state_getMetadata.
 func TestMetadataV14Fallback(t *testing.T) {
-	n := newMetagraphNode(t)
-	n.handle("state_call", func(params []json.RawMessage) (string, []string, bool, bool) {
+	n := chaintest.NewMetagraph(t)
+	n.Handle("state_call", func(params []json.RawMessage) (string, []string, bool, bool) {
 		return `"error":{"code":4003,"message":"Client error: Execution failed: Other: Exported method Metadata_metadata_at_version is not found"}`, nil, false, false
 	})
 	c, _ := connect(t, n)
-	if c.Runtime().Metadata.Version != 14 || n.count("state_getMetadata") != 1 {
-		t.Errorf("metadata v%d after %d state_getMetadata calls", c.Runtime().Metadata.Version, n.count("state_getMetadata"))
+	if c.Runtime().Metadata.Version != 14 || n.Count("state_getMetadata") != 1 {
+		t.Errorf("metadata v%d after %d state_getMetadata calls", c.Runtime().Metadata.Version, n.Count("state_getMetadata"))
 	}
 }
 
@@ -172,15 +164,8 @@ func TestMetadataV14Fallback(t *testing.T) {
 // seed retry_archive: the first answer is the error, the retry succeeds) and a runtime API the
 // runtime lacks (the caller falls back to storage).
 func TestError4003(t *testing.T) {
-	n := newMetagraphNode(t)
-	retry := newReplay(t, "retry_archive")
-	n.mu.Lock()
-	for k, v := range retry.rec {
-		if _, ok := n.rec[k]; !ok {
-			n.rec[k] = v
-		}
-	}
-	n.mu.Unlock()
+	n := chaintest.NewMetagraph(t)
+	n.AddSeeds("retry_archive")
 	c, _ := connect(t, n)
 	ctx := context.Background()
 
@@ -197,7 +182,7 @@ func TestError4003(t *testing.T) {
 		t.Fatalf("retry = %+v, %v", rv, err)
 	}
 
-	n.handle("state_call", func(params []json.RawMessage) (string, []string, bool, bool) {
+	n.Handle("state_call", func(params []json.RawMessage) (string, []string, bool, bool) {
 		return `"error":{"code":4003,"message":"Client error: Execution failed: Other: Exported method NeuronInfoRuntimeApi_get_neurons_lite is not found"}`, nil, false, false
 	})
 	_, err = c.StateCall(ctx, "NeuronInfoRuntimeApi_get_neurons_lite", scale.AppendU16(nil, 1), nil)
@@ -205,7 +190,7 @@ func TestError4003(t *testing.T) {
 		t.Fatalf("missing runtime API error = %v", err)
 	}
 	// Fallback path: storage still answers.
-	hk := chaintest.Hex(t, "1a33474e4a857009da52aaa4080f176465f99c09763e03b9cd5ee038cec4093e")
+	hk := fixtures.Hex(t, "1a33474e4a857009da52aaa4080f176465f99c09763e03b9cd5ee038cec4093e")
 	key, _ := storage.Key(c.Runtime().Metadata, "SubtensorModule", "Uids", scale.AppendU16(nil, 14), hk)
 	if _, ok, err := c.Storage(ctx, key, nil); err != nil || !ok {
 		t.Fatalf("storage fallback = %v, %v", ok, err)
@@ -215,12 +200,12 @@ func TestError4003(t *testing.T) {
 // TestDropAndTimeout: the node drops the connection mid-call (the call fails with
 // ErrConnectionLost, the next one reconnects), and a call the node never answers times out.
 func TestDropAndTimeout(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
 	ctx := context.Background()
 	var drops atomic.Int32
 	drops.Store(1)
-	n.handle("chain_getBlockHash", func(params []json.RawMessage) (string, []string, bool, bool) {
+	n.Handle("chain_getBlockHash", func(params []json.RawMessage) (string, []string, bool, bool) {
 		if drops.Add(-1) >= 0 {
 			return "", nil, false, true
 		}
@@ -234,11 +219,11 @@ func TestDropAndTimeout(t *testing.T) {
 	if err != nil || h.String() != block6852690 {
 		t.Fatalf("after reconnect = %v, %v", h, err)
 	}
-	if got := n.conns.Load(); got != 2 {
+	if got := n.Conns(); got != 2 {
 		t.Errorf("connections = %d, want 2", got)
 	}
 
-	n.handle("chain_getFinalizedHead", func([]json.RawMessage) (string, []string, bool, bool) { return "", nil, true, false })
+	n.Handle("chain_getFinalizedHead", func([]json.RawMessage) (string, []string, bool, bool) { return "", nil, true, false })
 	tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	if _, err := c.FinalizedHead(tctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -276,26 +261,11 @@ func (s *testSigner) Sign(msg []byte) ([64]byte, error) {
 	return sig.Encode(), nil
 }
 
-// chainForSigning adds what Sign needs to the metagraph replay: nonce 5, finalized head 6852690.
-func chainForSigning(n *replayNode) {
-	n.handle("chain_getFinalizedHead", func([]json.RawMessage) (string, []string, bool, bool) {
-		return `"result":"` + block6852690 + `"`, nil, false, false
-	})
-	n.handle("state_call", func(params []json.RawMessage) (string, []string, bool, bool) {
-		var method string
-		json.Unmarshal(params[0], &method)
-		if method == "AccountNonceApi_account_nonce" {
-			return `"result":"0x05000000"`, nil, false, false
-		}
-		return `"error":{"code":4003,"message":"unexpected state_call ` + method + `"}`, nil, false, false
-	})
-}
-
 func TestPoolRejection(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
-	chainForSigning(n)
-	n.handle("author_submitAndWatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) {
+	n.ServeSigning(nil)
+	n.Handle("author_submitAndWatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) {
 		return `"error":{"code":1010,"message":"Invalid Transaction","data":"Custom error: 12"}`, nil, false, false
 	})
 	md := c.Runtime().Metadata
@@ -317,67 +287,12 @@ func TestPoolRejection(t *testing.T) {
 	}
 }
 
-// eventsBytes builds System.Events for spec 343 with one event per extrinsic: index 0
-// ExtrinsicSuccess, index 1 ExtrinsicFailed with SubtensorModule's errName (or success if empty).
-func eventsBytes(t *testing.T, md *metadata.Metadata, errName string) []byte {
-	t.Helper()
-	sys, _ := md.Pallet("System")
-	evType, _ := md.Type(*sys.Events)
-	success, _ := evType.Def.VariantByName("ExtrinsicSuccess")
-	failed, _ := evType.Def.VariantByName("ExtrinsicFailed")
-	info := []byte{0x04, 0x08, 0x00, 0x00}
-	b := scale.AppendCompact(nil, 2)
-	b = append(b, 0x00, 0, 0, 0, 0, sys.Index, success.Index)
-	b = append(b, info...)
-	b = append(b, 0x00)
-	b = append(b, 0x00, 1, 0, 0, 0, sys.Index)
-	if errName == "" {
-		b = append(b, success.Index)
-	} else {
-		st, _ := md.Pallet("SubtensorModule")
-		errType, _ := md.Type(*st.Errors)
-		ev, ok := errType.Def.VariantByName(errName)
-		if !ok {
-			t.Fatalf("no error %s", errName)
-		}
-		deType, _ := md.Type(failed.Fields[0].Type)
-		mod, _ := deType.Def.VariantByName("Module")
-		b = append(b, failed.Index, mod.Index, st.Index, ev.Index, 0, 0, 0)
-	}
-	b = append(b, info...)
-	return append(b, 0x00)
-}
-
-// includeNode makes the replay accept a submitted extrinsic: ready, then inBlock at a fake block
-// whose second extrinsic is the submitted one and whose events are events.
-func includeNode(t *testing.T, n *replayNode, events []byte) (submitted func() []byte) {
-	const inBlock = "0x1111111111111111111111111111111111111111111111111111111111111111"
-	var got atomic.Pointer[[]byte]
-	n.handle("author_submitAndWatchExtrinsic", func(params []json.RawMessage) (string, []string, bool, bool) {
-		var s string
-		json.Unmarshal(params[0], &s)
-		ext := chaintest.Hex(t, s)
-		got.Store(&ext)
-		note := func(r string) string {
-			return `{"jsonrpc":"2.0","method":"author_extrinsicUpdate","params":{"subscription":"w1","result":` + r + `}}`
-		}
-		return `"result":"w1"`, []string{note(`"ready"`), note(`{"broadcast":["peer"]}`), note(`{"inBlock":"` + inBlock + `"}`)}, false, false
-	})
-	n.handle("author_unwatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) { return `"result":true`, nil, false, false })
-	n.handle("chain_getBlock", func([]json.RawMessage) (string, []string, bool, bool) {
-		return fmt.Sprintf(`"result":{"block":{"header":{},"extrinsics":["0x280403000b00","0x%x"]},"justifications":null}`, *got.Load()), nil, false, false
-	})
-	eventsKey := hex.EncodeToString(storage.Prefix("System", "Events"))
-	n.set(`state_getStorage(`+eventsKey+`,`+inBlock[2:]+`)`, fmt.Sprintf(`{"result":"0x%x"}`, events))
-	return func() []byte { return *got.Load() }
-}
-
 func TestDispatchError(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
-	chainForSigning(n)
+	n.ServeSigning(nil)
 	md := c.Runtime().Metadata
-	submitted := includeNode(t, n, eventsBytes(t, md, "NotEnoughBalanceToStake"))
+	submitted := n.IncludeInBlock(chaintest.Events(t, md, "NotEnoughBalanceToStake"))
 	s := newTestSigner(t)
 	call, err := extrinsic.BurnedRegister(md, 1, [32]byte{9})
 	if err != nil {
@@ -415,28 +330,28 @@ func TestDispatchError(t *testing.T) {
 }
 
 func TestInBlockSuccess(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
-	chainForSigning(n)
+	n.ServeSigning(nil)
 	md := c.Runtime().Metadata
-	includeNode(t, n, eventsBytes(t, md, ""))
+	n.IncludeInBlock(chaintest.Events(t, md, ""))
 	call, _ := extrinsic.BurnedRegister(md, 1, [32]byte{9})
 	if _, err := c.SignAndSubmit(context.Background(), call, newTestSigner(t), client.SignOptions{}); err != nil {
 		t.Fatalf("SignAndSubmit = %v", err)
 	}
-	if n.count("author_unwatchExtrinsic") != 1 {
-		t.Errorf("unwatch called %d times", n.count("author_unwatchExtrinsic"))
+	if n.Count("author_unwatchExtrinsic") != 1 {
+		t.Errorf("unwatch called %d times", n.Count("author_unwatchExtrinsic"))
 	}
 }
 
 func TestDropped(t *testing.T) {
-	n := newMetagraphNode(t)
+	n := chaintest.NewMetagraph(t)
 	c, _ := connect(t, n)
-	chainForSigning(n)
-	n.handle("author_submitAndWatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) {
+	n.ServeSigning(nil)
+	n.Handle("author_submitAndWatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) {
 		return `"result":7`, []string{`{"jsonrpc":"2.0","method":"author_extrinsicUpdate","params":{"subscription":7,"result":"dropped"}}`}, false, false
 	})
-	n.handle("author_unwatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) { return `"result":true`, nil, false, false })
+	n.Handle("author_unwatchExtrinsic", func([]json.RawMessage) (string, []string, bool, bool) { return `"result":true`, nil, false, false })
 	call, _ := extrinsic.BurnedRegister(c.Runtime().Metadata, 1, [32]byte{9})
 	if _, err := c.SignAndSubmit(context.Background(), call, newTestSigner(t), client.SignOptions{}); !errors.Is(err, client.ErrTxNotIncluded) {
 		t.Fatalf("error = %v, want ErrTxNotIncluded", err)

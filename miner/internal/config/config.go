@@ -11,7 +11,7 @@
 //
 //	Name T `flag:"kebab-name" env:"TAOMINER_SNAKE_NAME" yaml:"snake_name" default:"..." check:"..." help:"..."`
 //
-// T is string, int, int64, bool, time.Duration or []string. Optional tags:
+// T is string, int, int64, float64, bool, time.Duration or []string. Optional tags:
 // default (parsed like a flag value; omitted means the zero value), check
 // (comma-separated "nonempty", "min=N", "oneof=a|b|c"), meta (the value's
 // placeholder in the help, e.g. "ADDR") and secret:"true" (redacted by
@@ -51,6 +51,16 @@ type Serve struct {
 	Wallet                 string        `flag:"wallet" env:"TAOMINER_WALLET" yaml:"wallet" meta:"NAME" help:"Wallet whose hotkey the miner serves as (signs serve_axon, answers validators on the axon); empty runs without a hotkey (no axon, no chain)."`
 	Hotkey                 string        `flag:"hotkey" env:"TAOMINER_HOTKEY" yaml:"hotkey" meta:"NAME" default:"default" check:"nonempty" help:"Hotkey of --wallet (the coldkey is never needed to serve)."`
 	AxonPort               int           `flag:"axon-port" env:"TAOMINER_AXON_PORT" yaml:"axon_port" meta:"PORT" default:"8091" check:"min=1" help:"Port of the Bittensor axon (validators' signed synapses), on all interfaces; served when --wallet is set."`
+	Network                string        `flag:"network" env:"TAOMINER_NETWORK" yaml:"network" meta:"NETWORK" help:"Chain to follow: finney, test, local or a ws:// or wss:// URL; needs --netuid and --wallet. Empty serves offline, without the chain."`
+	Netuid                 int           `flag:"netuid" env:"TAOMINER_NETUID" yaml:"netuid" meta:"N" default:"-1" check:"min=-1" help:"Subnet to mine on with --network (0-65535); -1 means none."`
+	ExternalIP             string        `flag:"external-ip" env:"TAOMINER_EXTERNAL_IP" yaml:"external_ip" meta:"IP" help:"IP published on chain with serve_axon; empty detects the public IP. 127.0.0.1 and 0.0.0.0 are refused on finney and test."`
+	ExternalPort           int           `flag:"external-port" env:"TAOMINER_EXTERNAL_PORT" yaml:"external_port" meta:"PORT" default:"0" check:"min=0" help:"Port published on chain with serve_axon; 0 means --axon-port."`
+	MetagraphEvery         int           `flag:"metagraph-every" env:"TAOMINER_METAGRAPH_EVERY" yaml:"metagraph_every" meta:"BLOCKS" default:"0" check:"min=0" help:"Blocks between metagraph syncs with --network; 0 means once per tempo of the subnet."`
+	MinValidatorStake      float64       `flag:"min-validator-stake" env:"TAOMINER_MIN_VALIDATOR_STAKE" yaml:"min_validator_stake" meta:"ALPHA" default:"0" check:"min=0" help:"Least alpha stake (1 = 1e9 rao) of a validator the axon answers, on top of the validator permit; 0 relies on the permit alone."`
+	AllowHotkeys           []string      `flag:"allow-hotkey" env:"TAOMINER_ALLOW_HOTKEY" yaml:"allow_hotkey" meta:"SS58" help:"Hotkeys the axon answers whatever the metagraph says; without a chain only these are answered."`
+	DenyHotkeys            []string      `flag:"deny-hotkey" env:"TAOMINER_DENY_HOTKEY" yaml:"deny_hotkey" meta:"SS58" help:"Hotkeys the axon always refuses; wins over --allow-hotkey."`
+	AxonRateLimit          float64       `flag:"axon-rate-limit" env:"TAOMINER_AXON_RATE_LIMIT" yaml:"axon_rate_limit" meta:"N" default:"20" check:"min=0" help:"Requests per second one validator hotkey may make to the axon (bursts of twice that); more are answered 429. 0 means no limit."`
+	AxonNonceStore         int           `flag:"axon-nonce-store" env:"TAOMINER_AXON_NONCE_STORE" yaml:"axon_nonce_store" meta:"N" default:"100000" check:"min=1" help:"Hotkey and dendrite uuid pairs whose last nonce the axon remembers (least recently used forgotten first)."`
 }
 
 // serveOptions is the option table read from Serve's tags.

@@ -51,6 +51,9 @@ func TestDefaultServe(t *testing.T) {
 		WalletPath:             "~/.bittensor/wallets",
 		Hotkey:                 "default",
 		AxonPort:               8091,
+		Netuid:                 -1,
+		AxonRateLimit:          20,
+		AxonNonceStore:         100000,
 	}
 	if got := DefaultServe(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultServe() = %v, want %v", got, want)

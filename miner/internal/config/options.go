@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ const (
 	kindBool
 	kindDuration
 	kindList
+	kindFloat
 )
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -40,6 +42,7 @@ type option struct {
 	// Checks run by validate.
 	nonempty bool
 	min      *int64
+	minFloat *float64
 	oneof    []string
 }
 
@@ -116,6 +119,8 @@ func newOption(i int, f reflect.StructField) (*option, error) {
 		o.kind, o.meta = kindInt, orDefault(o.meta, "N")
 	case f.Type.Kind() == reflect.Int64:
 		o.kind, o.meta = kindInt64, orDefault(o.meta, "N")
+	case f.Type.Kind() == reflect.Float64:
+		o.kind, o.meta = kindFloat, orDefault(o.meta, "X")
 	case f.Type.Kind() == reflect.Bool:
 		o.kind = kindBool
 	case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
@@ -158,6 +163,13 @@ func (o *option) parseChecks(tag string, t reflect.Type) error {
 			o.nonempty = true
 		case name == "oneof" && text && arg != "":
 			o.oneof = strings.Split(arg, "|")
+		case name == "min" && o.kind == kindFloat:
+			v, err := o.parse(arg, t)
+			if err != nil {
+				return fmt.Errorf("check %q: %w", c, err)
+			}
+			f := v.Float()
+			o.minFloat = &f
 		case name == "min" && number:
 			v, err := o.parse(arg, t)
 			if err != nil {
@@ -205,6 +217,12 @@ func (o *option) parse(s string, t reflect.Type) (reflect.Value, error) {
 		v = d
 	case kindList:
 		v = splitList(s)
+	case kindFloat:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return reflect.Value{}, errors.New("want a finite number")
+		}
+		v = f
 	}
 	return reflect.ValueOf(v).Convert(t), nil
 }
@@ -228,6 +246,8 @@ func (o *option) format(v reflect.Value) string {
 		return strconv.FormatInt(v.Int(), 10)
 	case kindBool:
 		return strconv.FormatBool(v.Bool())
+	case kindFloat:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
 	case kindDuration:
 		return time.Duration(v.Int()).String()
 	case kindList:
@@ -255,6 +275,8 @@ func (o *option) check(v reflect.Value) error {
 	switch {
 	case o.nonempty && v.Len() == 0:
 		return errors.New("must not be empty")
+	case o.minFloat != nil && v.Float() < *o.minFloat:
+		return fmt.Errorf("must be at least %s, got %s", strconv.FormatFloat(*o.minFloat, 'g', -1, 64), o.format(v))
 	case o.min != nil && v.Int() < *o.min:
 		return fmt.Errorf("must be at least %s, got %s", o.format(reflect.ValueOf(*o.min).Convert(v.Type())), o.format(v))
 	case o.oneof != nil && o.kind == kindString && !slices.Contains(o.oneof, v.String()):

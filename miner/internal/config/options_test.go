@@ -17,6 +17,7 @@ type kinds struct {
 	D   time.Duration `flag:"d" env:"T_D" yaml:"d" default:"1s" help:"duration"`
 	L   []string      `flag:"l" env:"T_L" yaml:"l" default:"x" check:"oneof=x|a|b|c|d|e|f|g" help:"list"`
 	P   string        `flag:"p" env:"T_P" yaml:"p" secret:"true" help:"secret"`
+	F   float64       `flag:"f" env:"T_F" yaml:"f" default:"0.5" check:"min=0" help:"float"`
 }
 
 var kindsOptions = mustOptionSet(reflect.TypeFor[kinds]())
@@ -48,6 +49,7 @@ func TestPrecedencePerKind(t *testing.T) {
 		{"int64", "I64", int64(1), "i64: 2", int64(2), []string{"T_I64", "3"}, int64(3), []string{"--i64", "1099511627776"}, int64(1 << 40)},
 		{"bool", "B", false, "b: true", true, []string{"T_B", "false"}, false, []string{"--b"}, true},
 		{"duration", "D", time.Second, "d: 250ms", 250 * time.Millisecond, []string{"T_D", "1m30s"}, 90 * time.Second, []string{"--d=2h"}, 2 * time.Hour},
+		{"float", "F", 0.5, "f: 2.25", 2.25, []string{"T_F", "1e3"}, 1000.0, []string{"--f=0"}, 0.0},
 		{"list", "L", []string{"x"}, "l: [a, b]", []string{"a", "b"}, []string{"T_L", "c, d"}, []string{"c", "d"}, []string{"--l", "e", "--l=f,g"}, []string{"e", "f", "g"}},
 	}
 	for _, tt := range tests {
@@ -96,6 +98,10 @@ func TestKindErrors(t *testing.T) {
 		{"null bool", nil, nil, "b:", "line 1: b: missing value"},
 		{"list of mappings", nil, nil, "l: [{a: 1}]", "line 1: l: want a list of strings, got a mapping item"},
 		{"list item not allowed", []string{"--l", "a,zzz"}, nil, "", `flag --l: invalid item "zzz"`},
+		{"float not a number", nil, []string{"T_F", "lots"}, "", `env T_F: invalid value "lots": want a finite number`},
+		{"float NaN", []string{"--f=NaN"}, nil, "", "want a finite number"},
+		{"float below min", []string{"--f=-0.5"}, nil, "", "flag --f: must be at least 0, got -0.5"},
+		{"float list", nil, nil, "f: [1, 2]", "line 1: f: want a single value, got a list"},
 		{"int64 float", nil, []string{"T_I64", "1e3"}, "", `env T_I64: invalid value "1e3": want an integer`},
 	}
 	for _, tt := range tests {
@@ -144,8 +150,8 @@ func TestBadTables(t *testing.T) {
 			A string `flag:"a"`
 		}](), "needs flag, env, yaml and help tags"},
 		{"unsupported type", reflect.TypeFor[struct {
-			F float64 `flag:"f" env:"F" yaml:"f" help:"f"`
-		}](), "unsupported type float64"},
+			F complex128 `flag:"f" env:"F" yaml:"f" help:"f"`
+		}](), "unsupported type complex128"},
 		{"bad default", reflect.TypeFor[struct {
 			N int `flag:"n" env:"N" yaml:"n" default:"many" help:"n"`
 		}](), `default "many": want an integer`},

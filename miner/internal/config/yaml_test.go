@@ -77,6 +77,16 @@ func TestFullConfigFile(t *testing.T) {
 		Wallet:                 "miner",
 		Hotkey:                 "gpu0",
 		AxonPort:               9091,
+		Network:                "test",
+		Netuid:                 7,
+		ExternalIP:             "203.0.113.7",
+		ExternalPort:           9191,
+		MetagraphEvery:         100,
+		MinValidatorStake:      1000.5,
+		AllowHotkeys:           []string{"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"},
+		DenyHotkeys:            []string{"5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y"},
+		AxonRateLimit:          2.5,
+		AxonNonceStore:         5000,
 	}
 	got, err := LoadServe([]string{"--config", "testdata/full.yaml"}, nil)
 	if err != nil || !reflect.DeepEqual(got, want) {

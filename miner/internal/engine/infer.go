@@ -15,8 +15,8 @@ import (
 )
 
 // Infer validates a request against the model, queues it for the batcher at
-// its priority, within its timeout (see schedule), and returns the
-// requested outputs.
+// its priority (the one WithPriority set on ctx, else its parameters'),
+// within its timeout (see schedule), and returns the requested outputs.
 //
 // Statuses of scheduling: a full queue is 429 (the server adds
 // Retry-After); a deadline that passes before the request runs is 503
@@ -42,6 +42,9 @@ func (e *Engine) Infer(ctx context.Context, name, ver string, req *api.InferRequ
 		prio, timeout, err := schedule(&v.spec, req.Parameters, e.opt.DefaultTimeout)
 		if err != nil {
 			return nil, err
+		}
+		if p, ok := PriorityFrom(ctx); ok {
+			prio = batch.Priority(p)
 		}
 		outs, err := submit(ctx, v.batcher, inputs, prio, timeout)
 		if errors.Is(err, batch.ErrClosed) && attempt == 0 {

@@ -1,0 +1,505 @@
+package metagraph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/taominer/taominer/chain/client"
+	"github.com/taominer/taominer/chain/metadata"
+	"github.com/taominer/taominer/chain/neuron"
+	"github.com/taominer/taominer/chain/rpc"
+	"github.com/taominer/taominer/chain/scale"
+	"github.com/taominer/taominer/chain/ss58"
+	"github.com/taominer/taominer/chain/storage"
+)
+
+// defaultTempo is the runtime's default tempo, used when the chain reports none.
+const defaultTempo = 360
+
+// Options tune a Syncer.
+type Options struct {
+	NetUID uint16
+	// Every is how many blocks apart syncs are; 0 means once per tempo (read from the chain).
+	Every uint64
+	// Poll is how often Run looks at the best block (default 12s, one block).
+	Poll time.Duration
+	// Logger receives sync results and failures; nil discards them.
+	Logger *slog.Logger
+	// OnSync, if set, is called with each published snapshot (from Run's goroutine).
+	OnSync func(*Snapshot)
+	// Now returns the time stamped on snapshots (default time.Now).
+	Now func() time.Time
+}
+
+// Syncer keeps the current Snapshot of one subnet.
+type Syncer struct {
+	c    *client.Client
+	opts Options
+	log  *slog.Logger
+	cur  atomic.Pointer[Snapshot]
+
+	mu          sync.Mutex
+	lastErr     error
+	lastAttempt time.Time
+}
+
+// New returns a Syncer reading through c. Nothing is read until Sync or Run.
+func New(c *client.Client, opts Options) *Syncer {
+	if opts.Poll <= 0 {
+		opts.Poll = 12 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{c: c, opts: opts, log: log}
+}
+
+// Current returns the latest snapshot, or nil before the first successful sync. It takes no
+// lock; the snapshot must not be modified.
+func (s *Syncer) Current() *Snapshot { return s.cur.Load() }
+
+// LastError returns the error of the latest sync attempt (nil if it succeeded) and when it ran.
+func (s *Syncer) LastError() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastAttempt, s.lastErr
+}
+
+// Interval returns the number of blocks between syncs for the current snapshot.
+func (s *Syncer) Interval() uint64 {
+	if s.opts.Every > 0 {
+		return s.opts.Every
+	}
+	if cur := s.Current(); cur != nil && cur.Tempo > 0 {
+		return uint64(cur.Tempo)
+	}
+	return defaultTempo
+}
+
+// Run syncs at once, then whenever the best block is Interval blocks past the last snapshot,
+// until ctx ends. Failed syncs are logged and retried at the next poll; Run returns nil when ctx
+// ends.
+func (s *Syncer) Run(ctx context.Context) error {
+	t := time.NewTicker(s.opts.Poll)
+	defer t.Stop()
+	for {
+		if err := s.maybeSync(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("metagraph sync failed; retrying", "netuid", s.opts.NetUID, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Syncer) maybeSync(ctx context.Context) error {
+	cur := s.Current()
+	if cur != nil {
+		h, err := s.c.Header(ctx, nil)
+		if err != nil {
+			s.record(ctx, err)
+			return fmt.Errorf("best block: %w", err)
+		}
+		if h.Number < cur.Block+s.Interval() {
+			return nil
+		}
+	}
+	snap, err := s.Sync(ctx)
+	if err != nil {
+		return err
+	}
+	if s.opts.OnSync != nil {
+		s.opts.OnSync(snap)
+	}
+	return nil
+}
+
+// record notes an attempt's outcome, unless it failed because ctx ended (shutdown).
+func (s *Syncer) record(ctx context.Context, err error) {
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	s.lastErr, s.lastAttempt = err, s.opts.Now()
+	s.mu.Unlock()
+}
+
+// Sync reads the metagraph at the best block, publishes it and returns it.
+func (s *Syncer) Sync(ctx context.Context) (*Snapshot, error) {
+	snap, err := s.read(ctx)
+	s.record(ctx, err)
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(snap)
+	s.log.Info("metagraph synced", "netuid", snap.NetUID, "block", snap.Block, "neurons", len(snap.Neurons), "source", snap.Source)
+	return snap, nil
+}
+
+func (s *Syncer) read(ctx context.Context) (*Snapshot, error) {
+	if _, err := s.c.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("metagraph: runtime version: %w", err)
+	}
+	h, err := s.c.Header(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("metagraph: best block: %w", err)
+	}
+	hash, err := s.c.BlockHash(ctx, h.Number)
+	if err != nil {
+		return nil, fmt.Errorf("metagraph: hash of block %d: %w", h.Number, err)
+	}
+	return Read(ctx, s.c, s.opts.NetUID, h.Number, hash, s.log, s.opts.Now)
+}
+
+// Read reads the metagraph of netuid at block number/hash once, without a Syncer: neurons from
+// the runtime API (storage when the runtime lacks it), the tempo and the moving price.
+func Read(ctx context.Context, c *client.Client, netuid uint16, number uint64, hash client.Hash, log *slog.Logger, now func() time.Time) (*Snapshot, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	r := reader{c: c, md: c.Runtime().Metadata, netuid: netuid, at: &hash}
+	snap := &Snapshot{NetUID: netuid, Block: number, BlockHash: hash}
+	tempo, err := r.u16(ctx, "Tempo", r.netuidKey())
+	if err != nil {
+		return nil, fmt.Errorf("metagraph: tempo of subnet %d: %w", netuid, err)
+	}
+	snap.Tempo = tempo
+	lite, err := c.NeuronsLite(ctx, netuid, &hash)
+	switch {
+	case err == nil:
+		snap.Source = SourceRuntimeAPI
+		snap.Neurons = fromLite(lite)
+	case rpc.IsRuntimeAPIUnavailable(err):
+		log.Info("neuron runtime API unavailable; reading storage", "netuid", netuid, "err", err)
+		snap.Source = SourceStorage
+		if snap.Neurons, err = r.neurons(ctx); err != nil {
+			return nil, fmt.Errorf("metagraph: neurons of subnet %d from storage: %w", netuid, err)
+		}
+	default:
+		return nil, fmt.Errorf("metagraph: neurons of subnet %d: %w", netuid, err)
+	}
+	if p, err := r.movingPrice(ctx); err != nil {
+		log.Debug("moving price unavailable", "netuid", netuid, "err", err)
+	} else {
+		snap.MovingPrice, snap.PriceKnown = p, true
+	}
+	snap.SyncedAt = now()
+	snap.index()
+	return snap, nil
+}
+
+func fromLite(lite []neuron.Lite) []Neuron {
+	out := make([]Neuron, len(lite))
+	for i := range lite {
+		l := &lite[i]
+		out[i] = Neuron{
+			UID:             l.UID,
+			Hotkey:          ss58.EncodeBittensor(l.Hotkey),
+			Coldkey:         ss58.EncodeBittensor(l.Coldkey),
+			HotkeyPub:       l.Hotkey,
+			ColdkeyPub:      l.Coldkey,
+			Stake:           l.TotalStake(),
+			ValidatorPermit: l.ValidatorPermit,
+			Active:          l.Active,
+			Incentive:       ratio(l.Incentive),
+			Consensus:       ratio(l.Consensus),
+			Trust:           ratio(l.Trust),
+			ValidatorTrust:  ratio(l.ValidatorTrust),
+			Dividends:       ratio(l.Dividends),
+			Emission:        l.Emission,
+			LastUpdate:      l.LastUpdate,
+			Axon:            l.Axon,
+		}
+	}
+	return out
+}
+
+// reader reads SubtensorModule storage of one subnet at one block.
+type reader struct {
+	c      *client.Client
+	md     *metadata.Metadata
+	netuid uint16
+	at     *client.Hash
+}
+
+func (r *reader) netuidKey() []byte { return scale.AppendU16(nil, r.netuid) }
+
+// value reads item with keys, or its metadata default when absent.
+func (r *reader) value(ctx context.Context, item string, keys ...[]byte) ([]byte, error) {
+	e, err := r.md.StorageEntry("SubtensorModule", item)
+	if err != nil {
+		return nil, err
+	}
+	k, err := storage.Key(r.md, "SubtensorModule", item, keys...)
+	if err != nil {
+		return nil, err
+	}
+	v, ok, err := r.c.Storage(ctx, k, r.at)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", item, err)
+	}
+	if !ok {
+		return e.Default, nil
+	}
+	return v, nil
+}
+
+func (r *reader) u16(ctx context.Context, item string, keys ...[]byte) (uint16, error) {
+	v, err := r.value(ctx, item, keys...)
+	if err != nil {
+		return 0, err
+	}
+	d := scale.NewDecoder(v)
+	n := d.U16()
+	if err := d.Finish(); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", item, err)
+	}
+	return n, nil
+}
+
+// neurons reads every UID's record from storage items.
+func (r *reader) neurons(ctx context.Context) ([]Neuron, error) {
+	nb, err := r.value(ctx, "SubnetworkN", r.netuidKey())
+	if err != nil {
+		return nil, err
+	}
+	d := scale.NewDecoder(nb)
+	n := int(d.U16())
+	if err := d.Finish(); err != nil {
+		return nil, fmt.Errorf("decode SubnetworkN: %w", err)
+	}
+	out := make([]Neuron, n)
+	if n == 0 {
+		return out, nil
+	}
+	// Hotkeys by UID.
+	keys := make([][]byte, n)
+	for uid := range n {
+		if keys[uid], err = storage.Key(r.md, "SubtensorModule", "Keys", r.netuidKey(), scale.AppendU16(nil, uint16(uid))); err != nil {
+			return nil, err
+		}
+	}
+	vals, err := r.c.StorageMulti(ctx, keys, r.at)
+	if err != nil {
+		return nil, err
+	}
+	for uid, v := range vals {
+		out[uid].UID = uint16(uid)
+		if len(v) != 32 {
+			return nil, fmt.Errorf("Keys(%d, %d): got %d bytes, want an account id", r.netuid, uid, len(v))
+		}
+		copy(out[uid].HotkeyPub[:], v)
+		out[uid].Hotkey = ss58.EncodeBittensor(out[uid].HotkeyPub)
+	}
+	// Per hotkey: owner, stake, axon.
+	keys = keys[:0]
+	for i := range out {
+		hk := out[i].HotkeyPub[:]
+		ko, err1 := storage.Key(r.md, "SubtensorModule", "Owner", hk)
+		ks, err2 := storage.Key(r.md, "SubtensorModule", "TotalHotkeyAlpha", hk, r.netuidKey())
+		ka, err3 := storage.Key(r.md, "SubtensorModule", "Axons", r.netuidKey(), hk)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, err
+		}
+		keys = append(keys, ko, ks, ka)
+	}
+	if vals, err = r.c.StorageMulti(ctx, keys, r.at); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if o := vals[3*i]; len(o) == 32 {
+			copy(out[i].ColdkeyPub[:], o)
+		}
+		out[i].Coldkey = ss58.EncodeBittensor(out[i].ColdkeyPub)
+		if st := vals[3*i+1]; st != nil {
+			d := scale.NewDecoder(st)
+			out[i].Stake = d.U64()
+			if err := d.Finish(); err != nil {
+				return nil, fmt.Errorf("decode TotalHotkeyAlpha of uid %d: %w", i, err)
+			}
+		}
+		if ax := vals[3*i+2]; ax != nil {
+			if out[i].Axon, err = neuron.DecodeAxonInfo(ax); err != nil {
+				return nil, fmt.Errorf("axon of uid %d: %w", i, err)
+			}
+		}
+	}
+	return out, r.vectors(ctx, out)
+}
+
+// vectors fills the per-UID vectors (Active, ValidatorPermit, Incentive, …). Items the runtime
+// no longer has (Trust at spec ≥ 401) stay zero.
+func (r *reader) vectors(ctx context.Context, out []Neuron) error {
+	type vec struct {
+		item string
+		set  func(n *Neuron, v metadata.Value)
+	}
+	u16 := func(v metadata.Value) float64 { x, _ := v.(uint64); return ratio(uint16(x)) }
+	u64 := func(v metadata.Value) uint64 { x, _ := v.(uint64); return x }
+	b := func(v metadata.Value) bool { x, _ := v.(bool); return x }
+	vecs := []vec{
+		{"Active", func(n *Neuron, v metadata.Value) { n.Active = b(v) }},
+		{"ValidatorPermit", func(n *Neuron, v metadata.Value) { n.ValidatorPermit = b(v) }},
+		{"Incentive", func(n *Neuron, v metadata.Value) { n.Incentive = u16(v) }},
+		{"Consensus", func(n *Neuron, v metadata.Value) { n.Consensus = u16(v) }},
+		{"Trust", func(n *Neuron, v metadata.Value) { n.Trust = u16(v) }},
+		{"ValidatorTrust", func(n *Neuron, v metadata.Value) { n.ValidatorTrust = u16(v) }},
+		{"Dividends", func(n *Neuron, v metadata.Value) { n.Dividends = u16(v) }},
+		{"Emission", func(n *Neuron, v metadata.Value) { n.Emission = u64(v) }},
+		{"LastUpdate", func(n *Neuron, v metadata.Value) { n.LastUpdate = u64(v) }},
+	}
+	var keys [][]byte
+	var present []vec
+	var types []uint32
+	for _, v := range vecs {
+		e, err := r.md.StorageEntry("SubtensorModule", v.item)
+		if errors.Is(err, metadata.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		// Incentive and LastUpdate are keyed by NetUidStorageIndex, equal to the netuid for the
+		// main mechanism (spec §3.1).
+		k, err := storage.Key(r.md, "SubtensorModule", v.item, r.netuidKey())
+		if err != nil {
+			return err
+		}
+		keys, present, types = append(keys, k), append(present, v), append(types, e.ValueType)
+	}
+	vals, err := r.c.StorageMulti(ctx, keys, r.at)
+	if err != nil {
+		return err
+	}
+	for i, raw := range vals {
+		if raw == nil {
+			continue
+		}
+		d := scale.NewDecoder(raw)
+		val, err := r.md.DecodeValue(d, types[i])
+		if err == nil {
+			err = d.Finish()
+		}
+		if err != nil {
+			return fmt.Errorf("decode %s: %w", present[i].item, err)
+		}
+		elems, ok := val.([]metadata.Value)
+		if !ok {
+			return fmt.Errorf("decode %s: not a vector", present[i].item)
+		}
+		for uid, e := range elems {
+			if uid < len(out) {
+				present[i].set(&out[uid], e)
+			}
+		}
+	}
+	return nil
+}
+
+// movingPriceIndex is MovingPrice's index in SelectiveMetagraph (spec §4.2).
+const movingPriceIndex = 21
+
+// movingPrice reads the subnet's moving alpha price (TAO per alpha): from the selective
+// mechagraph (or metagraph) runtime API asking for that field only, else from the
+// SubnetMovingPrice storage item.
+func (r *reader) movingPrice(ctx context.Context) (float64, error) {
+	indexes := scale.AppendCompact(nil, 1)
+	indexes = scale.AppendU16(indexes, movingPriceIndex)
+	calls := []struct {
+		method string
+		args   []byte
+	}{
+		{"get_selective_mechagraph", append(scale.AppendU8(r.netuidKey(), 0), indexes...)},
+		{"get_selective_metagraph", append(r.netuidKey(), indexes...)},
+	}
+	var errs []error
+	for _, call := range calls {
+		m, err := r.md.RuntimeAPIMethod("SubnetInfoRuntimeApi", call.method)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		raw, err := r.c.StateCall(ctx, "SubnetInfoRuntimeApi_"+call.method, call.args, r.at)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d := scale.NewDecoder(raw)
+		v, err := r.md.DecodeValue(d, m.Output)
+		if err == nil {
+			err = d.Finish()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("decode %s: %w", call.method, err)
+		}
+		mg, ok := some(v).(map[string]metadata.Value)
+		if !ok {
+			return 0, fmt.Errorf("%s: subnet %d has no metagraph", call.method, r.netuid)
+		}
+		return fixedI96F32(some(mg["moving_price"]))
+	}
+	e, err := r.md.StorageEntry("SubtensorModule", "SubnetMovingPrice")
+	if err != nil {
+		return 0, errors.Join(append(errs, err)...)
+	}
+	raw, err := r.value(ctx, "SubnetMovingPrice", r.netuidKey())
+	if err != nil {
+		return 0, err
+	}
+	d := scale.NewDecoder(raw)
+	v, err := r.md.DecodeValue(d, e.ValueType)
+	if err != nil {
+		return 0, fmt.Errorf("decode SubnetMovingPrice: %w", err)
+	}
+	return fixedI96F32(v)
+}
+
+// some unwraps Option's Some (and a one-field tuple around it); None gives nil.
+func some(v metadata.Value) metadata.Value {
+	vv, ok := v.(metadata.VariantValue)
+	if !ok {
+		return v
+	}
+	if vv.Name != "Some" {
+		return nil
+	}
+	if f, ok := vv.Fields.([]metadata.Value); ok && len(f) == 1 {
+		return f[0]
+	}
+	return vv.Fields
+}
+
+// fixedI96F32 converts a decoded substrate_fixed I96F32 ({bits: i128}) to a float.
+func fixedI96F32(v metadata.Value) (float64, error) {
+	m, ok := v.(map[string]metadata.Value)
+	if !ok {
+		return 0, fmt.Errorf("moving price: unexpected value %T", v)
+	}
+	var bits *big.Int
+	switch b := m["bits"].(type) {
+	case *big.Int:
+		bits = b
+	case int64:
+		bits = big.NewInt(b)
+	case uint64:
+		bits = new(big.Int).SetUint64(b)
+	default:
+		return 0, fmt.Errorf("moving price: unexpected bits %T", m["bits"])
+	}
+	f, _ := new(big.Float).Quo(new(big.Float).SetInt(bits), new(big.Float).SetInt64(1<<32)).Float64()
+	return f, nil
+}

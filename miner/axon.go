@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/chain/wallet"
+	"github.com/taominer/taominer/miner/internal/config"
+	"github.com/taominer/taominer/miner/internal/engine"
+)
+
+// axonNode is the node's running axon: its handler, server and bound
+// listener.
+type axonNode struct {
+	ax  *axon.Axon
+	srv *http.Server
+	ln  net.Listener
+}
+
+// startAxon binds the Bittensor axon on all interfaces at --axon-port when
+// a wallet is configured and the node answers requests (not a worker). It
+// forwards to inf (the engine, or the Redis front), and checks callers
+// against mg (nil: no chain, only --allow-hotkey callers are answered).
+// The server runs as one of the node's loops and shuts down with it.
+func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Metagraph) error {
+	cfg := n.cfg
+	if cfg.Wallet == "" || cfg.Role == roleWorker {
+		return nil
+	}
+	hotkey, err := axonHotkey(cfg)
+	if err != nil {
+		return fmt.Errorf("axon: %w", err)
+	}
+	log := n.log.With("component", "axon")
+	ax, err := axon.New(axon.Options{
+		Hotkey:         hotkey,
+		Metagraph:      mg,
+		MinStake:       uint64(math.Round(cfg.MinValidatorStake * 1e9)),
+		Allow:          cfg.AllowHotkeys,
+		Deny:           cfg.DenyHotkeys,
+		RateLimit:      cfg.AxonRateLimit,
+		NonceStoreSize: cfg.AxonNonceStore,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Inferer:        inf,
+		WithPriority:   engine.WithPriority,
+		Registerer:     reg,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.AxonPort))
+	if err != nil {
+		return fmt.Errorf("axon listen: %w", err)
+	}
+	a := &axonNode{ax: ax, ln: ln, srv: &http.Server{Handler: ax.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+	n.axon = a
+	n.closers = append(n.closers, func() { _ = ln.Close() })
+	n.loops = append(n.loops, a.run(cfg.ShutdownTimeout))
+	chain := "none: only --allow-hotkey callers are answered"
+	if mg != nil {
+		chain = "metagraph"
+	}
+	log.Info("axon serving", "addr", ln.Addr().String(), "hotkey", hotkey, "callers", chain,
+		"min_validator_stake", cfg.MinValidatorStake, "rate_limit", cfg.AxonRateLimit)
+	return nil
+}
+
+// run serves until ctx ends, then shuts down within timeout.
+func (a *axonNode) run(timeout time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- a.srv.Serve(a.ln) }()
+		select {
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("axon server: %w", err)
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := a.srv.Shutdown(sctx)
+		<-errc
+		return err
+	}
+}
+
+// AxonAddr is the axon's bound address, or "" when it does not run.
+func (n *node) AxonAddr() string {
+	if n.axon == nil {
+		return ""
+	}
+	return n.axon.ln.Addr().String()
+}
+
+// axonHotkey loads the serving hotkey once and returns its SS58 address;
+// the axon verifies callers against it and never signs, so the secret is
+// zeroed at once.
+func axonHotkey(cfg config.Serve) (string, error) {
+	path, err := expandHome(cfg.WalletPath)
+	if err != nil {
+		return "", err
+	}
+	w, err := wallet.Open(path, cfg.Wallet, cfg.Hotkey)
+	if err != nil {
+		return "", err
+	}
+	kp, err := w.LoadHotkey()
+	if err != nil {
+		return "", fmt.Errorf("hotkey %q of wallet %q: %w", cfg.Hotkey, cfg.Wallet, err)
+	}
+	defer kp.Zero()
+	return kp.SS58(), nil
+}
+
+// chainMetagraph answers the axon's caller lookups from the chain node's
+// latest metagraph snapshot (read without locks).
+type chainMetagraph struct{ cn *chainNode }
+
+func (m chainMetagraph) Caller(hotkey string) (axon.Caller, bool) {
+	nr, ok := m.cn.Snapshot().ByHotkey(hotkey)
+	if !ok {
+		return axon.Caller{}, false
+	}
+	return axon.Caller{UID: nr.UID, Stake: nr.Stake, ValidatorPermit: nr.ValidatorPermit}, true
+}
+
+// metagraph is the axon's view of cn; nil (no chain: only --allow-hotkey
+// callers) when cn is nil.
+func (cn *chainNode) metagraph() axon.Metagraph {
+	if cn == nil {
+		return nil
+	}
+	return chainMetagraph{cn}
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/taominer/taominer/chain/client"
+	"github.com/taominer/taominer/chain/extrinsic"
+	"github.com/taominer/taominer/chain/metadata"
+	"github.com/taominer/taominer/chain/wallet"
+)
+
+func registerUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: miner register --netuid N [options]
+
+Registers the wallet's hotkey on subnet N by burning TAO from the coldkey (burned_register, or
+register_limit with --max-burn when the runtime has it). Shows the burn price and the coldkey's
+free balance and asks before submitting; the coldkey password comes from
+$TAOMINER_WALLET_PASSWORD or a prompt. A hotkey already registered is reported, and nothing is
+submitted.
+
+Options:
+  --netuid N          subnet to register on (required)
+  --network NETWORK   finney (default), test, local or a ws:// or wss:// URL
+  --wallet-path DIR   wallets folder (default ~/.bittensor/wallets)
+  --wallet NAME       wallet name (default "default")
+  --hotkey NAME       hotkey name (default "default")
+  --max-burn TAO      refuse to pay more than this (register_limit's price cap where available)
+  --yes               do not ask for confirmation
+`)
+}
+
+// registerCmd runs `miner register` and returns the exit code: 0 registered (or already), 1
+// failed, 2 bad command line.
+func registerCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := register(ctx, args, stdin, stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "miner register:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "miner register:", err)
+		return 1
+	}
+}
+
+// unlockColdkey decrypts the coldkey (Argon2i, about 5 s and 0.5 GiB). Tests that only need a
+// signer replace it to keep the number of real unlocks small.
+var unlockColdkey = (*wallet.Wallet).UnlockColdkey
+
+// errDeclined is returned when the user answers no.
+var errDeclined = errors.New("not registered: declined")
+
+func register(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	flags, wf := newWalletFlagSet("register", stderr)
+	flags.Usage = func() { registerUsage(stderr) }
+	netuidFlag := flags.Int("netuid", -1, "subnet to register on")
+	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
+	maxBurnFlag := flags.String("max-burn", "", "largest burn to pay, in TAO")
+	yes := flags.Bool("yes", false, "do not ask for confirmation")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	netuid, err := validNetuid(*netuidFlag)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if netuid == 0 {
+		return usageError{"--netuid 0 is the root network; neurons register on subnets 1 and up"}
+	}
+	var maxBurn uint64
+	if *maxBurnFlag != "" {
+		if maxBurn, err = parseTAO(*maxBurnFlag); err != nil {
+			return usageError{"--max-burn: " + err.Error()}
+		}
+	}
+	w, err := wf.open()
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	hotSS58, err := w.HotkeyPub()
+	if err != nil {
+		return fmt.Errorf("hotkey %q of wallet %q: %w (create it with `miner wallet new --hot`)", w.Hotkey, w.Name, err)
+	}
+	coldSS58, err := w.ColdkeyPub()
+	if err != nil {
+		return fmt.Errorf("coldkey of wallet %q: %w (registering pays from the coldkey)", w.Name, err)
+	}
+	hot, err := hotkeyOf(hotSS58)
+	if err != nil {
+		return err
+	}
+	cold, err := hotkeyOf(coldSS58)
+	if err != nil {
+		return err
+	}
+
+	r, best, closeRPC, err := dialBest(ctx, *network)
+	if err != nil {
+		return err
+	}
+	defer closeRPC()
+	c := r.c
+	if ok, err := r.subnetExists(ctx, netuid); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("subnet %d does not exist on %s", netuid, *network)
+	}
+	if uid, ok, err := r.uid(ctx, netuid, hot); err != nil {
+		return fmt.Errorf("check registration: %w", err)
+	} else if ok {
+		fmt.Fprintf(stdout, "hotkey %s is already registered on subnet %d of %s as UID %d; nothing to do\n", hotSS58, netuid, *network, uid)
+		return nil
+	}
+	burn, err := r.u64(ctx, "Burn", u16le(netuid))
+	if err != nil {
+		return err
+	}
+	free, err := r.freeBalance(ctx, cold)
+	if err != nil {
+		return fmt.Errorf("coldkey balance: %w", err)
+	}
+	md := c.Runtime().Metadata
+	_, limitErr := md.Call("SubtensorModule", "register_limit")
+	useLimit := maxBurn > 0 && limitErr == nil
+
+	fmt.Fprintf(stdout, "network   %s (block %d, runtime %d)\n", *network, best, c.Runtime().Version.SpecVersion)
+	fmt.Fprintf(stdout, "subnet    %d\n", netuid)
+	fmt.Fprintf(stdout, "hotkey    %s (%s/%s)\n", hotSS58, w.Name, w.Hotkey)
+	fmt.Fprintf(stdout, "coldkey   %s, free balance τ%s\n", coldSS58, formatRao(free))
+	fmt.Fprintf(stdout, "burn      τ%s (recycled to register; the price moves from block to block)\n", formatRao(burn))
+	if maxBurn > 0 {
+		if burn > maxBurn {
+			return fmt.Errorf("the burn τ%s is above --max-burn τ%s; not submitted", formatRao(burn), formatRao(maxBurn))
+		}
+		if useLimit {
+			fmt.Fprintf(stdout, "price cap τ%s (register_limit: the chain refuses if the burn rises above it)\n", formatRao(maxBurn))
+		} else {
+			fmt.Fprintf(stdout, "price cap τ%s checked here only: this runtime has no register_limit\n", formatRao(maxBurn))
+		}
+	}
+	if free < burn {
+		return fmt.Errorf("the coldkey's free balance τ%s is below the burn τ%s; not submitted", formatRao(free), formatRao(burn))
+	}
+	if !*yes {
+		ok, err := confirm(stdin, stderr, fmt.Sprintf("Burn about τ%s to register on subnet %d? [y/N] ", formatRao(burn), netuid))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errDeclined
+		}
+	}
+
+	pw := &passwordSource{stdin: stdin, prompt: stderr}
+	if v, ok := os.LookupEnv(walletPasswordEnv); ok {
+		pw.env = []byte(v)
+	}
+	defer pw.zero()
+	password, err := pw.get(false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "unlocking the coldkey (a few seconds)…")
+	signer, err := unlockColdkey(w, password)
+	if err != nil {
+		return fmt.Errorf("unlock coldkey: %w", err)
+	}
+	defer signer.Zero()
+	if signer.PublicKey() != cold {
+		return fmt.Errorf("unlock coldkey: %w", wallet.ErrMismatch)
+	}
+
+	if _, err := c.Refresh(ctx); err != nil {
+		return fmt.Errorf("runtime version: %w", err)
+	}
+	md = c.Runtime().Metadata
+	var call extrinsic.Call
+	name := "burned_register"
+	if useLimit {
+		name = "register_limit"
+		call, err = extrinsic.RegisterLimit(md, netuid, hot, maxBurn)
+	} else {
+		call, err = extrinsic.BurnedRegister(md, netuid, hot)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "submitting %s, waiting for inclusion…\n", name)
+	block, err := c.SignAndSubmit(ctx, call, signer, client.SignOptions{})
+	if err != nil {
+		return describeSubmitError(name, err)
+	}
+	uid, ok, err := chainReader{c: c, at: &block}.uid(ctx, netuid, hot)
+	if err != nil {
+		return fmt.Errorf("%s was included in block %s, but reading the UID failed: %w", name, block, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s was included in block %s, but the hotkey has no UID there", name, block)
+	}
+	fmt.Fprintf(stdout, "registered: hotkey %s is UID %d on subnet %d (block %s)\n", hotSS58, uid, netuid, block)
+	return nil
+}
+
+// describeSubmitError names a failed submission: pool rejections by code and custom name,
+// dispatch errors by pallet and error name with the chain's explanation.
+func describeSubmitError(call string, err error) error {
+	var pe *client.PoolError
+	var de *metadata.DispatchError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s refused by the transaction pool: %w", call, err)
+	case errors.As(err, &de):
+		return fmt.Errorf("%s failed on chain: %w", call, err)
+	case errors.Is(err, client.ErrTxNotIncluded):
+		return fmt.Errorf("%s was not included: %w", call, err)
+	}
+	return fmt.Errorf("%s: %w", call, err)
+}
+
+// confirm asks a yes/no question on stdin; only "y" or "yes" is yes.
+func confirm(stdin io.Reader, prompt io.Writer, question string) (bool, error) {
+	fmt.Fprint(prompt, question)
+	// One byte at a time, so a password on the following line stays unread.
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		n, err := stdin.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			line = append(line, buf[0])
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false, fmt.Errorf("read the answer: %w", err)
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(string(line))) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func u16le(v uint16) []byte { return []byte{byte(v), byte(v >> 8)} }

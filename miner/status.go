@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/taominer/taominer/chain/metagraph"
+)
+
+func statusUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: miner status --netuid N [options]
+
+Reads the chain directly and shows the wallet's hotkey on subnet N: UID, stake, incentive,
+emission per tempo and per day (alpha, and TAO at the subnet's moving price), rank among the
+subnet's miners, and whether the axon on chain is --external-ip:--external-port.
+
+Options:
+  --netuid N            subnet (required)
+  --network NETWORK     finney (default), test, local or a ws:// or wss:// URL
+  --wallet-path DIR     wallets folder (default ~/.bittensor/wallets)
+  --wallet NAME         wallet name (default "default")
+  --hotkey NAME         hotkey name (default "default")
+  --external-ip IP      the axon IP you expect on chain
+  --external-port PORT  the axon port you expect on chain (default 8091 when --external-ip is given)
+  --url URL             also show the running node's GET /v1/chain (e.g. http://node:8000)
+  --json                one JSON document for scripts
+`)
+}
+
+// statusReport is `miner status --json`.
+type statusReport struct {
+	Network    string          `json:"network"`
+	Netuid     uint16          `json:"netuid"`
+	Block      uint64          `json:"block"`
+	Tempo      uint16          `json:"tempo"`
+	Hotkey     string          `json:"hotkey"`
+	Registered bool            `json:"registered"`
+	Neuron     *neuronStatus   `json:"neuron"`
+	PriceTAO   *float64        `json:"moving_price_tao_per_alpha"`
+	Axon       statusAxon      `json:"axon"`
+	Node       json.RawMessage `json:"node,omitempty"`
+	NodeError  string          `json:"node_error,omitempty"`
+}
+
+type statusAxon struct {
+	OnChain      string `json:"on_chain"`
+	OnChainBlock uint64 `json:"on_chain_block"`
+	Version      uint32 `json:"version"`
+	Expected     string `json:"expected,omitempty"`
+	Matches      *bool  `json:"matches"` // null when no --external-ip was given
+}
+
+// statusCmd runs `miner status` and returns the exit code: 0 shown, 1 failed, 2 bad command line.
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := status(ctx, args, stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "miner status:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "miner status:", err)
+		return 1
+	}
+}
+
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags, wf := newWalletFlagSet("status", stderr)
+	flags.Usage = func() { statusUsage(stderr) }
+	netuidFlag := flags.Int("netuid", -1, "subnet")
+	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
+	extIP := flags.String("external-ip", "", "expected axon IP")
+	extPort := flags.Int("external-port", 0, "expected axon port")
+	url := flags.String("url", "", "running node's base URL")
+	asJSON := flags.Bool("json", false, "print JSON")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	netuid, err := validNetuid(*netuidFlag)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var expected string
+	var wantIP netip.Addr
+	if *extIP != "" {
+		if wantIP, err = netip.ParseAddr(*extIP); err != nil {
+			return usageError{"--external-ip: " + err.Error()}
+		}
+		wantIP = wantIP.Unmap()
+		port := *extPort
+		if port == 0 {
+			port = 8091
+		}
+		if port < 1 || port > 65535 {
+			return usageError{fmt.Sprintf("--external-port %d out of range", port)}
+		}
+		expected = netip.AddrPortFrom(wantIP, uint16(port)).String()
+	} else if *extPort != 0 {
+		return usageError{"--external-port needs --external-ip"}
+	}
+	w, err := wf.open()
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	hotSS58, err := w.HotkeyPub()
+	if err != nil {
+		return fmt.Errorf("hotkey %q of wallet %q: %w", w.Hotkey, w.Name, err)
+	}
+	hot, err := hotkeyOf(hotSS58)
+	if err != nil {
+		return err
+	}
+
+	r, best, closeRPC, err := dialBest(ctx, *network)
+	if err != nil {
+		return err
+	}
+	defer closeRPC()
+	c, at := r.c, *r.at
+	if ok, err := r.subnetExists(ctx, netuid); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("subnet %d does not exist on %s", netuid, *network)
+	}
+	snap, err := metagraph.Read(ctx, c, netuid, best, at, nil, nil)
+	if err != nil {
+		return err
+	}
+	rep := statusReport{Network: *network, Netuid: netuid, Block: snap.Block, Tempo: snap.Tempo, Hotkey: hotSS58}
+	if snap.PriceKnown {
+		p := snap.MovingPrice
+		rep.PriceTAO = &p
+	}
+	nr, registered := snap.ByHotkey(hotSS58)
+	rep.Registered = registered
+	if registered {
+		rep.Neuron = describeNeuron(snap, nr)
+		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = axonAddr(nr.Axon), nr.Axon.Block, nr.Axon.Version
+	} else if a, err := r.axon(ctx, netuid, hot); err == nil {
+		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = axonAddr(a), a.Block, a.Version
+	}
+	if expected != "" {
+		rep.Axon.Expected = expected
+		m := rep.Axon.OnChain == expected
+		rep.Axon.Matches = &m
+	}
+	if *url != "" {
+		rep.Node, err = nodeChain(ctx, *url)
+		if err != nil {
+			rep.NodeError = err.Error()
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printStatus(stdout, rep, w.Name+"/"+w.Hotkey)
+	return nil
+}
+
+// nodeChain fetches a running node's GET /v1/chain.
+func nodeChain(ctx context.Context, base string) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u := strings.TrimSuffix(base, "/") + "/v1/chain"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if !json.Valid(body) {
+		return nil, fmt.Errorf("GET %s: not JSON", u)
+	}
+	return body, nil
+}
+
+func printStatus(w io.Writer, r statusReport, walletName string) {
+	fmt.Fprintf(w, "network     %s\n", r.Network)
+	fmt.Fprintf(w, "subnet      %d at block %d (tempo %d blocks)\n", r.Netuid, r.Block, r.Tempo)
+	fmt.Fprintf(w, "hotkey      %s (%s)\n", r.Hotkey, walletName)
+	if !r.Registered {
+		fmt.Fprintf(w, "registered  no (register with `miner register --netuid %d`)\n", r.Netuid)
+	} else {
+		n := r.Neuron
+		role := "miner"
+		if n.ValidatorPermit {
+			role = "validator permit"
+		}
+		fmt.Fprintf(w, "registered  yes, UID %d (%s, active %v, last update block %d)\n", n.UID, role, n.Active, n.LastUpdate)
+		fmt.Fprintf(w, "stake       %.9f α\n", n.StakeAlpha)
+		fmt.Fprintf(w, "incentive   %.6f (rank %d of %d miners)\n", n.Incentive, n.Rank, n.Miners)
+		fmt.Fprintf(w, "emission    %.9f α per tempo, %.9f α per day", n.EmissionAlphaTempo, n.EmissionAlphaDay)
+		if n.EmissionTAODay != nil && r.PriceTAO != nil {
+			fmt.Fprintf(w, " ≈ τ%.9f per day at %.9f τ/α", *n.EmissionTAODay, *r.PriceTAO)
+		} else {
+			fmt.Fprint(w, " (no moving price from this runtime: TAO not shown)")
+		}
+		fmt.Fprintln(w)
+	}
+	axon := r.Axon.OnChain
+	if axon == "" {
+		axon = "none served"
+	} else {
+		axon = fmt.Sprintf("%s (version %d, block %d)", axon, r.Axon.Version, r.Axon.OnChainBlock)
+	}
+	switch {
+	case r.Axon.Matches == nil:
+		fmt.Fprintf(w, "axon        %s\n", axon)
+	case *r.Axon.Matches:
+		fmt.Fprintf(w, "axon        %s: matches %s\n", axon, r.Axon.Expected)
+	default:
+		fmt.Fprintf(w, "axon        %s: DIFFERS from %s\n", axon, r.Axon.Expected)
+	}
+	switch {
+	case r.NodeError != "":
+		fmt.Fprintf(w, "node        %s\n", r.NodeError)
+	case r.Node != nil:
+		var pretty strings.Builder
+		var v any
+		if json.Unmarshal(r.Node, &v) == nil {
+			b, _ := json.MarshalIndent(v, "            ", "  ")
+			pretty.Write(b)
+		}
+		fmt.Fprintf(w, "node        %s\n", pretty.String())
+	}
+}
