@@ -13,7 +13,7 @@ RUN_ARGS     ?=
 VERSION      ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X main.version=$(VERSION)
 
-.PHONY: all run test vet bench onnxruntime assets build clean
+.PHONY: all run test vet vet-gpu bench onnxruntime assets build build-gpu clean
 
 all: build
 
@@ -33,6 +33,15 @@ assets: $(ORT_LIB) $(MODEL_CACHE) $(BUNDLED)
 
 build: $(ORT_LIB)
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/miner ./miner
+
+# The gpu flavour: adds the CUDA kernels (kernels/cuda, behind the gpu tag).
+# ONNX Runtime's CUDA/TensorRT providers and NVML need no tag: they are
+# shared libraries found at run time.
+build-gpu: $(ORT_LIB)
+	$(GO) build -tags gpu -ldflags "$(LDFLAGS)" -o bin/miner-gpu ./miner
+
+vet-gpu:
+	$(GO) vet -tags gpu ./...
 
 run: assets
 	$(GO) run -ldflags "$(LDFLAGS)" ./miner serve --models model-repo $(RUN_ARGS)

@@ -17,6 +17,24 @@ type ThroughputStats struct {
 	// Workers lists, on a node with a Redis queue, every live worker with
 	// the statistics it last announced (sorted by id).
 	Workers []WorkerThroughput `json:"workers,omitempty"`
+	// GPUs lists the GPUs NVML reports on a node that runs models, with
+	// their latest readings (polled every few seconds); absent without
+	// GPUs.
+	GPUs []GPUStats `json:"gpus,omitempty"`
+}
+
+// GPUStats is one GPU's entry of ThroughputStats: NVML's latest readings. A
+// reading the GPU does not support is 0.
+type GPUStats struct {
+	Index              int     `json:"index"`
+	Name               string  `json:"name"`
+	UUID               string  `json:"uuid"`
+	MemoryTotalBytes   uint64  `json:"memory_total_bytes"`
+	MemoryFreeBytes    uint64  `json:"memory_free_bytes"`
+	MemoryUsedBytes    uint64  `json:"memory_used_bytes"`
+	UtilizationRatio   float64 `json:"utilization_ratio"`
+	TemperatureCelsius float64 `json:"temperature_celsius"`
+	PowerWatts         float64 `json:"power_watts"`
 }
 
 // WorkerThroughput is one Redis worker's entry of ThroughputStats.

@@ -8,12 +8,15 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/chain/wallet"
+	"github.com/taominer/taominer/kernels/wordpiece"
+	"github.com/taominer/taominer/mapping"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/engine"
 )
@@ -41,6 +44,7 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 		return fmt.Errorf("axon: %w", err)
 	}
 	log := n.log.With("component", "axon")
+	maps := mappingSet(cfg, inf, log)
 	ax, err := axon.New(axon.Options{
 		Hotkey:         hotkey,
 		Metagraph:      mg,
@@ -51,6 +55,7 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 		NonceStoreSize: cfg.AxonNonceStore,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Inferer:        inf,
+		Kinds:          maps,
 		WithPriority:   engine.WithPriority,
 		Registerer:     reg,
 		Logger:         log,
@@ -67,6 +72,13 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	n.axon = a
 	n.closers = append(n.closers, func() { _ = ln.Close() })
 	n.loops = append(n.loops, a.run(cfg.ShutdownTimeout))
+	if cfg.ModelControl == engine.ControlPoll {
+		every := cfg.RepositoryPollInterval
+		if every <= 0 {
+			every = time.Second
+		}
+		n.loops = append(n.loops, func(ctx context.Context) error { return maps.Run(ctx, every) })
+	}
 	chain := "none: only --allow-hotkey callers are answered"
 	if mg != nil {
 		chain = "metagraph"
@@ -74,6 +86,34 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	log.Info("axon serving", "addr", ln.Addr().String(), "hotkey", hotkey, "callers", chain,
 		"min_validator_stake", cfg.MinValidatorStake, "rate_limit", cfg.AxonRateLimit)
 	return nil
+}
+
+// mappingSet loads the synapse mappings of the model folder (also on an
+// api-role node, whose folder then holds only mapping files): their routes
+// answer through inf, beside Infer. In poll mode the axon's loop follows
+// the folder; otherwise they are read once here.
+func mappingSet(cfg config.Serve, inf axon.Inferer, log *slog.Logger) *mapping.Set {
+	set := mapping.NewSet(mapping.SetOptions{Dir: cfg.ModelsDir, Inferer: inf, Load: mappingOptions(), Logger: log})
+	_ = set.Sync() // failures are logged per file
+	if names := set.KindNames(); len(names) > 0 {
+		log.Info("mapped synapses", "synapses", names)
+	}
+	return set
+}
+
+// mappingOptions are the hooks mappings load with: text inputs use the
+// WordPiece tokenizer, from a BERT vocab.txt (uncased with lowerCase, which
+// also strips accents, as Hugging Face's BertTokenizer) or a Hugging Face
+// tokenizer.json (which carries its own settings).
+func mappingOptions() mapping.Options {
+	return mapping.Options{Tokenizer: func(vocab string, lowerCase bool) (mapping.Tokenizer, error) {
+		if strings.HasSuffix(vocab, ".json") {
+			return wordpiece.LoadHF(vocab)
+		}
+		opt := wordpiece.DefaultOptions()
+		opt.Lowercase = lowerCase
+		return wordpiece.Load(vocab, opt)
+	}}
 }
 
 // run serves until ctx ends, then shuts down within timeout.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/server"
 	"github.com/taominer/taominer/chain/client"
 	"github.com/taominer/taominer/chain/extrinsic"
@@ -267,6 +268,7 @@ type chainNode struct {
 	want     extrinsic.Axon // what we publish
 	wantAddr string
 	synced   chan struct{} // a metagraph sync happened
+	ax       *axon.Axon    // the node's axon (nil: none); set before the HTTP server starts
 
 	mu           sync.Mutex
 	uid          int // -1 when not registered
@@ -514,6 +516,8 @@ type chainStatus struct {
 	Neuron     *neuronStatus  `json:"neuron,omitempty"`
 	Metagraph  *metagraphInfo `json:"metagraph"`
 	Errors     map[string]any `json:"errors"`
+	// Validators is what the axon saw of its callers; null when no axon runs.
+	Validators *axon.Validators `json:"validators"`
 }
 
 type axonStatus struct {
@@ -584,6 +588,10 @@ func (n *chainNode) ChainStatus(context.Context) (any, error) {
 	n.mu.Unlock()
 	if at, err := n.syncer.LastError(); err != nil {
 		st.Errors["metagraph"] = map[string]any{"error": err.Error(), "at": at}
+	}
+	if n.ax != nil {
+		v := n.ax.Validators()
+		st.Validators = &v
 	}
 	if s := n.Snapshot(); s != nil {
 		st.Metagraph = &metagraphInfo{Block: s.Block, SyncedAt: s.SyncedAt, Source: s.Source, Neurons: len(s.Neurons), Tempo: s.Tempo}
@@ -697,6 +705,32 @@ func (n *node) attachChain(ctx context.Context, reg prometheus.Registerer, opts 
 	n.loops = append(n.loops, cn.Run)
 	n.closers = append(n.closers, cn.Close)
 	return cn, nil
+}
+
+// axonReport is the body of GET /v1/axon: the axon's address and hotkey and what it saw of its
+// callers, the same validators section as GET /v1/chain, online or offline.
+type axonReport struct {
+	Hotkey     string          `json:"hotkey"`
+	Addr       string          `json:"addr"`
+	Validators axon.Validators `json:"validators"`
+}
+
+// AxonStatus reports the axon's recent callers (server.AxonSource).
+func (a *axonNode) AxonStatus(context.Context) (any, error) {
+	return axonReport{Hotkey: a.ax.Hotkey(), Addr: a.ln.Addr().String(), Validators: a.ax.Validators()}, nil
+}
+
+// wireValidators shows the axon's recent callers, when it runs, in GET /v1/axon and in the
+// validators section of GET /v1/chain (cn nil: offline). Call it after startAxon, before the HTTP
+// server is built.
+func (n *node) wireValidators(opts *server.Options, cn *chainNode) {
+	if n.axon == nil {
+		return
+	}
+	opts.Axon = n.axon
+	if cn != nil {
+		cn.ax = n.axon.ax
+	}
 }
 
 func registerAll(reg prometheus.Registerer, cs []prometheus.Collector) error {

@@ -324,7 +324,7 @@ func TestChainServe(t *testing.T) {
 		if err := json.Unmarshal(res.body, &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.Metagraph != nil && st.Axon.Published && st.Neuron != nil {
+		if st.Metagraph != nil && st.Axon.Published && st.Axon.OnChain != "" && st.Neuron != nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -366,6 +366,15 @@ func TestChainServe(t *testing.T) {
 		if r.Status != tc.status || !strings.Contains(r.Message, tc.msg) {
 			t.Errorf("axon call by %s: %d %q, want %d %q", tc.caller.SS58(), r.Status, r.Message, tc.status, tc.msg)
 		}
+	}
+	// GET /v1/chain lists those calls, newest first, with the callers' UIDs.
+	st = chainStatus{}
+	if err := json.Unmarshal(tn.do(t, http.MethodGet, "/v1/chain", nil, nil).body, &st); err != nil || st.Validators == nil {
+		t.Fatalf("GET /v1/chain validators: %v %+v", err, st.Validators)
+	}
+	if rec := st.Validators.Recent; len(rec) != 3 || rec[0].UID != nil || rec[1].UID == nil || *rec[1].UID != 8 ||
+		rec[1].Reason != "no_validator_permit" || rec[2].UID == nil || *rec[2].UID != 395 || rec[2].Status != 200 {
+		t.Errorf("validators.recent = %+v", rec)
 	}
 	metrics := string(tn.do(t, http.MethodGet, "/metrics", nil, nil).body)
 	for _, want := range []string{

@@ -35,6 +35,8 @@ Commands:
   register  register the wallet's hotkey on a subnet by burning TAO (miner register --help)
   status    show the hotkey's UID, stake, incentive, emission and axon on a subnet (miner status --help)
   query     sign one synapse with a hotkey and send it to an axon, as a validator does (miner query --help)
+  validate  query axons with a reference input set, score the answers against a reference model, rank them (miner validate --help)
+  doctor    report ONNX Runtime, its execution providers, the GPUs and the build; --selftest runs each device (miner doctor --help)
   version   print the version
 `)
 }
@@ -83,6 +85,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return queryCmd(ctx, args[1:], stdout, stderr)
+	case "validate":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return validateCmd(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return doctorCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "taominer", version)
 		return 0

@@ -48,11 +48,16 @@ func newLogger(cfg config.Serve, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// onnxOpener opens models with ONNX Runtime.
-type onnxOpener struct{ threads int }
+// onnxOpener opens models with ONNX Runtime, on the execution provider
+// and device their config asks for.
+type onnxOpener struct {
+	threads int
+	log     *slog.Logger // the provider fallback warning
+}
 
 func (o onnxOpener) Open(_ context.Context, path string, cfg models.Config) (models.IO, models.Session, error) {
-	opts := onnx.Options{IntraOpThreads: o.threads, ExecutionProvider: cfg.ExecutionProvider}
+	opts := onnx.Options{IntraOpThreads: o.threads, ExecutionProvider: cfg.ExecutionProvider,
+		DeviceID: cfg.DeviceID, Fallback: cfg.Fallback, Logger: o.log}
 	if cfg.IntraOpThreads > 0 {
 		opts.IntraOpThreads = cfg.IntraOpThreads
 	}
@@ -174,6 +179,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 			n.close()
 			return nil, err
 		}
+		n.wireValidators(&opts, cn)
 		if err := n.listen(server.New(opts)); err != nil {
 			n.close()
 			return nil, err
@@ -188,6 +194,9 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		return nil, err
 	}
 	log.Info("onnxruntime loaded", "library", lib, "version", onnx.Version())
+	gpuStats, closeGPUs := gpuPoller(ctx, log)
+	n.loops = append(n.loops, gpuStats.Run)
+	n.closers = append(n.closers, closeGPUs)
 	started := time.Now()
 	reg := prometheus.NewRegistry()
 	met := metrics.New(reg)
@@ -198,7 +207,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 	if observersOff {
 		observe = nil
 	}
-	eng := engine.New(onnxOpener{threads: cfg.IntraOpThreads}, engine.Options{
+	eng := engine.New(onnxOpener{threads: cfg.IntraOpThreads, log: log}, engine.Options{
 		Dir:                  cfg.ModelsDir,
 		DefaultMaxBatchSize:  cfg.MaxBatchSize,
 		DefaultMaxQueueDelay: cfg.MaxQueueDelay,
@@ -222,11 +231,11 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		metrics.NewCollector(eng))
+		metrics.NewCollector(eng), gpuStats)
 	n.engine, n.watcher = eng, watcher
 	opts := server.Options{
 		Inferer: eng, Catalog: eng, Repository: eng,
-		Stats:        statsSource{Engine: eng, windows: windows, started: started},
+		Stats:        statsSource{Engine: eng, windows: windows, started: started, gpus: gpuStats},
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Version:      version,
@@ -259,6 +268,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		n.close()
 		return nil, err
 	}
+	n.wireValidators(&opts, cn)
 	if err := n.listen(server.New(opts)); err != nil {
 		eng.Close(context.Background())
 		n.close()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/chain/metagraph"
 )
 
@@ -30,7 +31,8 @@ Options:
   --hotkey NAME         hotkey name (default "default")
   --external-ip IP      the axon IP you expect on chain
   --external-port PORT  the axon port you expect on chain (default 8091 when --external-ip is given)
-  --url URL             also show the running node's GET /v1/chain (e.g. http://node:8000)
+  --url URL             also show the running node's GET /v1/chain (e.g. http://node:8000), with
+                        the validator calls its axon saw (GET /v1/axon when the node runs offline)
   --json                one JSON document for scripts
 `)
 }
@@ -48,6 +50,9 @@ type statusReport struct {
 	Axon       statusAxon      `json:"axon"`
 	Node       json.RawMessage `json:"node,omitempty"`
 	NodeError  string          `json:"node_error,omitempty"`
+	// Validators is the node's validators section: what its axon saw of validator calls (from
+	// GET /v1/chain, or GET /v1/axon when the node runs offline); absent without --url or axon.
+	Validators *axon.Validators `json:"validators,omitempty"`
 }
 
 type statusAxon struct {
@@ -155,7 +160,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		rep.Axon.Matches = &m
 	}
 	if *url != "" {
-		rep.Node, err = nodeChain(ctx, *url)
+		rep.Node, rep.Validators, err = nodeChain(ctx, *url)
 		if err != nil {
 			rep.NodeError = err.Error()
 		}
@@ -169,31 +174,53 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// nodeChain fetches a running node's GET /v1/chain.
-func nodeChain(ctx context.Context, base string) (json.RawMessage, error) {
+// nodeChain fetches a running node's GET /v1/chain and the validators section in it. A node
+// that runs offline answers 404 there; its axon's validators then come from GET /v1/axon, and
+// the 404 is still reported.
+func nodeChain(ctx context.Context, base string) (json.RawMessage, *axon.Validators, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	u := strings.TrimSuffix(base, "/") + "/v1/chain"
+	var section struct {
+		Validators *axon.Validators `json:"validators"`
+	}
+	body, code, err := nodeGet(ctx, base, "/v1/chain")
+	if code == http.StatusNotFound {
+		if ab, _, aerr := nodeGet(ctx, base, "/v1/axon"); aerr == nil && json.Unmarshal(ab, &section) == nil {
+			return nil, section.Validators, err
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(body, &section); err != nil {
+		return nil, nil, fmt.Errorf("GET %s/v1/chain: %w", base, err)
+	}
+	return body, section.Validators, nil
+}
+
+// nodeGet GETs path from a running node and returns its JSON body, or an error with the status.
+func nodeGet(ctx context.Context, base, path string) (json.RawMessage, int, error) {
+	u := strings.TrimSuffix(base, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("--url: %w", err)
+		return nil, 0, fmt.Errorf("--url: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
+		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
 	}
 	if !json.Valid(body) {
-		return nil, fmt.Errorf("GET %s: not JSON", u)
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: not JSON", u)
 	}
-	return body, nil
+	return body, resp.StatusCode, nil
 }
 
 func printStatus(w io.Writer, r statusReport, walletName string) {
@@ -238,11 +265,42 @@ func printStatus(w io.Writer, r statusReport, walletName string) {
 		fmt.Fprintf(w, "node        %s\n", r.NodeError)
 	case r.Node != nil:
 		var pretty strings.Builder
-		var v any
+		var v map[string]any
 		if json.Unmarshal(r.Node, &v) == nil {
+			delete(v, "validators") // shown as tables below
 			b, _ := json.MarshalIndent(v, "            ", "  ")
 			pretty.Write(b)
 		}
 		fmt.Fprintf(w, "node        %s\n", pretty.String())
+	}
+	if r.Validators != nil {
+		printValidators(w, r.Validators)
+	}
+}
+
+// printValidators shows what the node's axon saw: totals, the busiest callers and the recent
+// calls, newest first.
+func printValidators(w io.Writer, v *axon.Validators) {
+	fmt.Fprintf(w, "validators  %d answered, %d refused since %s\n", v.Answered, v.Refused, v.Since.Format(time.RFC3339))
+	uid := func(u *int) string {
+		if u == nil {
+			return "-"
+		}
+		return fmt.Sprint(*u)
+	}
+	if len(v.Callers) > 0 {
+		fmt.Fprintf(w, "  %-48s  %5s  %8s  %6s  %7s  %-20s  %s\n", "caller", "uid", "answered", "errors", "refused", "last seen", "last status")
+		for _, c := range v.Callers {
+			fmt.Fprintf(w, "  %-48s  %5s  %8d  %6d  %7d  %-20s  %d\n", c.Hotkey, uid(c.UID), c.Answered, c.Errors, c.Refused,
+				c.LastSeen.Format(time.RFC3339), c.LastStatus)
+		}
+	}
+	if len(v.Recent) > 0 {
+		fmt.Fprintf(w, "  recent calls, newest first:\n")
+		fmt.Fprintf(w, "  %-24s  %-48s  %5s  %-12s  %6s  %9s  %s\n", "time", "hotkey", "uid", "synapse", "status", "ms", "refused")
+		for _, q := range v.Recent {
+			fmt.Fprintf(w, "  %-24s  %-48s  %5s  %-12s  %6d  %9.2f  %s\n", q.Time.Format("2006-01-02T15:04:05.000"), q.Hotkey, uid(q.UID),
+				q.Synapse, q.Status, q.ProcessMS, q.Reason)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/gpus"
 	"github.com/taominer/taominer/miner/internal/throughput"
 )
 
@@ -15,6 +16,7 @@ type statsSource struct {
 	*engine.Engine
 	windows *throughput.Tracker
 	started time.Time
+	gpus    *gpus.Poller // nil: no GPU rows
 }
 
 // Throughput lists every model version the engine knows of, in index order
@@ -37,6 +39,9 @@ func (s statsSource) Throughput(ctx context.Context) (*api.ThroughputStats, erro
 		stats[throughput.Key{Model: ms.Name, Version: ms.Version}] = ms
 	}
 	out := &api.ThroughputStats{Time: end, UptimeSeconds: time.Since(s.started).Seconds(), Models: []api.ModelThroughput{}}
+	if s.gpus != nil {
+		out.GPUs = s.gpus.Stats()
+	}
 	for _, r := range rows {
 		if r.Version == "" {
 			continue // a model that failed as a whole has no version

@@ -27,8 +27,14 @@ type Config struct {
 	DynamicBatching *DynamicBatching `yaml:"dynamic_batching"`
 	InstanceGroup   *InstanceGroup   `yaml:"instance_group"`
 	// ExecutionProvider is "cpu" (default); "cuda" and "tensorrt" need a GPU
-	// build of ONNX Runtime.
+	// build of ONNX Runtime and its provider libraries at run time.
 	ExecutionProvider string `yaml:"execution_provider"`
+	// DeviceID is the GPU (CUDA device ordinal) a cuda or tensorrt provider
+	// runs on; default 0, ignored on cpu.
+	DeviceID int `yaml:"device_id"`
+	// Fallback "cpu" runs the model on the CPU, with one warning, when its
+	// GPU provider cannot load; empty (the default) fails the load instead.
+	Fallback string `yaml:"fallback"`
 	// IntraOpThreads overrides the server's ONNX Runtime intra-op threads.
 	IntraOpThreads int            `yaml:"intra_op_threads"`
 	VersionPolicy  *VersionPolicy `yaml:"version_policy"`
@@ -305,6 +311,14 @@ func (c Config) Validate() error {
 	case "", "cpu", "cuda", "tensorrt":
 	default:
 		errs = append(errs, fmt.Errorf("execution_provider %q is not cpu, cuda or tensorrt", c.ExecutionProvider))
+	}
+	if c.DeviceID < 0 {
+		errs = append(errs, fmt.Errorf("device_id must not be negative, got %d", c.DeviceID))
+	}
+	switch c.Fallback {
+	case "", "cpu":
+	default:
+		errs = append(errs, fmt.Errorf("fallback %q is not cpu (or absent)", c.Fallback))
 	}
 	if c.IntraOpThreads < 0 {
 		errs = append(errs, fmt.Errorf("intra_op_threads must not be negative, got %d", c.IntraOpThreads))

@@ -42,6 +42,8 @@ instance_group:
   count: 2
   kind: KIND_CPU
 execution_provider: cuda
+device_id: 1
+fallback: cpu
 intra_op_threads: 4
 version_policy:
   latest:
@@ -62,6 +64,8 @@ version_policy:
 			},
 			InstanceGroup:     &InstanceGroup{Count: 2},
 			ExecutionProvider: "cuda",
+			DeviceID:          1,
+			Fallback:          "cpu",
 			IntraOpThreads:    4,
 			VersionPolicy: &VersionPolicy{Latest: &struct {
 				NumVersions int `yaml:"num_versions"`
@@ -77,6 +81,8 @@ instance_group:
   - {count: 1, kind: KIND_AUTO}
 `, Config{InstanceGroup: &InstanceGroup{Count: 6}}},
 		{"execution providers", "execution_provider: tensorrt\n", Config{ExecutionProvider: "tensorrt"}},
+		{"device and fallback", "execution_provider: cuda\ndevice_id: 3\nfallback: cpu\n",
+			Config{ExecutionProvider: "cuda", DeviceID: 3, Fallback: "cpu"}},
 		{"one priority level", "dynamic_batching: {priority_levels: 1, default_priority_level: 1}\n",
 			Config{DynamicBatching: &DynamicBatching{PriorityLevels: 1, DefaultPriorityLevel: 1}}},
 		{"empty queue policy", "dynamic_batching: {default_queue_policy: {}}\n",
@@ -112,6 +118,10 @@ var badConfigs = map[string][]string{
 	"unknown_execution_provider":         {`execution_provider "tpu" is not cpu, cuda or tensorrt`},
 	"execution_provider_list":            {"line 1: cannot unmarshal !!seq into string"},
 	"negative_intra_op_threads":          {"intra_op_threads must not be negative, got -2"},
+	"negative_device_id":                 {"device_id must not be negative, got -1"},
+	"device_id_float":                    {"line 2: device_id: 0.5 is not an integer"},
+	"device_id_string":                   {"line 2: cannot unmarshal !!str `gpu0` into int"},
+	"unknown_fallback":                   {`fallback "cuda" is not cpu (or absent)`},
 	"preferred_batch_size_zero":          {"dynamic_batching.preferred_batch_size: 0 is not positive"},
 	"preferred_batch_size_scalar":        {"line 2: cannot unmarshal !!int `4` into []int"},
 	"negative_queue_delay":               {"line 2: cannot unmarshal !!int `-5` into uint64"},

@@ -21,10 +21,18 @@ check() {
 }
 check "api/..." "models" "models/tensor"
 check "api/..." "miner"
+check "mapping/..." "models" "models/tensor"
+check "mapping/..." "miner"
 check "models/..." "api"
 check "models/..." "miner"
 check "miner/internal/batch" "api"
 check "miner/internal/batch" "models/onnx"
 check "miner/internal/config" "models"
 check "miner/internal/config" "api"
+# kernels (and kernels/nvml) are leaf compute/device code: no project layer
+# above them.
+for layer in api models miner chain mapping; do
+  check "kernels/..." "$layer"
+done
+check "miner/internal/gpus" "models/onnx"
 exit $fail

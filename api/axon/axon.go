@@ -32,6 +32,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,16 @@ type Caller struct {
 	UID             uint16
 	Stake           uint64 // alpha, in rao (1 alpha = 1e9)
 	ValidatorPermit bool
+}
+
+// KindSource finds synapse kinds that are not registered with the axon:
+// kinds that change while it runs. Its methods are called concurrently.
+type KindSource interface {
+	// Kind returns the kind answering route name.
+	Kind(name string) (*Kind, bool)
+	// KindNames lists the routes it answers, for the unknown-synapse
+	// message.
+	KindNames() []string
 }
 
 // Metagraph looks callers up by SS58 hotkey.
@@ -118,6 +129,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// Inferer runs the Infer synapse; nil leaves Infer out.
 	Inferer Inferer
+	// Kinds, when set, is asked for the synapse names the axon has no
+	// kind of: kinds that come and go while the axon runs (the mapped
+	// synapses that follow the model folder). Registered kinds win.
+	Kinds KindSource
 	// WithPriority, when set, attaches the caller's priority (see
 	// StakePriority) to the context passed to forwards, for the batcher.
 	WithPriority func(ctx context.Context, priority float64) context.Context
@@ -129,6 +144,10 @@ type Options struct {
 	Now func() time.Time
 	// Version is the axon's bt_header_axon_version (0: 10002000, SDK 10.2.0).
 	Version int64
+	// RecentSize is how many calls the recent-queries log keeps (0:
+	// DefaultRecentSize); TopCallers how many hotkeys it counts (0:
+	// DefaultTopCallers). See Validators.
+	RecentSize, TopCallers int
 }
 
 // Axon is the HTTP handler of the axon.
@@ -143,6 +162,7 @@ type Axon struct {
 	uuid        string
 	met         *metrics
 	log         *slog.Logger
+	recent      *recentLog // recent.go
 }
 
 // New returns an axon serving the ping synapse "Synapse", the generic
@@ -168,7 +188,8 @@ func New(opt Options, kinds ...*Kind) (*Axon, error) {
 	}
 	a := &Axon{opt: opt, hotkey: opt.Hotkey, kinds: map[string]*Kind{}, log: opt.Logger,
 		allow: set(opt.Allow), deny: set(opt.Deny), nonces: newNonceStore(opt.NonceStoreSize),
-		limit: newLimiter(opt.RateLimit, opt.Burst), uuid: newUUID()}
+		limit: newLimiter(opt.RateLimit, opt.Burst), uuid: newUUID(),
+		recent: newRecentLog(opt.RecentSize, opt.TopCallers, opt.Now())}
 	all := []*Kind{{Name: "Synapse"}}
 	if opt.Inferer != nil {
 		all = append(all, InferKind(opt.Inferer))
@@ -237,10 +258,17 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := a.opt.Now()
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	kind, ok := a.kinds[name]
+	if !ok && a.opt.Kinds != nil {
+		kind, ok = a.opt.Kinds.Kind(name)
+	}
 	if !ok {
 		rq, _ := parseHeaders(r.Header)
+		names := a.names
+		if a.opt.Kinds != nil {
+			names = append(slices.Clip(names), a.opt.Kinds.KindNames()...)
+		}
 		a.refuse(w, r, rq, nil, start, &refusal{reason: ReasonUnknownSynapse, status: http.StatusNotFound,
-			msg: fmt.Sprintf("Synapse name '%s' not found. Available synapses %s", name, pyList(a.names))})
+			msg: fmt.Sprintf("Synapse name '%s' not found. Available synapses %s", name, pyList(names))})
 		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
@@ -279,7 +307,7 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	syn, err := ParseSynapse(body)
 	if err != nil {
-		a.invalidJSON(w, rq, kind, err)
+		a.invalidJSON(w, rq, kind, err, start)
 		return
 	}
 	hash, err := BodyHash(syn, kind.HashFields)
@@ -358,6 +386,7 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 	_, _ = w.Write(body)
 	a.met.answered.WithLabelValues(kind.Name, strconv.Itoa(status)).Inc()
 	a.met.duration.WithLabelValues(kind.Name).Observe(a.opt.Now().Sub(start).Seconds())
+	a.record(rq.hotkey(), kind.Name, status, "", msg, start)
 }
 
 // forwardError maps a forward's error to the answer's status and message.
@@ -382,7 +411,7 @@ func (a *Axon) internal(reason string, err error) *refusal {
 
 // invalidJSON answers a body that is not JSON as FastAPI does: 422 with a
 // detail list and no bt headers.
-func (a *Axon) invalidJSON(w http.ResponseWriter, rq *request, kind *Kind, err error) {
+func (a *Axon) invalidJSON(w http.ResponseWriter, rq *request, kind *Kind, err error, start time.Time) {
 	a.met.refused.WithLabelValues(ReasonBadBody).Inc()
 	a.log.Debug("axon request refused", "reason", ReasonBadBody, "hotkey", rq.hotkey(), "error", err)
 	body, _ := json.Marshal(map[string]any{"detail": []map[string]any{{
@@ -394,6 +423,7 @@ func (a *Axon) invalidJSON(w http.ResponseWriter, rq *request, kind *Kind, err e
 	w.WriteHeader(http.StatusUnprocessableEntity)
 	_, _ = w.Write(body)
 	a.met.answered.WithLabelValues(kind.Name, "422").Inc()
+	a.record(rq.hotkey(), kind.Name, http.StatusUnprocessableEntity, ReasonBadBody, "JSON decode error", start)
 }
 
 // refuse answers a refusal as the SDK's middleware does: {"message": ...}
@@ -462,6 +492,7 @@ func (a *Axon) refuse(w http.ResponseWriter, r *http.Request, rq *request, kind 
 		label = "unknown"
 	}
 	a.met.answered.WithLabelValues(label, strconv.Itoa(ref.status)).Inc()
+	a.record(hotkey, label, ref.status, ref.reason, ref.msg, start)
 }
 
 // inputObjHeaders adds the kind's bt_header_input_obj_* placeholders.

@@ -84,6 +84,19 @@ type statsDoc struct {
 	UptimeSeconds float64     `json:"uptime_seconds"`
 	Models        []modelDoc  `json:"models"`
 	Workers       []workerDoc `json:"workers,omitempty"`
+	GPUs          []gpuDoc    `json:"gpus,omitempty"`
+}
+
+type gpuDoc struct {
+	Index              int     `json:"index"`
+	Name               string  `json:"name"`
+	UUID               string  `json:"uuid"`
+	MemoryTotalBytes   uint64  `json:"memory_total_bytes"`
+	MemoryFreeBytes    uint64  `json:"memory_free_bytes"`
+	MemoryUsedBytes    uint64  `json:"memory_used_bytes"`
+	UtilizationRatio   float64 `json:"utilization_ratio"`
+	TemperatureCelsius float64 `json:"temperature_celsius"`
+	PowerWatts         float64 `json:"power_watts"`
 }
 
 type workerDoc struct {
@@ -187,7 +200,16 @@ func statsFor(n int) statsDoc {
 			})
 		}
 	}
+	var gpus []gpuDoc
+	if n%3 != 1 { // a node with two GPUs, except on every third poll
+		for i := range 2 {
+			gpus = append(gpus, gpuDoc{Index: i, Name: "NVIDIA A100-SXM4-40GB", UUID: fmt.Sprintf("GPU-%d-fake", i),
+				MemoryTotalBytes: 40 << 30, MemoryUsedBytes: uint64(10+n%5+i) << 30, MemoryFreeBytes: uint64(30-n%5-i) << 30,
+				UtilizationRatio: float64((n*7+i*30)%101) / 100, TemperatureCelsius: float64(55 + n%10), PowerWatts: 120.5 + float64(n%20)})
+		}
+	}
 	return statsDoc{
+		GPUs:          gpus,
 		Workers:       workers,
 		Time:          now.Format(time.RFC3339Nano),
 		UptimeSeconds: 100 + f + 0.5,
@@ -246,7 +268,9 @@ type pageSnapshot struct {
 	Cells        map[string]map[string]cellDOM  `json:"cells"` // model -> field -> cell
 	WorkersShown bool                           `json:"workersShown"`
 	Workers      map[string]map[string]cellDOM  `json:"workers"` // worker -> field -> cell
-	Charts       map[string]map[string]chartDOM `json:"charts"`  // model -> chart -> series
+	GPUsShown    bool                           `json:"gpusShown"`
+	GPUs         map[string]map[string]cellDOM  `json:"gpus"`   // gpu index -> field -> cell
+	Charts       map[string]map[string]chartDOM `json:"charts"` // model -> chart -> series
 }
 
 type cellDOM struct {
@@ -273,7 +297,11 @@ const snapshotJS = `(() => {
     totalRows: [...document.querySelectorAll("#total-rows tr[data-model]")].map(tr => tr.dataset.model),
     cells: {}, charts: {}, workers: {},
     workersShown: !document.getElementById("workers-section").hidden,
+    gpus: {}, gpusShown: !document.getElementById("gpus-section").hidden,
   };
+  for (const td of document.querySelectorAll("td[data-gpu][data-field]")) {
+    (out.gpus[td.dataset.gpu] ||= {})[td.dataset.field] = {value: td.dataset.value || "", text: td.textContent};
+  }
   for (const td of document.querySelectorAll("td[data-worker][data-field]")) {
     (out.workers[td.dataset.worker] ||= {})[td.dataset.field] = {value: td.dataset.value || "", text: td.textContent};
   }
@@ -461,9 +489,9 @@ func TestDashboardBrowser(t *testing.T) {
 	waitFor("recovery", fmt.Sprintf(`document.getElementById("error-banner").hidden && Number(document.body.dataset.polls) >= %d`, s.Polls+2))
 	s = snapshot()
 	n = checkSnapshot(t, s)
-	// Polls with and without Redis workers (even ones have them); end on
-	// one with, for the screenshots.
-	for seen := map[bool]bool{n%2 == 0: true}; len(seen) < 2 || n%2 != 0; seen[n%2 == 0] = true {
+	// Polls with and without Redis workers (even ones have them) and GPUs
+	// (all but every third); end on one with both, for the screenshots.
+	for seen, gpuSeen := map[bool]bool{n%2 == 0: true}, map[bool]bool{n%3 != 1: true}; len(seen) < 2 || len(gpuSeen) < 2 || n%2 != 0 || n%3 == 1; seen[n%2 == 0], gpuSeen[n%3 != 1] = true, true {
 		waitFor("the next poll", fmt.Sprintf(`Number(document.body.dataset.polls) >= %d`, s.Polls+1))
 		s = snapshot()
 		n = checkSnapshot(t, s)
@@ -526,6 +554,7 @@ func checkSnapshot(t *testing.T, s pageSnapshot) int {
 	}
 
 	checkWorkers(t, s, want)
+	checkGPUs(t, s, want)
 	for _, m := range want.Models {
 		key := m.Name + "/" + m.Version
 		fields := m.fields()
@@ -629,6 +658,39 @@ func consoleArgs(args []*runtime.RemoteObject) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// checkGPUs checks the GPUs table against the served document: shown only
+// with GPUs, one row each, every reading in its cell (scaled for display).
+func checkGPUs(t *testing.T, s pageSnapshot, want statsDoc) {
+	t.Helper()
+	if s.GPUsShown != (len(want.GPUs) > 0) || len(s.GPUs) != len(want.GPUs) {
+		t.Errorf("GPUs table shown %v with %d rows; served %d GPUs", s.GPUsShown, len(s.GPUs), len(want.GPUs))
+		return
+	}
+	for _, g := range want.GPUs {
+		id := strconv.Itoa(g.Index)
+		cells := s.GPUs[id]
+		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		for field, served := range map[string]string{
+			"index": id, "name": g.Name, "uuid": g.UUID,
+			"utilization_ratio":   f(g.UtilizationRatio),
+			"memory_used_bytes":   f(float64(g.MemoryUsedBytes)),
+			"memory_total_bytes":  f(float64(g.MemoryTotalBytes)),
+			"temperature_celsius": f(g.TemperatureCelsius),
+			"power_watts":         f(g.PowerWatts),
+		} {
+			if c, ok := cells[field]; !ok || !sameValue(c.Value, served) {
+				t.Errorf("GPU %s %s: cell %+v, served %q", id, field, c, served)
+			}
+		}
+		if got, want := cells["utilization_ratio"].Text, strconv.FormatFloat(100*g.UtilizationRatio, 'f', 0, 64); got != want {
+			t.Errorf("GPU %s utilisation shows %q, want %q", id, got, want)
+		}
+		if got, want := cells["memory_total_bytes"].Text, "40.0"; got != want {
+			t.Errorf("GPU %s memory total shows %q GiB, want %q", id, got, want)
+		}
+	}
 }
 
 // checkWorkers checks the workers table against the served document: shown

@@ -54,7 +54,10 @@ type Options struct {
 	// Version is reported by GET /v2.
 	Version string
 	// Chain serves GET /v1/chain (the node's view of the chain); nil answers 404 (offline).
-	Chain  ChainSource
+	Chain ChainSource
+	// Axon serves GET /v1/axon (the axon's recent validator calls), online or offline; nil answers
+	// 404 (no axon).
+	Axon   AxonSource
 	Logger *slog.Logger
 }
 

@@ -3,6 +3,10 @@ package onnx
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -14,9 +18,15 @@ import (
 // Session is an open ONNX Runtime session. Run may be called concurrently;
 // ONNX Runtime sessions are safe for concurrent runs.
 type Session struct {
-	s   *ort.DynamicAdvancedSession
-	io  models.IO
-	out []int // per output: element size, or 0 when it cannot be preallocated
+	s        *ort.DynamicAdvancedSession
+	io       models.IO
+	out      []int // per output: element size, or 0 when it cannot be preallocated
+	provider string
+	binding  Binding
+
+	mu       sync.Mutex
+	bindings []*ort.IoBinding // idle I/O bindings, reused across runs
+	closed   bool
 }
 
 var _ models.Session = (*Session)(nil)
@@ -24,7 +34,8 @@ var _ models.Session = (*Session)(nil)
 // ReadIO reads a model file's inputs and outputs. Inputs or outputs that are
 // not tensors, or whose element type the protocol cannot carry, are errors.
 func ReadIO(path string, opts Options) (models.IO, error) {
-	so, err := opts.sessionOptions()
+	// Reading the graph's inputs and outputs needs no GPU provider.
+	so, err := opts.sessionOptions(ProviderCPU)
 	if err != nil {
 		return models.IO{}, err
 	}
@@ -66,11 +77,37 @@ func specs(kind string, infos []ort.InputOutputInfo) ([]models.TensorSpec, error
 }
 
 // Open creates a session for the model file with the given inputs and
-// outputs (as ReadIO returned them).
+// outputs (as ReadIO returned them), on opts' execution provider. When a GPU
+// provider cannot load, the error wraps ONNX Runtime's message; with
+// opts.Fallback "cpu" Open logs one warning and opens the model on the CPU
+// instead.
 func Open(path string, io models.IO, opts Options) (*Session, error) {
-	so, err := opts.sessionOptions()
+	return open(path, io, opts, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+		return ort.NewDynamicAdvancedSession(path, in, out, so)
+	})
+}
+
+type createFunc func(inputs, outputs []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error)
+
+func open(path string, io models.IO, opts Options, create createFunc) (*Session, error) {
+	provider := opts.provider()
+	s, err := newSession(path, io, opts, provider, create)
+	if err != nil && provider != ProviderCPU && opts.Fallback == ProviderCPU {
+		log := opts.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("execution provider unavailable; running on the CPU (fallback: cpu)",
+			"model", path, "provider", provider, "device_id", opts.DeviceID, "error", err)
+		s, err = newSession(path, io, opts, ProviderCPU, create)
+	}
+	return s, err
+}
+
+func newSession(path string, io models.IO, opts Options, provider string, create createFunc) (*Session, error) {
+	so, err := opts.sessionOptions(provider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create session for %s: %w", path, err)
 	}
 	defer so.Destroy()
 	names := func(ts []models.TensorSpec) []string {
@@ -80,19 +117,32 @@ func Open(path string, io models.IO, opts Options) (*Session, error) {
 		}
 		return n
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, names(io.Inputs), names(io.Outputs), so)
+	s, err := create(names(io.Inputs), names(io.Outputs), so)
 	if err != nil {
-		return nil, fmt.Errorf("create session for %s: %w", path, err)
+		return nil, fmt.Errorf("create session for %s on %s: %w", path, provider, err)
 	}
-	sess := &Session{s: s, io: io, out: make([]int, len(io.Outputs))}
+	sess := &Session{s: s, io: io, out: make([]int, len(io.Outputs)), provider: provider, binding: opts.Binding.resolve()}
 	for i, o := range io.Outputs {
 		sess.out[i] = o.DataType.Size()
 	}
 	return sess, nil
 }
 
+// Provider is the execution provider the session runs on: the one asked
+// for, or "cpu" after a fallback.
+func (s *Session) Provider() string { return s.provider }
+
+// Binding is the mode runs use to pass tensors (never BindingAuto).
+func (s *Session) Binding() Binding { return s.binding }
+
 // Close releases the session.
 func (s *Session) Close() error {
+	s.mu.Lock()
+	for _, b := range s.bindings {
+		b.Destroy()
+	}
+	s.bindings, s.closed = nil, true
+	s.mu.Unlock()
 	if err := s.s.Destroy(); err != nil {
 		return fmt.Errorf("destroy session: %w", err)
 	}
@@ -143,7 +193,13 @@ func (s *Session) Run(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 		outs[i], outData[i] = v, buf[:n]
 		values = append(values, v)
 	}
-	if err := s.s.Run(values[:len(inputs)], outs); err != nil {
+	var err error
+	if s.binding == BindingIO && !slices.ContainsFunc(outData, func(b []byte) bool { return b == nil }) {
+		err = s.runBound(values[:len(inputs)], outs)
+	} else {
+		err = s.s.Run(values[:len(inputs)], outs)
+	}
+	if err != nil {
 		// Outputs allocated by the runtime before the failure are in outs.
 		for i, v := range outs {
 			if v != nil && outData[i] == nil {
@@ -167,6 +223,62 @@ func (s *Session) Run(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 		result[i] = t
 	}
 	return result, nil
+}
+
+// runBound runs with an I/O binding: the inputs and the preallocated
+// outputs are bound, so ONNX Runtime reads and writes the Go buffers in
+// place. Bindings are reused across runs (one per concurrent run).
+// boundRuns counts runs through an I/O binding (for tests).
+var boundRuns atomic.Int64
+
+func (s *Session) runBound(inputs, outputs []ort.Value) error {
+	b, err := s.acquireBinding()
+	if err != nil {
+		return err
+	}
+	defer s.releaseBinding(b)
+	boundRuns.Add(1)
+	for i, v := range inputs {
+		if err := b.BindInput(s.io.Inputs[i].Name, v); err != nil {
+			return fmt.Errorf("bind input %q: %w", s.io.Inputs[i].Name, err)
+		}
+	}
+	for i, v := range outputs {
+		if err := b.BindOutput(s.io.Outputs[i].Name, v); err != nil {
+			return fmt.Errorf("bind output %q: %w", s.io.Outputs[i].Name, err)
+		}
+	}
+	return s.s.RunWithBinding(b)
+}
+
+func (s *Session) acquireBinding() (*ort.IoBinding, error) {
+	s.mu.Lock()
+	if n := len(s.bindings); n > 0 {
+		b := s.bindings[n-1]
+		s.bindings = s.bindings[:n-1]
+		s.mu.Unlock()
+		return b, nil
+	}
+	s.mu.Unlock()
+	b, err := s.s.CreateIoBinding()
+	if err != nil {
+		return nil, fmt.Errorf("create I/O binding: %w", err)
+	}
+	return b, nil
+}
+
+// releaseBinding unbinds the run's buffers (the binding must not keep
+// pointers into Go memory the caller now owns) and keeps the binding.
+func (s *Session) releaseBinding(b *ort.IoBinding) {
+	b.ClearBoundInputs()
+	b.ClearBoundOutputs()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		b.Destroy()
+		return
+	}
+	s.bindings = append(s.bindings, b)
 }
 
 // concreteShape fills a declared shape's batch dimension; ok is false when

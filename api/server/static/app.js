@@ -241,6 +241,7 @@
     });
 
     renderWorkers(doc, t);
+    renderGPUs(doc);
 
     var lu = $("last-update");
     lu.setAttribute("data-value", doc.time || "");
@@ -283,6 +284,36 @@
       add("10s.infer_per_s", "rate", infer, "num");
       add("queue_depth", "int", queue, "num");
       add("executing", "int", exec, "num");
+      body.appendChild(tr);
+    });
+  }
+
+  // renderGPUs fills the GPUs table from NVML's readings (rebuilt on every
+  // poll) and hides it on a node without GPUs. Cells carry the served
+  // values in data-value and show them scaled (%, GiB).
+  function renderGPUs(doc) {
+    var gpus = Array.isArray(doc.gpus) ? doc.gpus : [];
+    $("gpus-section").hidden = gpus.length === 0;
+    var body = $("gpu-rows");
+    while (body.firstChild) body.removeChild(body.firstChild);
+    gpus.forEach(function (g) {
+      var id = String(g.index);
+      var tr = el("tr", { "data-gpu": id });
+      function add(field, v, text, cls) {
+        var td = el("td", { "data-gpu": id, "data-field": field }, text);
+        td.setAttribute("data-value", v === undefined || v === null ? "" : String(v));
+        if (cls) td.className = cls;
+        tr.appendChild(td);
+      }
+      function num(v, scale, digits) { return isNum(v) ? (v * scale).toFixed(digits) : "–"; }
+      add("index", g.index, id, "sticky");
+      add("name", g.name || "", g.name || "");
+      add("uuid", g.uuid || "", g.uuid || "");
+      add("utilization_ratio", g.utilization_ratio, num(g.utilization_ratio, 100, 0), "num");
+      add("memory_used_bytes", g.memory_used_bytes, num(g.memory_used_bytes, 1 / 1073741824, 1), "num");
+      add("memory_total_bytes", g.memory_total_bytes, num(g.memory_total_bytes, 1 / 1073741824, 1), "num");
+      add("temperature_celsius", g.temperature_celsius, num(g.temperature_celsius, 1, 0), "num");
+      add("power_watts", g.power_watts, num(g.power_watts, 1, 0), "num");
       body.appendChild(tr);
     });
   }

@@ -1,0 +1,28 @@
+// Package mapping serves real subnets' synapses with a model and no code: a
+// synapse mapping file, beside the model, names the synapse classes (routes)
+// a model answers and says how the synapse's fields become the model's input
+// tensors (pre-processing) and how its outputs become the answer's fields
+// (post-processing), with the value to send when the miner cannot answer.
+//
+// The file format (version 1) is documented in the README section "Serving a
+// subnet: synapse mappings". Decoding is strict: an unknown key, a wrong type
+// or a bad value is a *FileError naming the file, the line and what was
+// expected.
+//
+// A Mapping becomes axon kinds (Mapping.Kinds): each kind decodes the synapse,
+// runs the pre-processing (kernels/imageproc and kernels; a tokenizer through
+// the Tokenizer hook), splits list fields onto the model's batch axis in
+// chunks, runs the model through an axon.Inferer (the engine or the Redis
+// front, so the model stays reachable over KServe v2 and the Infer synapse),
+// gathers the outputs back in order, post-processes them (kernels), checks
+// that every number is finite and writes the answer's fields.
+//
+// A Set follows the model folder: it finds <model>/synapse.yaml and
+// <model>.synapse.yaml, loads each, and answers the axon's KindSource
+// lookups; a changed file is reloaded, and one that fails to load is logged
+// while the mapping loaded before keeps serving.
+//
+// Layering: the package imports api, api/axon, kernels, kernels/imageproc and
+// models/tensor only (never models or miner), so it sits beside api/axon as
+// the glue between the wire layer and the kernels; the miner command wires it.
+package mapping
