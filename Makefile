@@ -12,8 +12,16 @@ GOFLAGS_TEST ?= -race
 RUN_ARGS     ?=
 VERSION      ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X main.version=$(VERSION)
+# Flags of every `go build` of the miner (build and build-gpu share them).
+GO_BUILD_FLAGS := -ldflags "$(LDFLAGS)"
+# The gpu flavour's tag. gorgonia.org/cu (kernels/cuda) needs cuda.h and links
+# -lcuda: Debian non-free's nvidia-cuda-dev gives both (its libcuda1 dependency
+# provides libcuda.so; a builder with only the stub can add
+# CGO_LDFLAGS=-L/usr/lib/x86_64-linux-gnu/stubs, whose soname is also
+# libcuda.so.1). Never add Gorgonia's own `cuda` tag (needs cuDNN).
+GPU_TAGS     := -tags gpu
 
-.PHONY: all run test vet vet-gpu bench onnxruntime assets build build-gpu clean
+.PHONY: all run test vet vet-gpu bench onnxruntime assets build build-gpu ptx ptx-check clean
 
 all: build
 
@@ -32,16 +40,29 @@ $(BUNDLED): $(MODEL_CACHE)
 assets: $(ORT_LIB) $(MODEL_CACHE) $(BUNDLED)
 
 build: $(ORT_LIB)
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/miner ./miner
+	$(GO) build $(GO_BUILD_FLAGS) -o bin/miner ./miner
 
 # The gpu flavour: adds the CUDA kernels (kernels/cuda, behind the gpu tag).
 # ONNX Runtime's CUDA/TensorRT providers and NVML need no tag: they are
-# shared libraries found at run time.
+# shared libraries found at run time. The binary links libcuda.so.1, so it
+# needs the NVIDIA driver to start.
 build-gpu: $(ORT_LIB)
-	$(GO) build -tags gpu -ldflags "$(LDFLAGS)" -o bin/miner-gpu ./miner
+	$(GO) build $(GPU_TAGS) $(GO_BUILD_FLAGS) -o bin/miner-gpu ./miner
 
 vet-gpu:
-	$(GO) vet -tags gpu ./...
+	$(GO) vet $(GPU_TAGS) ./...
+
+# Regenerates the committed PTX (kernels/cuda/*.ptx) from the .cu sources with
+# nvcc (Debian's nvidia-cuda-toolkit, CUDA 11.8); deterministic.
+ptx:
+	scripts/gen-ptx.sh
+
+# Fails when the committed PTX differs from a fresh nvcc run (CI runs it).
+ptx-check:
+	@tmp=$$(mktemp -d) && scripts/gen-ptx.sh $$tmp && \
+	  for f in kernels/cuda/*.ptx; do cmp "$$f" "$$tmp/$$(basename $$f)" || { echo "stale PTX: $$f (run make ptx)"; rm -rf $$tmp; exit 1; }; done; \
+	  n=$$(ls $$tmp | wc -l); c=$$(ls kernels/cuda/*.ptx | wc -l); rm -rf $$tmp; \
+	  [ "$$n" = "$$c" ] || { echo "PTX files: $$n generated, $$c committed"; exit 1; }; echo "PTX up to date ($$c files)"
 
 run: assets
 	$(GO) run -ldflags "$(LDFLAGS)" ./miner serve --models model-repo $(RUN_ARGS)

@@ -37,6 +37,7 @@ Commands:
   query     sign one synapse with a hotkey and send it to an axon, as a validator does (miner query --help)
   validate  query axons with a reference input set, score the answers against a reference model, rank them (miner validate --help)
   doctor    report ONNX Runtime, its execution providers, the GPUs and the build; --selftest runs each device (miner doctor --help)
+  healthcheck  exit 0 when a node's /v2/health/ready answers 200, else 1 (for container health checks)
   version   print the version
 `)
 }
@@ -93,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return doctorCmd(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "taominer", version)
 		return 0

@@ -19,6 +19,7 @@ func TestCommandLine(t *testing.T) {
 		{"serve help", []string{"serve", "--help"}, 0, []string{"--http-addr", "TAOMINER_HTTP_ADDR", "http_addr", "--models", "--onnxruntime-lib", "--max-body-bytes", "--config"}, nil},
 		{"unknown command", []string{"mine"}, 2, nil, []string{`unknown command "mine"`}},
 		{"bad flag value", []string{"serve", "--max-batch-size", "zero"}, 2, nil, []string{"max-batch-size"}},
+		{"healthcheck help", []string{"healthcheck", "--help"}, 0, nil, []string{"Usage: miner healthcheck", "--url"}},
 		{"missing library", []string{"serve", "--onnxruntime-lib", "/nonexistent/libonnxruntime.so.1", "--models", t.TempDir()}, 1, nil, []string{"onnxruntime library /nonexistent/libonnxruntime.so.1"}},
 	}
 	for _, tt := range tests {

@@ -194,7 +194,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		return nil, err
 	}
 	log.Info("onnxruntime loaded", "library", lib, "version", onnx.Version())
-	gpuStats, closeGPUs := gpuPoller(ctx, log)
+	gpuStats, gpuSource, closeGPUs := gpuPoller(ctx, log)
 	n.loops = append(n.loops, gpuStats.Run)
 	n.closers = append(n.closers, closeGPUs)
 	started := time.Now()
@@ -215,6 +215,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		DefaultTimeout:       cfg.DefaultTimeout,
 		ModelControl:         cfg.ModelControl,
 		Observer:             observe,
+		GPUs:                 gpuSource,
 		Logger:               log,
 	})
 	var watcher *watch.Watcher

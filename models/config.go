@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -26,6 +27,18 @@ type Config struct {
 	MaxBatchSize    *int             `yaml:"max_batch_size"`
 	DynamicBatching *DynamicBatching `yaml:"dynamic_batching"`
 	InstanceGroup   *InstanceGroup   `yaml:"instance_group"`
+	// Instances is how many sessions (instances) of each version are
+	// opened, fed by the version's one batcher queue; the short form of
+	// instance_group's count, with which it is exclusive. Default 1.
+	Instances *int `yaml:"instances"`
+	// GPUs places the instances on GPUs: a list of device ids the instances
+	// go to in turn, or "auto" (by free memory, see the README's
+	// "Placement"). It implies execution_provider cuda when none is set,
+	// refuses cpu, and replaces device_id (device_id: 1 is gpus: [1]).
+	GPUs *GPUs `yaml:"gpus"`
+	// GPUMinFreeMiB is the free memory, in MiB, a GPU must have for
+	// gpus: auto to place an instance on it; 0 keeps the server default.
+	GPUMinFreeMiB uint64 `yaml:"gpu_min_free_mib"`
 	// ExecutionProvider is "cpu" (default); "cuda" and "tensorrt" need a GPU
 	// build of ONNX Runtime and its provider libraries at run time.
 	ExecutionProvider string `yaml:"execution_provider"`
@@ -152,6 +165,63 @@ func (g *InstanceGroup) UnmarshalYAML(n *yaml.Node) error {
 		g.Count += e.Count
 	}
 	return nil
+}
+
+// InstanceCount is the number of instances to open: instances, else the
+// instance_group count, else 1.
+func (c Config) InstanceCount() int {
+	switch {
+	case c.Instances != nil:
+		return *c.Instances
+	case c.InstanceGroup != nil && c.InstanceGroup.Count > 0:
+		return c.InstanceGroup.Count
+	}
+	return 1
+}
+
+// GPUs is the gpus setting: Auto, or the listed device ids.
+type GPUs struct {
+	Auto bool
+	IDs  []int
+}
+
+// UnmarshalYAML accepts the scalar auto or a non-empty list of distinct,
+// non-negative integers.
+func (g *GPUs) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Value != "auto" {
+			return fmt.Errorf("line %d: gpus must be auto or a list of device ids, got %q", n.Line, n.Value)
+		}
+		*g = GPUs{Auto: true}
+		return nil
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return fmt.Errorf("line %d: gpus is an empty list (leave it out, or write auto)", n.Line)
+		}
+		var ids []int
+		for _, c := range n.Content {
+			id, err := strconv.Atoi(c.Value)
+			if c.Kind != yaml.ScalarNode || c.ShortTag() != "!!int" || err != nil || id < 0 {
+				return fmt.Errorf("line %d: gpus: %q is not a device id (a non-negative integer)", c.Line, c.Value)
+			}
+			if slices.Contains(ids, id) {
+				return fmt.Errorf("line %d: gpus: device %d is listed twice", c.Line, id)
+			}
+			ids = append(ids, id)
+		}
+		*g = GPUs{IDs: ids}
+		return nil
+	}
+	return fmt.Errorf("line %d: gpus must be auto or a list of device ids", n.Line)
+}
+
+// String writes the setting as in the config: auto or [0 1].
+func (g GPUs) String() string {
+	if g.Auto {
+		return "auto"
+	}
+	return fmt.Sprint(g.IDs)
 }
 
 // VersionPolicy selects which versions of a model are served, as Triton's
@@ -319,6 +389,23 @@ func (c Config) Validate() error {
 	case "", "cpu":
 	default:
 		errs = append(errs, fmt.Errorf("fallback %q is not cpu (or absent)", c.Fallback))
+	}
+	if c.Instances != nil && *c.Instances < 1 {
+		errs = append(errs, fmt.Errorf("instances must be at least 1, got %d", *c.Instances))
+	}
+	if c.Instances != nil && c.InstanceGroup != nil {
+		errs = append(errs, fmt.Errorf("instances and instance_group both set: keep one (instances: N is instance_group: {count: N})"))
+	}
+	if c.GPUs != nil {
+		if c.ExecutionProvider == "cpu" {
+			errs = append(errs, fmt.Errorf("gpus %s needs a GPU execution_provider (cuda or tensorrt, or none for cuda), not cpu", c.GPUs))
+		}
+		if c.DeviceID != 0 {
+			errs = append(errs, fmt.Errorf("device_id %d and gpus both set: keep gpus (device_id: %d is gpus: [%d])", c.DeviceID, c.DeviceID, c.DeviceID))
+		}
+	}
+	if c.GPUMinFreeMiB != 0 && (c.GPUs == nil || !c.GPUs.Auto) {
+		errs = append(errs, fmt.Errorf("gpu_min_free_mib applies only with gpus: auto"))
 	}
 	if c.IntraOpThreads < 0 {
 		errs = append(errs, fmt.Errorf("intra_op_threads must not be negative, got %d", c.IntraOpThreads))

@@ -80,6 +80,11 @@ instance_group:
   - count: 3
   - {count: 1, kind: KIND_AUTO}
 `, Config{InstanceGroup: &InstanceGroup{Count: 6}}},
+		{"instances", "instances: 3\n", Config{Instances: ptr(3)}},
+		{"gpus auto", "gpus: auto\ngpu_min_free_mib: 1024\n", Config{GPUs: &GPUs{Auto: true}, GPUMinFreeMiB: 1024}},
+		{"gpus list", "execution_provider: tensorrt\ninstances: 4\ngpus: [1, 0]\n",
+			Config{ExecutionProvider: "tensorrt", Instances: ptr(4), GPUs: &GPUs{IDs: []int{1, 0}}}},
+		{"gpus block list", "gpus:\n  - 2\n", Config{GPUs: &GPUs{IDs: []int{2}}}},
 		{"execution providers", "execution_provider: tensorrt\n", Config{ExecutionProvider: "tensorrt"}},
 		{"device and fallback", "execution_provider: cuda\ndevice_id: 3\nfallback: cpu\n",
 			Config{ExecutionProvider: "cuda", DeviceID: 3, Fallback: "cpu"}},
@@ -159,6 +164,18 @@ var badConfigs = map[string][]string{
 	"max_queue_size_negative":            {"line 3: cannot unmarshal !!int `-1` into uint32"},
 	"default_timeout_too_large":          {"default_timeout_microseconds must be at most 9223372036854775, got 18446744073709551615"},
 	"allow_timeout_override_string":      {"line 3: cannot unmarshal !!str `maybe` into bool"},
+	"instances_zero":                     {"instances must be at least 1, got 0"},
+	"instances_float":                    {"line 2: instances: 1.5 is not an integer"},
+	"instances_and_instance_group":       {"instances and instance_group both set"},
+	"gpus_unknown_word":                  {`line 1: gpus must be auto or a list of device ids, got "all"`},
+	"gpus_empty":                         {"line 1: gpus is an empty list"},
+	"gpus_negative":                      {`line 3: gpus: "-1" is not a device id`},
+	"gpus_float":                         {`line 1: gpus: "1.5" is not a device id`},
+	"gpus_duplicate":                     {"line 1: gpus: device 1 is listed twice"},
+	"gpus_mapping":                       {"line 1: gpus must be auto or a list of device ids"},
+	"gpus_with_cpu_provider":             {"gpus auto needs a GPU execution_provider"},
+	"gpus_with_device_id":                {"device_id 1 and gpus both set: keep gpus (device_id: 1 is gpus: [1])"},
+	"gpu_min_free_without_auto":          {"gpu_min_free_mib applies only with gpus: auto"},
 }
 
 func TestBadConfigs(t *testing.T) {
@@ -196,6 +213,27 @@ func TestBadConfigs(t *testing.T) {
 	for name := range badConfigs {
 		if !seen[name] {
 			t.Errorf("badConfigs lists %q but testdata/%s.bad.yaml does not exist", name, name)
+		}
+	}
+}
+
+func TestInstanceCount(t *testing.T) {
+	tests := []struct {
+		text string
+		want int
+	}{
+		{"", 1},
+		{"instances: 3\n", 3},
+		{"instance_group: {count: 2}\n", 2},
+		{"instance_group: [{count: 2}, {count: 1}]\n", 3},
+	}
+	for _, tt := range tests {
+		c, err := ParseConfig([]byte(tt.text))
+		if err != nil {
+			t.Fatalf("ParseConfig(%q): %v", tt.text, err)
+		}
+		if got := c.InstanceCount(); got != tt.want {
+			t.Errorf("InstanceCount() of %q = %d, want %d", tt.text, got, tt.want)
 		}
 	}
 }

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/kernels"
 	"github.com/taominer/taominer/miner/internal/batch"
+	"github.com/taominer/taominer/miner/internal/placement"
 	"github.com/taominer/taominer/models"
 )
 
@@ -50,7 +52,14 @@ type Options struct {
 	// Observer, if set, returns the batch.Observer of a model version as
 	// it loads (metrics). It is called again for a reload of the version.
 	Observer func(model, version string) batch.Observer
-	Logger   *slog.Logger
+	// GPUs reads the GPUs and their free memory, for gpus: auto placement
+	// (see the placement package); nil when the machine has none.
+	GPUs kernels.GPUSource
+	// MinFreeGPUMemory is the free memory in bytes a GPU needs for gpus:
+	// auto to place an instance on it (placement.DefaultMinFree when 0);
+	// a model's gpu_min_free_mib overrides it.
+	MinFreeGPUMemory uint64
+	Logger           *slog.Logger
 }
 
 // Model control modes, as Triton's --model-control-mode.
@@ -67,6 +76,7 @@ const (
 type Engine struct {
 	opt    Options
 	opener Opener
+	placer *placement.Placer
 	log    *slog.Logger
 
 	// loadMu serialises loads, unloads and Close. It is held while a model
@@ -96,7 +106,7 @@ type status struct {
 
 type version struct {
 	spec    models.Spec
-	session models.Session
+	pool    *pool // the instances
 	batcher *batch.Batcher
 }
 
@@ -108,7 +118,8 @@ func New(opener Opener, opt Options) *Engine {
 	if opt.DrainTimeout <= 0 {
 		opt.DrainTimeout = 30 * time.Second
 	}
-	return &Engine{opt: opt, opener: opener, log: opt.Logger, models: map[string]*model{}, failures: map[string]uint64{}}
+	placer := placement.New(placement.Options{GPUs: opt.GPUs, MinFree: opt.MinFreeGPUMemory, Logger: opt.Logger})
+	return &Engine{opt: opt, opener: opener, placer: placer, log: opt.Logger, models: map[string]*model{}, failures: map[string]uint64{}}
 }
 
 // LoadAll loads every model of the repository. A model that fails is
@@ -152,31 +163,48 @@ func (e *Engine) serving(name string, v int64) bool {
 	return ok && m.ready[v] != nil
 }
 
-// open loads, validates and warms up one version.
+// open loads, validates and warms up one version: each of its instances,
+// placed by the engine's placer, and one batcher feeding them all.
 func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.VersionFile) (*version, error) {
-	io, sess, err := e.opener.Open(ctx, vf.Path, entry.Config)
-	if err != nil {
+	var spec *models.Spec
+	p := &pool{}
+	openOne := func(ctx context.Context, _ int, t placement.Target) error {
+		cfg := entry.Config
+		cfg.ExecutionProvider, cfg.DeviceID = t.Provider, t.DeviceID
+		io, sess, err := e.opener.Open(ctx, vf.Path, cfg)
+		if err != nil {
+			return err
+		}
+		if spec == nil {
+			s, err := e.resolve(entry, vf, io)
+			if err != nil {
+				sess.Close()
+				return err
+			}
+			spec = &s
+		}
+		if err := warmup(ctx, sess, spec); err != nil {
+			sess.Close()
+			return fmt.Errorf("warm-up run: %w", err)
+		}
+		device := t.String()
+		if ps, ok := sess.(interface{ Provider() string }); ok && ps.Provider() == "cpu" {
+			device = "cpu" // a GPU provider that fell back (fallback: cpu)
+		}
+		p.instances = append(p.instances, &instance{session: sess, device: device})
+		return nil
+	}
+	if _, err := e.placer.Place(ctx, entry.Name, entry.Config, openOne); err != nil {
+		p.close()
 		return nil, err
 	}
-	maxBatch, err := entry.Config.Apply(io, e.opt.DefaultMaxBatchSize)
-	if err == nil {
-		io, err = entry.Config.Narrow(io, maxBatch)
-	}
-	if err != nil {
-		sess.Close()
-		return nil, err
-	}
-	spec := models.Spec{Name: entry.Name, Version: strconv.FormatInt(vf.Version, 10), IO: io,
-		MaxBatchSize: maxBatch, Config: entry.Config, Path: vf.Path}
-	if err := warmup(ctx, sess, &spec); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("warm-up run: %w", err)
-	}
+	maxBatch := spec.MaxBatchSize
 	opt := batch.Options{
 		MaxBatchSize:  maxBatch,
 		MaxQueueDelay: e.opt.DefaultMaxQueueDelay,
 		MaxQueueSize:  e.opt.MaxQueueSize,
 		Logger:        e.log.With("model", entry.Name, "version", spec.Version),
+		Instances:     len(p.instances),
 	}
 	if e.opt.Observer != nil {
 		opt.Observer = e.opt.Observer(entry.Name, spec.Version)
@@ -190,10 +218,21 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 			opt.MaxQueueSize = int(q.MaxQueueSize)
 		}
 	}
-	if g := entry.Config.InstanceGroup; g != nil {
-		opt.Instances = g.Count
+	return &version{spec: *spec, pool: p, batcher: batch.New(p, opt)}, nil
+}
+
+// resolve checks the IO the first instance read against the config and
+// returns the version's spec.
+func (e *Engine) resolve(entry *models.Entry, vf models.VersionFile, io models.IO) (models.Spec, error) {
+	maxBatch, err := entry.Config.Apply(io, e.opt.DefaultMaxBatchSize)
+	if err == nil {
+		io, err = entry.Config.Narrow(io, maxBatch)
 	}
-	return &version{spec: spec, session: sess, batcher: batch.New(sess, opt)}, nil
+	if err != nil {
+		return models.Spec{}, err
+	}
+	return models.Spec{Name: entry.Name, Version: strconv.FormatInt(vf.Version, 10), IO: io,
+		MaxBatchSize: maxBatch, Config: entry.Config, Path: vf.Path}, nil
 }
 
 // Ready reports whether the startup load has finished and at least one

@@ -163,7 +163,8 @@ func (e *Engine) switchIn(ctx context.Context, entry *models.Entry) ([]*version,
 			continue
 		}
 		log.Info("model loaded", "version", vf.Version, "path", vf.Path, "max_batch_size", v.spec.MaxBatchSize,
-			"inputs", len(v.spec.Inputs), "outputs", len(v.spec.Outputs), "took", time.Since(start).Round(time.Millisecond))
+			"inputs", len(v.spec.Inputs), "outputs", len(v.spec.Outputs), "devices", v.pool.devices(),
+			"took", time.Since(start).Round(time.Millisecond))
 		loaded[vf.Version] = v
 	}
 	// Switch in: new versions become visible before old ones close.
@@ -228,5 +229,5 @@ func (v *version) close(ctx context.Context) error {
 	if err != nil {
 		return err // in-flight runs still use the session; leave it open
 	}
-	return v.session.Close()
+	return v.pool.close()
 }

