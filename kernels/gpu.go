@@ -60,3 +60,23 @@ func CheckRows(shape []int, n int) (rows, cols int, err error) {
 func CheckNormalize(pix []uint8, shape []int, p NormParams) error {
 	return checkNormalize(pix, shape, p)
 }
+
+// NormalizePreferred is Normalize on the first CUDA device when GPU kernels
+// are compiled in (the gpu build) and a device answers, and on the CPU
+// otherwise or when the GPU run fails. The CUDA kernel rounds each step as
+// the CPU one does, so both give the same values (doctor --selftest checks
+// it on the operator's GPU). The synapse mappings' image inputs use it.
+func NormalizePreferred(pix []uint8, shape []int, p NormParams) ([]float32, []int, error) {
+	return normalizeOn(GPU(), pix, shape, p)
+}
+
+func normalizeOn(g GPUKernels, pix []uint8, shape []int, p NormParams) ([]float32, []int, error) {
+	if g != nil {
+		if devs, err := g.Devices(); err == nil && len(devs) > 0 {
+			if out, s, err := g.Normalize(devs[0], pix, shape, p); err == nil {
+				return out, s, nil
+			}
+		}
+	}
+	return Normalize(pix, shape, p)
+}

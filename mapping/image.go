@@ -307,7 +307,7 @@ func (s *ImageSpec) Preprocess(b64 string) ([]float32, error) {
 			img.Pix[i], img.Pix[i+2] = img.Pix[i+2], img.Pix[i]
 		}
 	}
-	planes, _, err := kernels.Normalize(img.Pix, []int{1, img.Height, img.Width, 3},
+	planes, _, err := kernels.NormalizePreferred(img.Pix, []int{1, img.Height, img.Width, 3},
 		kernels.NormParams{Scale: s.Scale, Mean: s.Mean, Std: s.Std})
 	if err != nil {
 		return nil, err
