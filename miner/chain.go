@@ -276,6 +276,11 @@ type chainNode struct {
 	published    bool // the chain's axon equals want
 	lastServeErr string
 	lastServeAt  time.Time
+
+	projectWake chan struct{} // a metagraph sync to project from
+	projection  *projectionStatus
+	projectErr  string
+	projectAt   time.Time
 }
 
 // startChain connects to cfg.Network, checks that hot is registered on cfg.Netuid and works out
@@ -318,8 +323,9 @@ func startChain(ctx context.Context, cfg config.Serve, hot *wallet.Keypair, log 
 	n := &chainNode{
 		log: log.With("network", cfg.Network, "netuid", netuid), opts: opts, network: cfg.Network, endpoint: endpoint,
 		netuid: netuid, hot: hot, hotSS58: hot.SS58(), uid: -1, synced: make(chan struct{}, 1),
-		want:     extrinsic.Axon{NetUID: netuid, Version: axonVersion, IP: ipNum, Port: uint16(port), IPType: ipType, Protocol: 4},
-		wantAddr: netip.AddrPortFrom(ip, uint16(port)).String(),
+		projectWake: make(chan struct{}, 1),
+		want:        extrinsic.Axon{NetUID: netuid, Version: axonVersion, IP: ipNum, Port: uint16(port), IPType: ipType, Protocol: 4},
+		wantAddr:    netip.AddrPortFrom(ip, uint16(port)).String(),
 	}
 	if n.c, n.closeRPC, err = dialChain(ctx, cfg.Network, log); err != nil {
 		return nil, err
@@ -376,6 +382,10 @@ func (n *chainNode) onSync(s *metagraph.Snapshot) {
 	case n.synced <- struct{}{}:
 	default:
 	}
+	select {
+	case n.projectWake <- struct{}{}:
+	default:
+	}
 }
 
 // Run follows the metagraph and keeps the axon published until ctx ends.
@@ -383,7 +393,39 @@ func (n *chainNode) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.syncer.Run(ctx) })
 	g.Go(func() error { return n.axonLoop(ctx) })
+	g.Go(func() error { return n.projectLoop(ctx) })
 	return g.Wait()
+}
+
+// projectLoop runs the Yuma projection for the hotkey after each metagraph sync. A failure is
+// reported in GET /v1/chain and retried at the next sync.
+func (n *chainNode) projectLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.projectWake:
+		}
+		s := n.Snapshot()
+		if s == nil {
+			continue
+		}
+		var pr *projectionStatus
+		var err error
+		if nr, ok := s.ByHotkey(n.hotSS58); ok {
+			pr, err = project(ctx, n.c, s, nr.UID)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.mu.Lock()
+		n.projection, n.projectErr, n.projectAt = pr, "", time.Now()
+		if err != nil {
+			n.projectErr = err.Error()
+			n.log.Warn("projection failed", "block", s.Block, "err", err)
+		}
+		n.mu.Unlock()
+	}
 }
 
 // axonLoop checks the published axon at start, after each metagraph sync, and (until it is
@@ -518,6 +560,9 @@ type chainStatus struct {
 	Errors     map[string]any `json:"errors"`
 	// Validators is what the axon saw of its callers; null when no axon runs.
 	Validators *axon.Validators `json:"validators"`
+	// Projection is the Yuma epoch run locally on the latest metagraph and the on-chain weights
+	// and bonds; null before the first one (or when not registered).
+	Projection *projectionStatus `json:"projection"`
 }
 
 type axonStatus struct {
@@ -585,6 +630,10 @@ func (n *chainNode) ChainStatus(context.Context) (any, error) {
 	if n.lastServeErr != "" {
 		st.Errors["axon"] = map[string]any{"error": n.lastServeErr, "at": n.lastServeAt}
 	}
+	st.Projection = n.projection
+	if n.projectErr != "" {
+		st.Errors["projection"] = map[string]any{"error": n.projectErr, "at": n.projectAt}
+	}
 	n.mu.Unlock()
 	if at, err := n.syncer.LastError(); err != nil {
 		st.Errors["metagraph"] = map[string]any{"error": err.Error(), "at": at}
@@ -638,6 +687,10 @@ func (n *chainNode) collectors() []prometheus.Collector {
 			mine(func(_ *metagraph.Snapshot, nr *metagraph.Neuron) float64 { return nr.Incentive })),
 		gauge("emission_alpha", "Alpha the hotkey earned in the subnet's last epoch (per tempo).",
 			mine(func(_ *metagraph.Snapshot, nr *metagraph.Neuron) float64 { return float64(nr.Emission) / raoPerTAO })),
+		gauge("projected_incentive", "The hotkey's incentive if the epoch ran at the last metagraph sync (Yuma run locally), 0 to 1.",
+			n.projected(func(p *projectionStatus) float64 { return p.Incentive })),
+		gauge("projected_emission_alpha", "Alpha the hotkey would earn if the epoch ran at the last metagraph sync (Yuma run locally).",
+			n.projected(func(p *projectionStatus) float64 { return p.EmissionAlpha })),
 		gauge("last_sync_block", "Block of the latest metagraph sync; 0 before the first.", func() float64 {
 			if s := n.Snapshot(); s != nil {
 				return float64(s.Block)
@@ -649,6 +702,18 @@ func (n *chainNode) collectors() []prometheus.Collector {
 			defer n.mu.Unlock()
 			return b2f(n.published)
 		}),
+	}
+}
+
+// projected reads a figure of the latest projection (0 without one).
+func (n *chainNode) projected(f func(*projectionStatus) float64) func() float64 {
+	return func() float64 {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.projection == nil {
+			return 0
+		}
+		return f(n.projection)
 	}
 }
 

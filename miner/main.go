@@ -36,6 +36,7 @@ Commands:
   status    show the hotkey's UID, stake, incentive, emission and axon on a subnet (miner status --help)
   query     sign one synapse with a hotkey and send it to an axon, as a validator does (miner query --help)
   validate  query axons with a reference input set, score the answers against a reference model, rank them (miner validate --help)
+  simulate  run a local subnet: in-process miners, validators scoring them over the axon, Yuma epochs (miner simulate --help)
   doctor    report ONNX Runtime, its execution providers, the GPUs and the build; --selftest runs each device (miner doctor --help)
   healthcheck  exit 0 when a node's /v2/health/ready answers 200, else 1 (for container health checks)
   version   print the version
@@ -90,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return validateCmd(ctx, args[1:], stdout, stderr)
+	case "simulate":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return simulateCmd(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()

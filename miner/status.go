@@ -21,7 +21,9 @@ func statusUsage(w io.Writer) {
 
 Reads the chain directly and shows the wallet's hotkey on subnet N: UID, stake, incentive,
 emission per tempo and per day (alpha, and TAO at the subnet's moving price), rank among the
-subnet's miners, and whether the axon on chain is --external-ip:--external-port.
+subnet's miners, and whether the axon on chain is --external-ip:--external-port. It also projects,
+from the metagraph and the on-chain Weights and Bonds (Yuma consensus run locally, chain/yuma),
+the incentive and emission the hotkey would get if the epoch ran now, and which validators weigh it.
 
 Options:
   --netuid N            subnet (required)
@@ -53,6 +55,10 @@ type statusReport struct {
 	// Validators is the node's validators section: what its axon saw of validator calls (from
 	// GET /v1/chain, or GET /v1/axon when the node runs offline); absent without --url or axon.
 	Validators *axon.Validators `json:"validators,omitempty"`
+	// Projection is what the hotkey would get if the epoch ran at Block (null when not
+	// registered or when it could not be computed: ProjectionError).
+	Projection      *projectionStatus `json:"projection"`
+	ProjectionError string            `json:"projection_error,omitempty"`
 }
 
 type statusAxon struct {
@@ -151,6 +157,9 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if registered {
 		rep.Neuron = describeNeuron(snap, nr)
 		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = axonAddr(nr.Axon), nr.Axon.Block, nr.Axon.Version
+		if rep.Projection, err = project(ctx, c, snap, nr.UID); err != nil {
+			rep.ProjectionError = err.Error()
+		}
 	} else if a, err := r.axon(ctx, netuid, hot); err == nil {
 		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = axonAddr(a), a.Block, a.Version
 	}
@@ -245,6 +254,7 @@ func printStatus(w io.Writer, r statusReport, walletName string) {
 			fmt.Fprint(w, " (no moving price from this runtime: TAO not shown)")
 		}
 		fmt.Fprintln(w)
+		printProjection(w, r.Projection, r.ProjectionError)
 	}
 	axon := r.Axon.OnChain
 	if axon == "" {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taominer/taominer/chain/chaintest"
+	"github.com/taominer/taominer/chain/scale"
+	"github.com/taominer/taominer/miner/internal/config"
+	"github.com/taominer/taominer/models/modeltest"
+)
+
+// serveWeights answers state_queryStorageAt (yuma.ReadState) with a Weights row on target for
+// each of the given validator uids; every other key is absent.
+func serveWeights(t *testing.T, f *chainFixture, validators []uint16, target uint16) {
+	t.Helper()
+	row := scale.AppendCompact(nil, 1)
+	row = scale.AppendU16(row, target)
+	row = scale.AppendU16(row, 65535)
+	values := map[string]string{}
+	for _, v := range validators {
+		k := chaintest.StorageKey(t, f.md, "SubtensorModule", "Weights", net1(), scale.AppendU16(nil, v))
+		values[hex.EncodeToString(k)] = "0x" + hex.EncodeToString(row)
+	}
+	f.n.Handle("state_queryStorageAt", func(params []json.RawMessage) (string, []string, bool, bool) {
+		var keys []string
+		if err := json.Unmarshal(params[0], &keys); err != nil {
+			return chaintest.Error(-32602, err.Error())
+		}
+		var changes []string
+		for _, k := range keys {
+			v, ok := values[strings.TrimPrefix(strings.ToLower(k), "0x")]
+			if !ok {
+				changes = append(changes, fmt.Sprintf(`[%q,null]`, k))
+				continue
+			}
+			changes = append(changes, fmt.Sprintf(`[%q,%q]`, k, v))
+		}
+		return chaintest.Result(`[{"block":"` + chaintest.Block6852690 + `","changes":[` + strings.Join(changes, ",") + `]}]`)
+	})
+}
+
+// TestStatusProjection: every permitted validator of the recorded subnet-1 metagraph weighs only
+// the top miner, so the local Yuma epoch gives it the whole incentive and the miners' share of
+// the last epoch's emission; `miner status` shows it in JSON and text with the weighing
+// validators.
+func TestStatusProjection(t *testing.T) {
+	f := newChainFixture(t)
+	top := recordedTopMiner(t, f)
+	var permits []uint16
+	var basis uint64
+	for _, nr := range recordedNeurons(t, f) {
+		basis += nr.Emission
+		if nr.ValidatorPermit && nr.UID != top.UID {
+			permits = append(permits, nr.UID)
+		}
+	}
+	serveWeights(t, f, permits, top.UID)
+	root := pubWallet(t, nil, top.Hotkey, top.Coldkey)
+
+	code, out, errOut := runStatus(t, f, root, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep statusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	p := rep.Projection
+	if p == nil || rep.ProjectionError != "" {
+		t.Fatalf("projection %+v, error %q", p, rep.ProjectionError)
+	}
+	if p.Incentive < 0.9999 || p.Consensus < 0.9999 || p.Block != 6852690 || math.Abs(p.BasisAlpha-float64(basis)/1e9) > 1e-9 {
+		t.Errorf("projection %+v, want incentive and consensus 1 at block 6852690, basis %d rao", p, basis)
+	}
+	// Half the emission goes to miners (all of it to this one) plus its own dividends.
+	if p.EmissionAlpha < p.BasisAlpha/2*0.999 || p.EmissionAlpha > p.BasisAlpha {
+		t.Errorf("projected emission %.9f α of %.9f", p.EmissionAlpha, p.BasisAlpha)
+	}
+	if len(p.Weighers) == 0 || len(p.Weighers) > maxWeighers {
+		t.Fatalf("%d weighers", len(p.Weighers))
+	}
+	var share float64
+	for i, w := range p.Weighers {
+		if w.Weight != 1 || w.Clipped != 1 || w.Stake < 0 || (i > 0 && w.RankShare > p.Weighers[i-1].RankShare) {
+			t.Errorf("weigher %d: %+v", i, w)
+		}
+		share += w.RankShare
+	}
+	if p.Weighers[0].Stake <= 0 || share > 1.0001 {
+		t.Errorf("top weigher %+v, rank shares sum to %v", p.Weighers[0], share)
+	}
+
+	code, out, errOut = runStatus(t, f, root)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"projected   incentive 1.0000",
+		fmt.Sprintf("if the epoch ran at block %d", 6852690),
+		"rank share",
+		p.Weighers[0].Hotkey,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestStatusProjectionError: a node that cannot answer the weights query still gets its status,
+// with the projection's error.
+func TestStatusProjectionError(t *testing.T) {
+	f := newChainFixture(t)
+	top := recordedTopMiner(t, f)
+	f.n.Handle("state_queryStorageAt", func([]json.RawMessage) (string, []string, bool, bool) {
+		return chaintest.Error(-32601, "Method not found")
+	})
+	root := pubWallet(t, nil, top.Hotkey, top.Coldkey)
+	code, out, errOut := runStatus(t, f, root)
+	if code != 0 || !strings.Contains(out, "projected   unavailable: projection: read weights and bonds") {
+		t.Errorf("exit %d: %s\n%s", code, out, errOut)
+	}
+}
+
+// TestChainProjection: a serving node projects its epoch after each metagraph sync and reports
+// it in GET /v1/chain and the taominer_chain_projected_* gauges.
+func TestChainProjection(t *testing.T) {
+	f := newChainFixture(t)
+	bob := devKey(t, "//Bob")
+	bobKey := bob.PublicKey()
+	f.n.SwapHotkey(7, bobKey)
+	f.set(t, "", "Uids", scale.AppendU16(nil, 7), net1(), bobKey[:])
+	f.set(t, chaintest.Block6852690, "Axons", nil, net1(), bobKey[:])
+	f.set(t, chaintest.Block6852690, "ServingRateLimit", scale.AppendU64(nil, 50), net1())
+	f.n.ServeSigning(nil)
+	f.n.IncludeInBlock(chaintest.Events(t, f.md, ""))
+	f.set(t, chaintest.InBlock, "Axons", ours(), net1(), bobKey[:])
+	var permits []uint16
+	for _, nr := range recordedNeurons(t, f) {
+		if nr.ValidatorPermit && nr.UID != 7 {
+			permits = append(permits, nr.UID)
+		}
+	}
+	serveWeights(t, f, permits, 7)
+	saved := chainDefaults
+	chainDefaults = testChainOptions()
+	t.Cleanup(func() { chainDefaults = saved })
+
+	root := pubWallet(t, bob, [32]byte{}, devKey(t, "//Alice").PublicKey())
+	cc := chainConfig(f, root)
+	repo := t.TempDir()
+	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
+	tn := startNode(t, repo, func(cfg *config.Serve) {
+		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey, cfg.ExternalIP = cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP
+		cfg.AxonPort, cfg.ExternalPort = 0, 8091
+	})
+	var st chainStatus
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res := tn.do(t, http.MethodGet, "/v1/chain", nil, nil)
+		st = chainStatus{}
+		if err := json.Unmarshal(res.body, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Projection != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no projection: %s", res.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := st.Projection; p.Incentive < 0.9999 || p.Block != 6852690 || p.EmissionAlpha <= 0 || len(p.Weighers) == 0 {
+		t.Errorf("projection %+v", p)
+	}
+	if _, ok := st.Errors["projection"]; ok {
+		t.Errorf("errors %v", st.Errors)
+	}
+	metrics := string(tn.do(t, http.MethodGet, "/metrics", nil, nil).body)
+	for _, want := range []string{
+		`taominer_chain_projected_incentive{netuid="1",network="` + f.n.URL() + `"} 1`,
+		`taominer_chain_projected_emission_alpha{netuid="1",network="` + f.n.URL() + `"} `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
