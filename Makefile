@@ -21,7 +21,7 @@ GO_BUILD_FLAGS := -ldflags "$(LDFLAGS)"
 # libcuda.so.1). Never add Gorgonia's own `cuda` tag (needs cuDNN).
 GPU_TAGS     := -tags gpu
 
-.PHONY: all run test vet vet-gpu bench onnxruntime assets build build-gpu ptx ptx-check clean
+.PHONY: all run test test-chain vet vet-gpu bench onnxruntime assets build build-gpu ptx ptx-check clean
 
 all: build
 
@@ -48,6 +48,16 @@ build: $(ORT_LIB)
 # needs the NVIDIA driver to start.
 build-gpu: $(ORT_LIB)
 	$(GO) build $(GPU_TAGS) $(GO_BUILD_FLAGS) -o bin/miner-gpu ./miner
+
+# Opt-in, not part of `make test`: the miner against a real subtensor runtime
+# executed by chopsticks (npm @acala-network/chopsticks@1.5.1, installed under
+# .cache/chopsticks with --ignore-scripts). CHAIN_SPEC is a raw chain spec, e.g.
+# opentensor/subtensor's scripts/specs/raonet.json (spec 218); CHAIN_WASM may
+# name a newer runtime wasm to run instead of the spec's (--wasm-override).
+test-chain: $(ORT_LIB)
+	@test -n "$(CHAIN_SPEC)" || { echo "usage: make test-chain CHAIN_SPEC=raw-spec.json [CHAIN_WASM=runtime.wasm]"; exit 2; }
+	TAOMINER_TEST_CHAIN_SPEC=$(abspath $(CHAIN_SPEC)) TAOMINER_TEST_CHAIN_WASM=$(if $(CHAIN_WASM),$(abspath $(CHAIN_WASM))) \
+		$(GO) test ./miner -run TestChopsticks -count=1 -v -timeout 30m
 
 vet-gpu:
 	$(GO) vet $(GPU_TAGS) ./...

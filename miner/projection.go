@@ -20,10 +20,15 @@ type projectionStatus struct {
 	Incentive float64 `json:"incentive"`
 	Consensus float64 `json:"consensus"`
 	Dividends float64 `json:"dividends"`
-	// EmissionAlpha is the hotkey's part of BasisAlpha, the alpha the last epoch distributed (the
-	// sum of the metagraph's emissions), taken as what the next one distributes.
+	// EmissionAlpha is the hotkey's part of BasisAlpha, what the next epoch is expected to
+	// distribute: what the last one did (the sum of the metagraph's emissions), or, before any
+	// epoch paid anything, the pending emission. PendingAlpha is the subnet's pending emission at
+	// the block, what an epoch in the next block would distribute.
 	EmissionAlpha float64 `json:"emission_alpha"`
 	BasisAlpha    float64 `json:"basis_alpha"`
+	PendingAlpha  float64 `json:"pending_alpha"`
+	// SpecVersion is the runtime whose epoch rules and hyperparameters were used.
+	SpecVersion uint32 `json:"spec_version"`
 	// Weighers are the validators whose weight on the hotkey counts, largest share of its rank
 	// first (at most 16).
 	Weighers []projectionWeigher `json:"weighers"`
@@ -40,27 +45,33 @@ type projectionWeigher struct {
 	RankShare float64 `json:"rank_share"`
 }
 
-const projectionAssumptions = "subtensor default hyperparameters (kappa 0.5, Yuma 3, liquid alpha off), alpha stake only, emission as last epoch's"
+const projectionAssumptions = "hyperparameters, epoch rules of the runtime's spec, alpha and root stake, permits, weights and bonds read at the block; " +
+	"emission as the last epoch's; not modelled: childkey stake inheritance, commit-reveal commits (weights are used as stored)"
 
-// project reads the subnet's Weights and Bonds at the snapshot's block and runs the Yuma epoch
-// (chain/yuma.Project) for uid.
+// project reads at the snapshot's block what the subnet's epoch would read in the next block —
+// the runtime's hyperparameters and epoch rules, stakes, weights, bonds and pending emission
+// (chain/yuma.ReadEpoch) — and runs the Yuma epoch for uid (chain/yuma.Project).
 func project(ctx context.Context, c *client.Client, s *metagraph.Snapshot, uid uint16) (*projectionStatus, error) {
-	at := s.BlockHash
-	st, err := yuma.ReadState(ctx, c, s.NetUID, uint16(len(s.Neurons)), &at)
+	in, p, err := yuma.ReadEpoch(ctx, c, s.NetUID, s.BlockHash)
 	if err != nil {
 		return nil, fmt.Errorf("projection: %w", err)
 	}
-	var basis uint64
+	pending := in.RaoEmission
+	var last uint64
 	for _, nr := range s.Neurons {
-		basis += nr.Emission
+		last += nr.Emission
 	}
-	pr, err := yuma.Project(s, uid, st, yuma.DefaultParams(), yuma.ProjectOptions{RaoEmission: basis})
+	if last > 0 {
+		in.RaoEmission = last
+	}
+	pr, err := yuma.Project(in, p, uid)
 	if err != nil {
 		return nil, fmt.Errorf("projection: %w", err)
 	}
 	out := &projectionStatus{Block: s.Block, Incentive: pr.Incentive, Consensus: pr.Consensus, Dividends: pr.Dividends,
-		EmissionAlpha: float64(pr.Emission) / raoPerTAO, BasisAlpha: float64(basis) / raoPerTAO,
-		Weighers: []projectionWeigher{}, Assumptions: projectionAssumptions}
+		EmissionAlpha: float64(pr.Emission) / raoPerTAO, BasisAlpha: float64(in.RaoEmission) / raoPerTAO,
+		PendingAlpha: float64(pending) / raoPerTAO,
+		SpecVersion:  p.Rules.SpecVersion, Weighers: []projectionWeigher{}, Assumptions: projectionAssumptions}
 	for _, w := range pr.Weighers[:min(len(pr.Weighers), maxWeighers)] {
 		out.Weighers = append(out.Weighers, projectionWeigher{UID: w.UID, Hotkey: w.Hotkey, Stake: w.Stake,
 			Weight: w.Weight, Clipped: w.Clipped, RankShare: w.RankShare})
@@ -76,8 +87,10 @@ func printProjection(w io.Writer, p *projectionStatus, errText string) {
 		}
 		return
 	}
-	fmt.Fprintf(w, "projected   incentive %.6f, consensus %.6f, emission %.9f α if the epoch ran at block %d\n",
+	fmt.Fprintf(w, "projected   incentive %.6f, consensus %.6f, emission %.9f α if the epoch ran after block %d\n",
 		p.Incentive, p.Consensus, p.EmissionAlpha, p.Block)
+	fmt.Fprintf(w, "            (share of %.9f α, what the last epoch paid; pending now %.9f α; spec %d rules)\n",
+		p.BasisAlpha, p.PendingAlpha, p.SpecVersion)
 	if len(p.Weighers) == 0 {
 		fmt.Fprintln(w, "            no validator weighs this hotkey")
 		return

@@ -17,40 +17,54 @@ import (
 	"github.com/taominer/taominer/models/modeltest"
 )
 
-// serveWeights answers state_queryStorageAt (yuma.ReadState) with a Weights row on target for
-// each of the given validator uids; every other key is absent.
+// serveWeights answers state_queryStorageAt (yuma.ReadEpoch) with the recorded subnet-1
+// neurons (size, hotkeys, alpha stake, permits; the given validators updated at the recorded
+// block), pending emission equal to the last epoch's (half server, half validator) and a Weights
+// row on target for each of the validators; every other key is absent (metadata defaults).
 func serveWeights(t *testing.T, f *chainFixture, validators []uint16, target uint16) {
 	t.Helper()
 	row := scale.AppendCompact(nil, 1)
 	row = scale.AppendU16(row, target)
 	row = scale.AppendU16(row, 65535)
-	values := map[string]string{}
-	for _, v := range validators {
-		k := chaintest.StorageKey(t, f.md, "SubtensorModule", "Weights", net1(), scale.AppendU16(nil, v))
-		values[hex.EncodeToString(k)] = "0x" + hex.EncodeToString(row)
+	values := map[string][]byte{}
+	put := func(item string, v []byte, keys ...[]byte) {
+		values[hex.EncodeToString(chaintest.StorageKey(t, f.md, "SubtensorModule", item, keys...))] = v
 	}
-	f.n.Handle("state_queryStorageAt", func(params []json.RawMessage) (string, []string, bool, bool) {
-		var keys []string
-		if err := json.Unmarshal(params[0], &keys); err != nil {
-			return chaintest.Error(-32602, err.Error())
+	for _, v := range validators {
+		put("Weights", row, net1(), scale.AppendU16(nil, v))
+	}
+	ns := recordedNeurons(t, f)
+	lastUpdate, permits := scale.AppendCompact(nil, uint64(len(ns))), scale.AppendCompact(nil, uint64(len(ns)))
+	weighs := map[uint16]bool{}
+	for _, v := range validators {
+		weighs[v] = true
+	}
+	var basis uint64
+	for i, nr := range ns {
+		basis += nr.Emission
+		put("Keys", nr.Hotkey[:], net1(), scale.AppendU16(nil, uint16(i)))
+		put("TotalHotkeyAlpha", scale.AppendU64(nil, nr.TotalStake()), nr.Hotkey[:], net1())
+		lu := nr.LastUpdate
+		if weighs[uint16(i)] {
+			lu = 6852690
 		}
-		var changes []string
-		for _, k := range keys {
-			v, ok := values[strings.TrimPrefix(strings.ToLower(k), "0x")]
-			if !ok {
-				changes = append(changes, fmt.Sprintf(`[%q,null]`, k))
-				continue
-			}
-			changes = append(changes, fmt.Sprintf(`[%q,%q]`, k, v))
-		}
-		return chaintest.Result(`[{"block":"` + chaintest.Block6852690 + `","changes":[` + strings.Join(changes, ",") + `]}]`)
-	})
+		lastUpdate = scale.AppendU64(lastUpdate, lu)
+		permits = scale.AppendBool(permits, nr.ValidatorPermit)
+	}
+	put("SubnetworkN", scale.AppendU16(nil, uint16(len(ns))), net1())
+	put("LastUpdate", lastUpdate, net1())
+	put("ValidatorPermit", permits, net1())
+	// Pending emission a third of the tempo in: the projection's basis stays the last epoch's
+	// total (the metagraph's emissions); the pending amount is reported beside it.
+	put("PendingServerEmission", scale.AppendU64(nil, basis/6), net1())
+	put("PendingValidatorEmission", scale.AppendU64(nil, basis/6), net1())
+	f.n.ServeStorageAt(chaintest.Block6852690, values)
 }
 
 // TestStatusProjection: every permitted validator of the recorded subnet-1 metagraph weighs only
-// the top miner, so the local Yuma epoch gives it the whole incentive and the miners' share of
-// the last epoch's emission; `miner status` shows it in JSON and text with the weighing
-// validators.
+// the top miner, so the local Yuma epoch (spec-343 rules and metadata-default hyperparameters)
+// gives it the whole incentive and the miners' share of the pending emission; `miner status`
+// shows it in JSON and text with the weighing validators.
 func TestStatusProjection(t *testing.T) {
 	f := newChainFixture(t)
 	top := recordedTopMiner(t, f)
@@ -77,7 +91,8 @@ func TestStatusProjection(t *testing.T) {
 	if p == nil || rep.ProjectionError != "" {
 		t.Fatalf("projection %+v, error %q", p, rep.ProjectionError)
 	}
-	if p.Incentive < 0.9999 || p.Consensus < 0.9999 || p.Block != 6852690 || math.Abs(p.BasisAlpha-float64(basis)/1e9) > 1e-9 {
+	if p.Incentive < 0.9999 || p.Consensus < 0.9999 || p.Block != 6852690 || math.Abs(p.BasisAlpha-float64(basis)/1e9) > 1e-9 ||
+		math.Abs(p.PendingAlpha-float64(basis/6*2)/1e9) > 1e-9 || p.SpecVersion != 343 || !strings.Contains(p.Assumptions, "childkey") {
 		t.Errorf("projection %+v, want incentive and consensus 1 at block 6852690, basis %d rao", p, basis)
 	}
 	// Half the emission goes to miners (all of it to this one) plus its own dividends.
@@ -104,7 +119,7 @@ func TestStatusProjection(t *testing.T) {
 	}
 	for _, want := range []string{
 		"projected   incentive 1.0000",
-		fmt.Sprintf("if the epoch ran at block %d", 6852690),
+		fmt.Sprintf("if the epoch ran after block %d", 6852690),
 		"rank share",
 		p.Weighers[0].Hotkey,
 	} {
@@ -124,7 +139,7 @@ func TestStatusProjectionError(t *testing.T) {
 	})
 	root := pubWallet(t, nil, top.Hotkey, top.Coldkey)
 	code, out, errOut := runStatus(t, f, root)
-	if code != 0 || !strings.Contains(out, "projected   unavailable: projection: read weights and bonds") {
+	if code != 0 || !strings.Contains(out, "projected   unavailable: projection: read epoch: read") {
 		t.Errorf("exit %d: %s\n%s", code, out, errOut)
 	}
 }

@@ -27,7 +27,9 @@ import (
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/chain/yuma"
 	"github.com/taominer/taominer/miner/internal/config"
+	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/onnx"
+	"github.com/taominer/taominer/models/tensor"
 )
 
 func simulateUsage(w io.Writer) {
@@ -40,8 +42,9 @@ with the Infer synapse over the real axon protocol (signed requests), score the 
 reference model as miner validate does, and set weights (scores max-upscaled to u16). Then one Yuma
 consensus epoch (chain/yuma, subtensor's defaults with Yuma 3 bonds carried between epochs)
 distributes a fixed emission. Validator 0 holds 60% of the stake, the others share 40%
-(one validator: 100%). Miners are honest or degraded (--kinds); a degraded miner serves the same
-model behind a simulation-only proxy that changes what validators see:
+(one validator: 100%). Each miner serves the reference model, or its own model (--miner-models,
+with the reference's inputs and outputs). Miners are honest or degraded (--kinds); a degraded
+miner serves its model behind a simulation-only proxy that changes what validators see:
 
   honest  the model's answers
   noisy   each output value multiplied by 1 + σ·N(0,1) (σ = --noise)
@@ -58,8 +61,13 @@ Options:
   --epochs E            epochs (default 3)
   --kinds LIST          miner kinds, comma-separated, cycled over the miners
                         (default honest,noisy,wrong,slow)
-  --model FILE.onnx     the model every miner serves and the validators' reference
-                        (default model-repo/ppocr_cls/1/model.onnx, the bundled model)
+  --model FILE.onnx     the validators' reference, and the model every miner serves without
+                        --miner-models (default model-repo/ppocr_cls/1/model.onnx, the bundled
+                        model)
+  --miner-models LIST   ONNX files, comma-separated, cycled over the miners: miner i serves file
+                        i mod len under the synapse's model name, its kind still applied on top.
+                        Each must have the reference's inputs and outputs (names, datatypes,
+                        shapes; a dimension variable in the reference must be variable)
   --name NAME           the model name in the synapse (default: the file's, or its folder's for
                         model.onnx)
   --onnxruntime-lib F   libonnxruntime.so (default $TAOMINER_ONNXRUNTIME_LIB, else the usual places)
@@ -89,6 +97,7 @@ type simOptions struct {
 	miners, validators, epochs, rounds int
 	kinds                              []string
 	model, name, lib                   string
+	minerModels                        []string // --miner-models; empty: every miner serves model
 	emission                           uint64
 	batch, dim                         int64
 	noise                              float64
@@ -105,6 +114,8 @@ type simMinerRow struct {
 	UID    int    `json:"uid"`
 	Hotkey string `json:"hotkey"`
 	Kind   string `json:"kind"`
+	// Model is the base name of the model file the miner serves.
+	Model string `json:"model"`
 	// Colluded is set on the miner the colluding validators weigh up.
 	Colluded bool `json:"colluded,omitempty"`
 	// Score is the stake-weighted mean of the scores the validators measured.
@@ -175,6 +186,7 @@ func parseSimulate(args []string, stderr io.Writer) (simOptions, error) {
 	flags.IntVar(&o.rounds, "rounds", 1, "queries per validator per epoch")
 	kinds := flags.String("kinds", "honest,noisy,wrong,slow", "miner kinds, cycled")
 	flags.StringVar(&o.model, "model", filepath.Join("model-repo", "ppocr_cls", "1", "model.onnx"), "model file")
+	minerModels := flags.String("miner-models", "", "model files of the miners, cycled")
 	flags.StringVar(&o.name, "name", "", "model name")
 	flags.StringVar(&o.lib, "onnxruntime-lib", os.Getenv("TAOMINER_ONNXRUNTIME_LIB"), "libonnxruntime.so")
 	emission := flags.Float64("emission", 1, "alpha per epoch")
@@ -216,6 +228,15 @@ func parseSimulate(args []string, stderr io.Writer) (simOptions, error) {
 			return o, usageError{fmt.Sprintf("--kinds: unknown kind %q (honest, noisy, wrong or slow)", k)}
 		}
 	}
+	if *minerModels != "" {
+		for f := range strings.SplitSeq(*minerModels, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				return o, usageError{"--miner-models: empty file name"}
+			}
+			o.minerModels = append(o.minerModels, f)
+		}
+	}
 	if o.name == "" {
 		base := filepath.Base(o.model)
 		if base == "model.onnx" {
@@ -233,6 +254,7 @@ type simMiner struct {
 	index    int
 	uid      int
 	kind     string
+	model    string // the model file it serves
 	hotkey   string
 	addr     string
 	colluded bool
@@ -269,6 +291,14 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--model: %w", err)
 	}
 	defer ref.Close()
+	for i, f := range opt.minerModels {
+		if slices.Contains(opt.minerModels[:i], f) {
+			continue
+		}
+		if err := checkMinerModel(f, refIO); err != nil {
+			return fmt.Errorf("--miner-models: %w", err)
+		}
+	}
 
 	s := &simulation{opt: opt}
 	for j := range opt.validators {
@@ -335,6 +365,52 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// checkMinerModel reads a --miner-models file and checks that it has the reference's inputs and
+// outputs, so that it answers the validators' requests with outputs they can score.
+func checkMinerModel(path string, ref models.IO) error {
+	got, err := onnx.ReadIO(path, onnx.Options{IntraOpThreads: 1})
+	if err != nil {
+		return err
+	}
+	mismatch := append(specsMismatch("input", ref.Inputs, got.Inputs), specsMismatch("output", ref.Outputs, got.Outputs)...)
+	if len(mismatch) > 0 {
+		return fmt.Errorf("%s: inputs and outputs differ from the reference's: %s", path, strings.Join(mismatch, "; "))
+	}
+	return nil
+}
+
+// specsMismatch lists how a miner model's inputs or outputs (what) differ from the reference's:
+// missing or extra names, other datatypes, and shapes that do not fit. A dimension fixed in the
+// miner's model must equal the reference's, which must then be fixed too; a variable one fits any.
+func specsMismatch(what string, ref, got []models.TensorSpec) []string {
+	var out []string
+	for _, r := range ref {
+		i := slices.IndexFunc(got, func(g models.TensorSpec) bool { return g.Name == r.Name })
+		if i < 0 {
+			out = append(out, fmt.Sprintf("%s %q missing", what, r.Name))
+			continue
+		}
+		g := got[i]
+		if g.DataType != r.DataType {
+			out = append(out, fmt.Sprintf("%s %q: datatype %s, reference %s", what, r.Name, g.DataType, r.DataType))
+		}
+		fits := len(g.Shape) == len(r.Shape)
+		for k := 0; fits && k < len(g.Shape); k++ {
+			fits = g.Shape[k] < 0 || g.Shape[k] == r.Shape[k]
+		}
+		if !fits {
+			out = append(out, fmt.Sprintf("%s %q: shape %s, reference %s", what, r.Name,
+				tensor.FormatShape(g.Shape), tensor.FormatShape(r.Shape)))
+		}
+	}
+	for _, g := range got {
+		if !slices.ContainsFunc(ref, func(r models.TensorSpec) bool { return r.Name == g.Name }) {
+			out = append(out, fmt.Sprintf("%s %q not in the reference", what, g.Name))
+		}
+	}
+	return out
+}
+
 // simStakes gives validator 0 60% of 10,000 alpha and splits the rest (one validator: all); with
 // collusion every validator but 0 colludes.
 func simStakes(k int, collusion bool) ([]uint64, []bool) {
@@ -353,16 +429,20 @@ func simStakes(k int, collusion bool) ([]uint64, []bool) {
 	return stakes, colluding
 }
 
-// startMiner starts miner i: a model repository with the model, a wallet with //MinerI, a node
-// serving it with an axon that answers the validators, and for a degraded kind the proxy.
+// startMiner starts miner i: a model repository with its model (--model, or its --miner-models
+// file) under the synapse's model name, a wallet with //MinerI, a node serving it with an axon that
+// answers the validators, and for a degraded kind the proxy.
 func (s *simulation) startMiner(ctx context.Context, wg *sync.WaitGroup, root, lib string, i int, stderr io.Writer) (simMiner, error) {
-	m := simMiner{index: i, uid: s.opt.validators + i, kind: s.opt.kinds[i%len(s.opt.kinds)]}
+	m := simMiner{index: i, uid: s.opt.validators + i, kind: s.opt.kinds[i%len(s.opt.kinds)], model: s.opt.model}
+	if len(s.opt.minerModels) > 0 {
+		m.model = s.opt.minerModels[i%len(s.opt.minerModels)]
+	}
 	dir := filepath.Join(root, fmt.Sprintf("miner%d", i))
 	repo := filepath.Join(dir, "models")
 	if err := os.MkdirAll(repo, 0o755); err != nil {
 		return m, err
 	}
-	model, err := os.ReadFile(s.opt.model)
+	model, err := os.ReadFile(m.model)
 	if err != nil {
 		return m, err
 	}
@@ -595,7 +675,8 @@ func (s *simulation) run(ctx context.Context, report func(simEpoch)) error {
 
 		ep := simEpoch{Epoch: e + 1}
 		for i, m := range s.miners {
-			row := simMinerRow{Miner: m.index, UID: m.uid, Hotkey: m.hotkey, Kind: m.kind, Colluded: m.colluded,
+			row := simMinerRow{Miner: m.index, UID: m.uid, Hotkey: m.hotkey, Kind: m.kind,
+				Model: filepath.Base(m.model), Colluded: m.colluded,
 				Consensus: float64(res.Consensus[m.uid]) / 65535, Incentive: float64(res.Incentive[m.uid]) / 65535,
 				EmissionRao: res.Emission[m.uid], LastError: errs[i]}
 			for j := range s.validators {
@@ -643,15 +724,19 @@ func weightRow(scores []float64, first int) ([]yuma.Entry, []float64) {
 
 func printSimEpoch(w io.Writer, e simEpoch, opt simOptions) {
 	fmt.Fprintf(w, "epoch %d/%d (%s α emitted)\n", e.Epoch, opt.epochs, formatAlpha(opt.emission))
-	fmt.Fprintf(w, "  %5s  %3s  %-7s  %6s  %6s  %9s  %9s  %12s\n", "miner", "uid", "kind", "score", "weight",
-		"consensus", "incentive", "emission α")
+	width := len("model")
+	for _, m := range e.Miners {
+		width = max(width, len(m.Model))
+	}
+	fmt.Fprintf(w, "  %5s  %3s  %-7s  %-*s  %6s  %6s  %9s  %9s  %12s\n", "miner", "uid", "kind", width, "model",
+		"score", "weight", "consensus", "incentive", "emission α")
 	for _, m := range e.Miners {
 		kind := m.Kind
 		if m.Colluded {
 			kind += "*"
 		}
-		fmt.Fprintf(w, "  %5d  %3d  %-7s  %6.4f  %6.4f  %9.4f  %9.4f  %12s\n", m.Miner, m.UID, kind, m.Score,
-			m.Weight, m.Consensus, m.Incentive, formatAlpha(m.EmissionRao))
+		fmt.Fprintf(w, "  %5d  %3d  %-7s  %-*s  %6.4f  %6.4f  %9.4f  %9.4f  %12s\n", m.Miner, m.UID, kind, width,
+			m.Model, m.Score, m.Weight, m.Consensus, m.Incentive, formatAlpha(m.EmissionRao))
 	}
 	fmt.Fprintf(w, "  %9s  %3s  %6s  %6s  %9s  %12s\n", "validator", "uid", "stake", "vtrust", "dividends", "emission α")
 	for _, v := range e.Validators {
@@ -679,13 +764,13 @@ func writeSimCSV(path string, rep simReport) error {
 	}
 	cw := csv.NewWriter(f)
 	_ = cw.Write([]string{"epoch", "miner", "uid", "hotkey", "kind", "colluded", "score", "weight", "consensus",
-		"incentive", "emission_rao"})
+		"incentive", "emission_rao", "model"})
 	ff := func(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
 	for _, e := range rep.Epochs {
 		for _, m := range e.Miners {
 			_ = cw.Write([]string{strconv.Itoa(e.Epoch), strconv.Itoa(m.Miner), strconv.Itoa(m.UID), m.Hotkey, m.Kind,
 				strconv.FormatBool(m.Colluded), ff(m.Score), ff(m.Weight), ff(m.Consensus), ff(m.Incentive),
-				strconv.FormatUint(m.EmissionRao, 10)})
+				strconv.FormatUint(m.EmissionRao, 10), m.Model})
 		}
 	}
 	cw.Flush()

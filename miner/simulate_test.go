@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/modeltest"
+	"github.com/taominer/taominer/models/tensor"
 )
 
 // runSimulate runs `miner simulate` on row_sum (real ONNX Runtime, real axons, real signatures)
@@ -40,14 +44,15 @@ func runSimulate(t *testing.T, args ...string) (simReport, string) {
 	for _, e := range rep.Epochs {
 		rows += len(e.Miners)
 	}
-	if len(recs) != rows+1 || recs[0][0] != "epoch" || recs[0][9] != "incentive" {
+	if len(recs) != rows+1 || recs[0][0] != "epoch" || recs[0][9] != "incentive" || recs[0][11] != "model" {
 		t.Fatalf("CSV has %d records for %d rows: %v", len(recs), rows, recs)
 	}
 	last := rep.Epochs[len(rep.Epochs)-1].Miners
 	for k, m := range last {
-		inc, _ := strconv.ParseFloat(recs[len(recs)-len(last)+k][9], 64)
-		if recs[len(recs)-len(last)+k][4] != m.Kind || inc-m.Incentive > 1e-6 || m.Incentive-inc > 1e-6 {
-			t.Errorf("CSV row %v, JSON %+v", recs[len(recs)-len(last)+k], m)
+		rec := recs[len(recs)-len(last)+k]
+		inc, _ := strconv.ParseFloat(rec[9], 64)
+		if rec[4] != m.Kind || rec[11] != m.Model || m.Model == "" || inc-m.Incentive > 1e-6 || m.Incentive-inc > 1e-6 {
+			t.Errorf("CSV row %v, JSON %+v", rec, m)
 		}
 	}
 	return rep, out.String()
@@ -137,6 +142,7 @@ func TestSimulateCommandLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"simulate", "--help"}, 0, "Usage: miner simulate"},
+		{[]string{"simulate", "--help"}, 0, "--miner-models LIST"},
 		{[]string{"simulate", "--miners", "0"}, 2, "must be positive"},
 		{[]string{"simulate", "--kinds", "honest,lazy"}, 2, `unknown kind "lazy"`},
 		{[]string{"simulate", "--collusion", "--validators", "1"}, 2, "at least 2 validators"},
@@ -159,5 +165,112 @@ func TestSimulateSlowMiner(t *testing.T) {
 	k := byKind(t, rep.Epochs[0])
 	if k[kindSlow].Score != 0 || k[kindSlow].Incentive != 0 || k[kindHonest].Incentive < 0.999 {
 		t.Errorf("slow %+v honest %+v", k[kindSlow], k[kindHonest])
+	}
+}
+
+// TestSimulateMinerModels: two honest miners, one serving the reference (row_sum) and one its
+// variant row_sum_2x (y = 2x instead of 3x, same inputs and outputs), and a wrong miner serving
+// the reference. The validators score the variant's answers 1 − (1/3)/2 = 0.8333 (s exact, y off by
+// a third), so it gets less incentive and emission than the reference's miner; the wrong kind still
+// applies on top of its model.
+func TestSimulateMinerModels(t *testing.T) {
+	ref, variant := modeltest.Path(t, "row_sum.onnx"), modeltest.Path(t, "row_sum_2x.onnx")
+	rep, table := runSimulate(t, "--miners", "3", "--validators", "2", "--epochs", "2", "--kinds", "honest,honest,wrong",
+		"--miner-models", ref+","+variant+","+ref)
+	for _, e := range rep.Epochs {
+		if len(e.Miners) != 3 {
+			t.Fatalf("epoch %d: %d miners", e.Epoch, len(e.Miners))
+		}
+		r, v, w := e.Miners[0], e.Miners[1], e.Miners[2]
+		for _, c := range []struct {
+			row         simMinerRow
+			kind, model string
+		}{{r, kindHonest, "row_sum.onnx"}, {v, kindHonest, "row_sum_2x.onnx"}, {w, kindWrong, "row_sum.onnx"}} {
+			if c.row.Kind != c.kind || c.row.Model != c.model {
+				t.Errorf("epoch %d miner %d: kind %q model %q, want %q %q", e.Epoch, c.row.Miner, c.row.Kind, c.row.Model,
+					c.kind, c.model)
+			}
+		}
+		if r.Score < 0.999 || math.Abs(v.Score-5.0/6) > 0.001 || w.Score > 0.2 {
+			t.Errorf("epoch %d scores: reference %.4f variant %.4f (want 0.8333) wrong %.4f", e.Epoch, r.Score, v.Score, w.Score)
+		}
+		if !(r.Incentive > v.Incentive && v.Incentive > w.Incentive) || r.EmissionRao <= v.EmissionRao {
+			t.Errorf("epoch %d incentive: reference %.4f variant %.4f wrong %.4f; emission reference %d variant %d",
+				e.Epoch, r.Incentive, v.Incentive, w.Incentive, r.EmissionRao, v.EmissionRao)
+		}
+	}
+	for _, want := range []string{"model", "row_sum.onnx", "row_sum_2x.onnx"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+// TestSimulateMinerModelMismatch: a --miner-models file without the reference's inputs and
+// outputs stops the run before any miner starts, with an error naming the file and what differs.
+func TestSimulateMinerModelMismatch(t *testing.T) {
+	modeltest.InitRuntime(t)
+	ref := modeltest.Path(t, "row_sum.onnx")
+	tests := []struct {
+		name   string
+		models string
+		code   int
+		want   []string
+	}{
+		{"fixed shape and missing output", ref + "," + modeltest.Path(t, "fixed_affine.onnx"), 1, []string{
+			"--miner-models: " + modeltest.Path(t, "fixed_affine.onnx") + ": inputs and outputs differ",
+			`input "x": shape [2,3], reference [-1,-1]`, `output "s" missing`, `output "y": shape [2,3], reference [-1,-1]`}},
+		{"other names", modeltest.Path(t, "identity_all.onnx"), 1, []string{
+			modeltest.Path(t, "identity_all.onnx"), `input "x" missing`, `input "in_fp32" not in the reference`}},
+		{"no such file", filepath.Join(t.TempDir(), "none.onnx"), 1, []string{"--miner-models: ", "none.onnx"}},
+		{"empty entry", ref + ",", 2, []string{"--miner-models: empty file name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"simulate", "--model", ref, "--miners", "2", "--validators", "1", "--epochs", "1",
+				"--miner-models", tt.models}
+			var out, errOut bytes.Buffer
+			code := run(args, &out, &errOut)
+			if code != tt.code || out.Len() != 0 {
+				t.Errorf("exit %d, stdout %q; want %d and no table", code, out.String(), tt.code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr %q lacks %q", errOut.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestSimulateSpecsMismatch: the I/O comparison behind --miner-models. A variable dimension of the
+// miner's model fits anything; a fixed one must equal the reference's, which must be fixed too.
+func TestSimulateSpecsMismatch(t *testing.T) {
+	spec := func(name string, dt tensor.DataType, shape ...int64) models.TensorSpec {
+		return models.TensorSpec{Name: name, DataType: dt, Shape: shape}
+	}
+	ref := []models.TensorSpec{spec("x", tensor.FP32, -1, 4), spec("m", tensor.Int64, -1)}
+	tests := []struct {
+		name string
+		got  []models.TensorSpec
+		want []string
+	}{
+		{"same", []models.TensorSpec{spec("m", tensor.Int64, -1), spec("x", tensor.FP32, -1, 4)}, nil},
+		{"variable fits fixed", []models.TensorSpec{spec("x", tensor.FP32, -1, -1), spec("m", tensor.Int64, -1)}, nil},
+		{"fixed where variable", []models.TensorSpec{spec("x", tensor.FP32, 1, 4), spec("m", tensor.Int64, -1)},
+			[]string{`input "x": shape [1,4], reference [-1,4]`}},
+		{"other size", []models.TensorSpec{spec("x", tensor.FP32, -1, 5), spec("m", tensor.Int64, -1)},
+			[]string{`input "x": shape [-1,5], reference [-1,4]`}},
+		{"other rank", []models.TensorSpec{spec("x", tensor.FP32, -1), spec("m", tensor.Int64, -1)},
+			[]string{`input "x": shape [-1], reference [-1,4]`}},
+		{"datatype", []models.TensorSpec{spec("x", tensor.FP16, -1, 4), spec("m", tensor.Int64, -1)},
+			[]string{`input "x": datatype FP16, reference FP32`}},
+		{"missing and extra", []models.TensorSpec{spec("x", tensor.FP32, -1, 4), spec("mask", tensor.Int64, -1)},
+			[]string{`input "m" missing`, `input "mask" not in the reference`}},
+	}
+	for _, tt := range tests {
+		if got := specsMismatch("input", ref, tt.got); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

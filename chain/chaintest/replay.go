@@ -212,6 +212,26 @@ func (n *Node) SetStorage(key []byte, at string, value []byte) {
 	n.Set(`state_getStorage(`+k+`)`, `{"result":`+res+`}`)
 }
 
+// ServeStorageAt answers every state_queryStorageAt with one change set at block hash: the value
+// of each requested key in values (keyed by lower-case hex without 0x), null for the others.
+func (n *Node) ServeStorageAt(hash string, values map[string][]byte) {
+	n.Handle("state_queryStorageAt", func(params []json.RawMessage) (string, []string, bool, bool) {
+		var keys []string
+		if err := json.Unmarshal(params[0], &keys); err != nil {
+			return Error(-32602, err.Error())
+		}
+		changes := make([]string, len(keys))
+		for i, k := range keys {
+			v := "null"
+			if b, ok := values[strings.TrimPrefix(strings.ToLower(k), "0x")]; ok {
+				v = `"0x` + hex.EncodeToString(b) + `"`
+			}
+			changes[i] = `["` + k + `",` + v + `]`
+		}
+		return Result(`[{"block":"` + hash + `","changes":[` + strings.Join(changes, ",") + `]}]`)
+	})
+}
+
 // CopyTo makes key `to` answer what `from` answers.
 func (n *Node) CopyTo(from, to string) {
 	n.mu.Lock()

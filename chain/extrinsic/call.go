@@ -134,3 +134,13 @@ func SetWeights(m *metadata.Metadata, netuid uint16, dests, weights []uint16, ve
 		arg{"version_key", "u64", scale.AppendU64(nil, versionKey)},
 	)
 }
+
+// AddStake encodes SubtensorModule.add_stake(hotkey, netuid, amount_staked), signed by the
+// coldkey paying amount rao (dTAO runtimes: the TAO buys alpha of netuid for the hotkey).
+func AddStake(m *metadata.Metadata, hotkey [32]byte, netuid uint16, amount uint64) (Call, error) {
+	return encodeCall(m, "SubtensorModule", "add_stake",
+		arg{"hotkey", "[u8;32]", hotkey[:]},
+		arg{"netuid", "u16", scale.AppendU16(nil, netuid)},
+		arg{"amount_staked", "u64", scale.AppendU64(nil, amount)},
+	)
+}

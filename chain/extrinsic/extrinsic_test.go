@@ -471,3 +471,31 @@ func TestServeAxonIPTypeQuirk(t *testing.T) {
 		}
 	}
 }
+
+// TestAddStakeAcrossRuntimes encodes add_stake against every recorded runtime: the call index
+// comes from each runtime's metadata and the arguments keep the shape the builder expects.
+func TestAddStakeAcrossRuntimes(t *testing.T) {
+	hotkey := [32]byte{1, 2, 3}
+	for _, blob := range []string{"metadata-spec218-v14.scale", "metadata-spec300-v14.scale",
+		"metadata-spec346-v16.scale", "metadata-spec381-v16.scale"} {
+		t.Run(blob, func(t *testing.T) {
+			m, err := metadata.Decode(chaintest.MetadataBlob(t, blob))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := extrinsic.AddStake(m, hotkey, 7, 1_000_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc, err := m.Call("SubtensorModule", "add_stake")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte{mc.PalletIndex, mc.CallIndex}, hotkey[:]...)
+			want = append(want, 7, 0, 0x00, 0xca, 0x9a, 0x3b, 0, 0, 0, 0)
+			if !bytes.Equal(c, want) {
+				t.Fatalf("add_stake = %x, want %x", []byte(c), want)
+			}
+		})
+	}
+}

@@ -26,12 +26,22 @@ func maskNewRegistrations(b Sparse, lastTempo uint64, reg []uint64) Sparse {
 	return out
 }
 
+// maskBonds drops the bonds the runtime's rules drop: columns of neurons registered at or after
+// lastTempo, or under Rules.BondsMaskByUpdate the entries (i, j) with LastUpdate[i] ≤
+// BlockAtRegistration[j].
+func maskBonds(b Sparse, in *Input, p *Params, lastTempo uint64) Sparse {
+	if p.Rules.BondsMaskByUpdate {
+		return maskByRowCol(b, in.LastUpdate, in.BlockAtRegistration, func(upd, reg uint64) bool { return upd <= reg })
+	}
+	return maskNewRegistrations(b, lastTempo, in.BlockAtRegistration)
+}
+
 // bondsOriginal is the original Yuma bonds path (Yuma3On = false). It returns the EMA bonds,
 // column-max-upscaled for storage, and the normalized dividends.
 func bondsOriginal(in *Input, p *Params, wb Sparse, incentive, active []I32F32, lastTempo uint64) (Sparse, []I32F32) {
 	n := int(in.N)
 	b := toSparse(in.Bonds, n, true, true)
-	b = maskNewRegistrations(b, lastTempo, in.BlockAtRegistration)
+	b = maskBonds(b, in, p, lastTempo)
 	colNormalize(b, n)
 	delta := rowHadamard(wb, active)
 	colNormalize(delta, n)
@@ -48,7 +58,7 @@ func bondsOriginal(in *Input, p *Params, wb Sparse, incentive, active []I32F32, 
 func bondsYuma3(in *Input, p *Params, wb Sparse, consensus, incentive, active []I32F32, lastTempo uint64) (Sparse, []I32F32) {
 	n := int(in.N)
 	b := toSparse(in.Bonds, n, false, true)
-	b = maskNewRegistrations(b, lastTempo, in.BlockAtRegistration)
+	b = maskBonds(b, in, p, lastTempo)
 	var ema Sparse
 	if p.LiquidAlpha && !allZero(consensus) {
 		ema = matEMAAlpha(wb, b, liquidAlphas(p, wb, b, consensus))

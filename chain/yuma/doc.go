@@ -9,6 +9,8 @@
 // proportions are floor(x·65535).
 //
 // Epoch takes the raw storage values (Input) and hyperparameters (Params) and returns what
-// the chain would persist (Result). Project answers the miner's question — what this hotkey
+// the chain would persist (Result). Params.Rules select the behaviour of older runtimes
+// (RulesFor a spec version; the zero value is HEAD), and ReadEpoch reads Input and Params at a
+// block as that block's runtime would for its next epoch. Project answers the miner's question — what this hotkey
 // would earn if the epoch ran now, and who weighs it.
 package yuma

@@ -37,6 +37,8 @@ type Params struct {
 	AlphaLow, AlphaHigh uint16
 	// AlphaSigmoidSteepness (AlphaSigmoidSteepness, default 1000).
 	AlphaSigmoidSteepness int16
+	// Rules select the epoch behaviour of older runtimes; the zero value is subtensor HEAD.
+	Rules Rules
 }
 
 // ActivityCutoffBlocks is the spec ≥ 423 activity cutoff: max(1, factorMilli·tempo/1000).
@@ -75,6 +77,8 @@ type Input struct {
 	CommitBlocks []uint64
 	// RaoEmission is the alpha (rao) distributed by this epoch.
 	RaoEmission uint64
+	// Hotkeys are the uids' hotkeys (Keys; nil where absent). The epoch does not read them.
+	Hotkeys []*[32]byte
 }
 
 // Result is what the epoch persists, plus the fixed-point terms behind it.
@@ -86,8 +90,13 @@ type Result struct {
 	// Emissions in rao: the server (incentive) and validator (dividend) parts and the combined
 	// value stored in Emission.
 	ServerEmission, ValidatorEmission, Emission []uint64
+	// Rank (normalized ranks, equal to Incentive) and Trust (ranks after clipping over ranks
+	// before, vecdiv) as runtimes before spec 331 stored them.
+	Rank, Trust []uint16
 	// Bonds is the Bonds storage after the epoch: the new rows of validators holding a new
-	// permit; every other row is written empty (persist_mechanism_epoch_terms).
+	// permit; every other row is written empty (persist_mechanism_epoch_terms), except under
+	// Rules.BondsPermitRowsOnly, where rows of neurons that had no permit either are nil (not
+	// written: the stored row stays) — and under Rules.MockEpoch, where every row is nil.
 	Bonds [][]Entry
 	// Fixed-point intermediate terms.
 	Stake, ActiveStake, ConsensusF, IncentiveF, DividendsF, ValidatorTrustF []I32F32
@@ -132,7 +141,8 @@ func stakeVector(in *Input, p *Params) []I32F32 {
 		if len(in.TaoStake) == n && in.TaoStake[i] != 0 {
 			t = t.Add(I64F64FromU64(in.TaoStake[i]).Mul(tw))
 		}
-		if i != p.OwnerUID && t.ToU64() < p.StakeThreshold {
+		exempt := i == p.OwnerUID && !p.Rules.NoOwnerValidator
+		if !p.Rules.NoStakeThreshold && !exempt && t.ToU64() < p.StakeThreshold {
 			t = new(I64F64)
 		}
 		total[i] = t
@@ -171,7 +181,18 @@ func Epoch(in Input, p Params) (*Result, error) {
 		return nil, err
 	}
 	n := int(in.N)
+	if p.Rules.MockEpoch {
+		return mockEpoch(&in, &p), nil
+	}
 	r := &Result{}
+	owner := -1 // the owner uid where the runtime's rules know one
+	if p.OwnerUID >= 0 && p.OwnerUID < n && !p.Rules.NoOwnerValidator {
+		owner = p.OwnerUID
+	}
+	selfWeightOwner := -1
+	if !p.Rules.NoOwnerSelfWeight {
+		selfWeightOwner = p.OwnerUID
+	}
 
 	// Active.
 	r.Active = make([]bool, n)
@@ -184,16 +205,20 @@ func Epoch(in Input, p Params) (*Result, error) {
 	// Stake and permits.
 	stake := stakeVector(&in, &p)
 	permits := append([]bool(nil), in.ValidatorPermit...)
-	if p.OwnerUID >= 0 && p.OwnerUID < n {
-		permits[p.OwnerUID] = true
+	if owner >= 0 {
+		permits[owner] = true
 	}
 	forbids := make([]bool, n)
 	for i, ok := range permits {
 		forbids[i] = !ok
 	}
-	r.NewValidatorPermit = IsTopKNonzero(stake, int(p.MaxAllowedValidators))
-	if p.OwnerUID >= 0 && p.OwnerUID < n {
-		r.NewValidatorPermit[p.OwnerUID] = true
+	if p.Rules.TopKWithZeros {
+		r.NewValidatorPermit = IsTopK(stake, int(p.MaxAllowedValidators))
+	} else {
+		r.NewValidatorPermit = IsTopKNonzero(stake, int(p.MaxAllowedValidators))
+	}
+	if owner >= 0 {
+		r.NewValidatorPermit[owner] = true
 	}
 
 	active := append([]I32F32(nil), stake...)
@@ -204,7 +229,7 @@ func Epoch(in Input, p Params) (*Result, error) {
 	// Weights.
 	w := toSparse(in.Weights, n, true, true)
 	w = maskRows(forbids, w)
-	w = maskDiag(w, p.OwnerUID)
+	w = maskDiag(w, selfWeightOwner)
 	w = maskByRowCol(w, in.LastUpdate, in.BlockAtRegistration, func(upd, reg uint64) bool { return upd <= reg })
 	if in.CommitBlocks != nil {
 		w = maskByRowCol(w, in.CommitBlocks, in.BlockAtRegistration, func(cb, reg uint64) bool { return cb < reg })
@@ -213,22 +238,31 @@ func Epoch(in Input, p Params) (*Result, error) {
 
 	// Consensus, clipping, validator trust, incentive.
 	kappa := FromU64(uint64(p.Kappa)).Div(maxU16)
+	preranks := matmul(w, active, n)
 	consensus := WeightedMedianColSparse(active, w, n, kappa)
 	clipped := colClip(w, consensus)
 	vtrust := rowSum(clipped)
 	incentive := matmul(clipped, active, n)
+	trust := vecDiv(incentive, preranks)
 	Normalize(incentive)
 
 	// Bonds and dividends.
-	beta := FromU64(uint64(p.BondsPenalty)).Div(maxU16)
-	wb := interpolate(w, clipped, n, beta)
+	wb := clipped
+	if !p.Rules.ClippedBonds {
+		beta := FromU64(uint64(p.BondsPenalty)).Div(maxU16)
+		wb = interpolate(w, clipped, n, beta)
+	}
 	lastTempo := satSub(in.CurrentBlock, p.Tempo)
-	if in.LastMechanismStepBlock != 0 {
+	if in.LastMechanismStepBlock != 0 && !p.Rules.LastTempoByTempo {
 		lastTempo = satAdd(in.LastMechanismStepBlock, 1)
 	}
 	var dividends []I32F32
 	var ema Sparse
-	if p.Yuma3 {
+	yuma3 := p.Yuma3 && !p.Rules.OriginalYumaOnly
+	if p.LiquidAlpha && p.Rules.OriginalYumaOnly && !allZero(consensus) {
+		return nil, fmt.Errorf("%w: liquid alpha of spec %d (consensus-quantile logistic alphas)", ErrUnsupported, p.Rules.SpecVersion)
+	}
+	if yuma3 {
 		ema, dividends = bondsYuma3(&in, &p, wb, consensus, incentive, active, lastTempo)
 	} else {
 		ema, dividends = bondsOriginal(&in, &p, wb, incentive, active, lastTempo)
@@ -267,6 +301,8 @@ func Epoch(in Input, p Params) (*Result, error) {
 	r.Incentive = toU16s(incentive)
 	r.Dividends = toU16s(dividends)
 	r.ValidatorTrust = toU16s(vtrust)
+	r.Rank = r.Incentive
+	r.Trust = toU16s(trust)
 	r.Bonds = make([][]Entry, n)
 	for i := 0; i < n; i++ {
 		switch {
@@ -276,6 +312,8 @@ func Epoch(in Input, p Params) (*Result, error) {
 				row = append(row, Entry{c.Col, ProportionToU16(c.Val)})
 			}
 			r.Bonds[i] = row
+		case p.Rules.BondsPermitRowsOnly && !permits[i]:
+			// Not written: the stored row stays.
 		default:
 			// Rows of validators that lost (or never had) a permit are written empty.
 			r.Bonds[i] = []Entry{}

@@ -49,23 +49,7 @@ func NormalizeUsingSum(x []I32F32, s I32F32) {
 // IsTopKNonzero marks the k largest non-zero entries: an ascending stable sort drops the n−k
 // smallest; when n < k every non-zero entry wins (is_topk_nonzero).
 func IsTopKNonzero(v []I32F32, k int) []bool {
-	n := len(v)
-	out := make([]bool, n)
-	for i, x := range v {
-		out[i] = x != 0
-	}
-	if n < k {
-		return out
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
-	for _, i := range idx[:n-k] {
-		out[i] = false
-	}
-	return out
+	return topK(v, k, true)
 }
 
 // maskVector zeroes x[i] where mask[i] (missing mask entries count as true).
@@ -510,4 +494,43 @@ func U16MaxUpscaleToU16(v []uint16) []uint16 {
 		f[i] = U16ToFixed(x)
 	}
 	return MaxUpscaleToU16(f)
+}
+
+// IsTopK marks the k largest entries, zeros included: an ascending stable sort drops the n−k
+// smallest; when n < k every entry wins (is_topk, spec < 268).
+func IsTopK(v []I32F32, k int) []bool {
+	return topK(v, k, false)
+}
+
+// topK keeps the k largest entries of v (ascending stable sort, the n−k smallest dropped); with
+// nonzero, zero entries never win.
+func topK(v []I32F32, k int, nonzero bool) []bool {
+	n := len(v)
+	out := make([]bool, n)
+	for i, x := range v {
+		out[i] = !nonzero || x != 0
+	}
+	if n < k {
+		return out
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
+	for _, i := range idx[:n-k] {
+		out[i] = false
+	}
+	return out
+}
+
+// vecDiv is x_i / y_i, 0 where y_i is 0 (vecdiv).
+func vecDiv(x, y []I32F32) []I32F32 {
+	out := make([]I32F32, len(x))
+	for i := range x {
+		if i < len(y) && y[i] != 0 {
+			out[i] = x[i].Div(y[i])
+		}
+	}
+	return out
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/taominer/taominer/chain/metagraph"
+	"github.com/taominer/taominer/chain/ss58"
 )
 
 // ErrUnknownUID reports a projection for a uid the snapshot does not have.
@@ -13,8 +13,8 @@ var ErrUnknownUID = errors.New("yuma: uid not in metagraph")
 
 // DefaultParams are subtensor's defaults for a new subnet (HEAD): Kappa 32_767,
 // BondsPenalty 65_535, BondsMovingAverage 900_000, MaxAllowedValidators 128, AlphaValues
-// (45_875, 58_982), steepness 1000, Yuma 3 on (init_new_network), liquid alpha off. Tempo and
-// ActivityCutoff are left 0: Project fills them from the snapshot's tempo.
+// (45_875, 58_982), steepness 1000, Yuma 3 on (init_new_network), liquid alpha off, HEAD rules.
+// Tempo and ActivityCutoff are left 0.
 func DefaultParams() Params {
 	return Params{
 		Kappa: 32_767, BondsPenalty: 65_535, BondsMovingAverage: 900_000,
@@ -49,47 +49,22 @@ type Projection struct {
 	Result *Result
 }
 
-// ProjectOptions carry what the metagraph snapshot does not.
-type ProjectOptions struct {
-	// RaoEmission is the alpha the epoch would distribute (pending server + validator + root
-	// emission); 0 gives shares only.
-	RaoEmission uint64
-	// LastMechanismStepBlock is LastMechansimStepBlock (0: current_block − tempo is used).
-	LastMechanismStepBlock uint64
-}
-
-// Project runs the epoch on a metagraph snapshot plus the on-chain weights and bonds and
-// reports uid's outcome. Stake is the snapshot's alpha stake (root TAO stake is not included);
-// p.Tempo and p.ActivityCutoff default to the snapshot's tempo and, for the cutoff, the
-// spec ≥ 423 default factor (13_889/1000 × tempo).
-func Project(s *metagraph.Snapshot, uid uint16, st State, p Params, o ProjectOptions) (*Projection, error) {
-	n := len(s.Neurons)
-	if int(uid) >= n {
-		return nil, fmt.Errorf("%w: %d of %d", ErrUnknownUID, uid, n)
-	}
-	if p.Tempo == 0 {
-		p.Tempo = uint64(s.Tempo)
-	}
-	if p.ActivityCutoff == 0 {
-		p.ActivityCutoff = ActivityCutoffBlocks(13_889, p.Tempo)
-	}
-	in := Input{
-		N: uint16(n), CurrentBlock: s.Block, LastMechanismStepBlock: o.LastMechanismStepBlock,
-		LastUpdate: make([]uint64, n), AlphaStake: make([]uint64, n), ValidatorPermit: make([]bool, n),
-		BlockAtRegistration: st.BlockAtRegistration, Weights: st.Weights, Bonds: st.Bonds,
-		RaoEmission: o.RaoEmission,
-	}
-	if in.BlockAtRegistration == nil {
-		in.BlockAtRegistration = make([]uint64, n)
-	}
-	for i, nr := range s.Neurons {
-		in.LastUpdate[i] = nr.LastUpdate
-		in.AlphaStake[i] = nr.Stake
-		in.ValidatorPermit[i] = nr.ValidatorPermit
+// Project runs the epoch on in and p (as ReadEpoch reads them) and reports uid's outcome and
+// the validators whose weight on it survives masking. Weigher.Hotkey is the SS58 address of
+// in.Hotkeys (empty where nil).
+func Project(in Input, p Params, uid uint16) (*Projection, error) {
+	if uid >= in.N {
+		return nil, fmt.Errorf("%w: %d of %d", ErrUnknownUID, uid, in.N)
 	}
 	r, err := Epoch(in, p)
 	if err != nil {
 		return nil, fmt.Errorf("project uid %d: %w", uid, err)
+	}
+	hotkey := func(i int) string {
+		if i < len(in.Hotkeys) && in.Hotkeys[i] != nil {
+			return ss58.EncodeBittensor(*in.Hotkeys[i])
+		}
+		return ""
 	}
 	pr := &Projection{
 		UID:       uid,
@@ -114,7 +89,7 @@ func Project(s *metagraph.Snapshot, uid uint16, st State, p Params, o ProjectOpt
 			if c.Col != uid || c.Val == 0 {
 				continue
 			}
-			w := Weigher{UID: uint16(i), Hotkey: s.Neurons[i].Hotkey, Stake: r.ActiveStake[i].Float64(), Weight: c.Val.Float64()}
+			w := Weigher{UID: uint16(i), Hotkey: hotkey(i), Stake: r.ActiveStake[i].Float64(), Weight: c.Val.Float64()}
 			for _, cc := range r.Clipped[i] {
 				if cc.Col == uid {
 					w.Clipped = cc.Val.Float64()

@@ -3,11 +3,9 @@ package yuma
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/taominer/taominer/chain/metagraph"
 	"github.com/taominer/taominer/chain/rpc"
 	"github.com/taominer/taominer/chain/scale"
+	"github.com/taominer/taominer/chain/ss58"
 	"github.com/taominer/taominer/chain/storage"
 )
 
@@ -37,8 +36,8 @@ func TestDecodeEntriesRecorded(t *testing.T) {
 }
 
 // TestProjectRecordedMetagraph projects subnet 1 at block 6852690 from the recorded metagraph
-// (1024 neurons: stake, permits, last updates) plus synthetic Weights/Bonds/BlockAtRegistration
-// served from storage — the recording has no Weights/Bonds of netuid 1.
+// (1024 neurons: hotkeys, stake, permits) served as the storage ReadEpoch reads, plus synthetic
+// Weights/Bonds/BlockAtRegistration — the recording has no Weights/Bonds of netuid 1.
 func TestProjectRecordedMetagraph(t *testing.T) {
 	n := chaintest.NewMetagraph(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -88,7 +87,7 @@ func TestProjectRecordedMetagraph(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		values["0x"+hex.EncodeToString(k)] = v
+		values[hex.EncodeToString(k)] = v
 	}
 	row := func(es ...Entry) []byte {
 		b := scale.AppendCompact(nil, uint64(len(es)))
@@ -109,33 +108,58 @@ func TestProjectRecordedMetagraph(t *testing.T) {
 	for _, m := range []int{target, other, lonely} {
 		put("BlockAtRegistration", m, scale.AppendU64(nil, 2_000))
 	}
-	n.Handle("state_queryStorageAt", func(params []json.RawMessage) (string, []string, bool, bool) {
-		var keys []string
-		if err := json.Unmarshal(params[0], &keys); err != nil {
-			return chaintest.Error(-32602, err.Error())
-		}
-		changes := make([]string, len(keys))
-		for i, k := range keys {
-			v := "null"
-			if b, ok := values[strings.ToLower(k)]; ok {
-				v = `"0x` + hex.EncodeToString(b) + `"`
-			}
-			changes[i] = `["` + k + `",` + v + `]`
-		}
-		return chaintest.Result(`[{"block":"` + chaintest.Block6852690 + `","changes":[` + strings.Join(changes, ",") + `]}]`)
-	})
+	n.ServeStorageAt(chaintest.Block6852690, values)
 
-	st, err := ReadState(ctx, c, 1, uint16(nn), &hash)
+	// What ReadEpoch reads besides the synthetic rows: the subnet's size, hotkeys, alpha stake,
+	// last updates (validators just set weights) and permits from the recorded metagraph.
+	lastUpdate, permits := make([]uint64, nn), make([]bool, nn)
+	for i, nr := range snap.Neurons {
+		hk, err := ss58.DecodeBittensor(nr.Hotkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := storage.Key(md, "SubtensorModule", "Keys", scale.AppendU16(nil, 1), scale.AppendU16(nil, uint16(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[hex.EncodeToString(k)] = hk[:]
+		k, err = storage.Key(md, "SubtensorModule", "TotalHotkeyAlpha", hk[:], scale.AppendU16(nil, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[hex.EncodeToString(k)] = scale.AppendU64(nil, nr.Stake)
+		lastUpdate[i], permits[i] = nr.LastUpdate, nr.ValidatorPermit
+	}
+	for _, v := range vals {
+		lastUpdate[v] = snap.Block
+	}
+	plain := func(item string, v []byte) {
+		k, err := storage.Key(md, "SubtensorModule", item, scale.AppendU16(nil, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[hex.EncodeToString(k)] = v
+	}
+	plain("SubnetworkN", scale.AppendU16(nil, uint16(nn)))
+	plain("LastUpdate", u64s(lastUpdate...))
+	plain("ValidatorPermit", bools(permits...))
+	plain("Tempo", scale.AppendU16(nil, 99))
+	plain("Yuma3On", scale.AppendBool(nil, true))
+	plain("PendingServerEmission", scale.AppendU64(nil, 500_000_000))
+	plain("PendingValidatorEmission", scale.AppendU64(nil, 500_000_000))
+
+	in, p, err := ReadEpoch(ctx, c, 1, hash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Weights[vals[smallest]]) != 3 || st.BlockAtRegistration[target] != 2_000 || len(st.Bonds[vals[1]]) != 1 {
-		t.Fatalf("ReadState: weights %v bonds %v reg %d", st.Weights[vals[smallest]], st.Bonds[vals[1]], st.BlockAtRegistration[target])
+	if int(in.N) != nn || len(in.Weights[vals[smallest]]) != 3 || in.BlockAtRegistration[target] != 2_000 ||
+		len(in.Bonds[vals[1]]) != 1 || in.AlphaStake[vals[0]] != snap.Neurons[vals[0]].Stake || in.RaoEmission != 1_000_000_000 ||
+		in.CurrentBlock != snap.Block+1 || p.Tempo != 99 || !p.Yuma3 || p.Rules != RulesFor(343) {
+		t.Fatalf("ReadEpoch: n %d weights %v bonds %v reg %d emission %d params %+v", in.N, in.Weights[vals[smallest]],
+			in.Bonds[vals[1]], in.BlockAtRegistration[target], in.RaoEmission, p)
 	}
 
-	p := DefaultParams()
-	p.ActivityCutoff = math.MaxUint32 // the recorded validators' last updates are old; keep them active
-	pr, err := Project(snap, target, st, p, ProjectOptions{RaoEmission: 1_000_000_000})
+	pr, err := Project(in, p, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,14 +181,14 @@ func TestProjectRecordedMetagraph(t *testing.T) {
 	if pr.Incentive <= 0.5 || pr.ServerEmission == 0 || pr.Consensus == 0 {
 		t.Errorf("target: %+v", *pr)
 	}
-	lone, err := Project(snap, lonely, st, p, ProjectOptions{RaoEmission: 1_000_000_000})
+	lone, err := Project(in, p, lonely)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if lone.Incentive != 0 || lone.ServerEmission != 0 || len(lone.Weighers) != 1 || lone.Weighers[0].Clipped != 0 {
 		t.Errorf("a miner only one validator weighs: incentive %v emission %d weighers %+v", lone.Incentive, lone.ServerEmission, lone.Weighers)
 	}
-	if _, err := Project(snap, uint16(nn), st, p, ProjectOptions{}); err == nil {
+	if _, err := Project(in, p, uint16(nn)); err == nil {
 		t.Error("projection of an unknown uid succeeded")
 	}
 }

@@ -2,20 +2,17 @@ package yuma
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/taominer/taominer/chain/client"
+	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/storage"
 )
 
-// State is the per-uid storage an epoch reads besides the metagraph: the stored Weights and
-// Bonds rows and BlockAtRegistration.
-type State struct {
-	Weights             [][]Entry
-	Bonds               [][]Entry
-	BlockAtRegistration []uint64
-}
+const pallet = "SubtensorModule"
 
 // DecodeEntries decodes a Weights or Bonds value: SCALE Vec<(u16, u16)>.
 func DecodeEntries(b []byte) ([]Entry, error) {
@@ -31,49 +28,281 @@ func DecodeEntries(b []byte) ([]Entry, error) {
 	return out, nil
 }
 
-// ReadState reads Weights, Bonds (storage index netuid, i.e. mechanism 0) and
-// BlockAtRegistration of uids 0…n−1 at block at (nil: best block). Keys are built with the
-// hashers the runtime metadata declares.
-func ReadState(ctx context.Context, c *client.Client, netuid, n uint16, at *client.Hash) (State, error) {
-	md := c.Runtime().Metadata
-	net := scale.AppendU16(nil, netuid)
-	items := []string{"Weights", "Bonds", "BlockAtRegistration"}
-	keys := make([][]byte, 0, len(items)*int(n))
-	for _, item := range items {
-		for uid := range n {
-			k, err := storage.Key(md, "SubtensorModule", item, net, scale.AppendU16(nil, uid))
-			if err != nil {
-				return State{}, fmt.Errorf("storage key %s: %w", item, err)
-			}
-			keys = append(keys, k)
-		}
+// query batches storage reads of one block. Each read names a SubtensorModule item; an item
+// the runtime's metadata lacks is skipped (add reports false) and an absent value decodes the
+// item's metadata default.
+type query struct {
+	md   *metadata.Metadata
+	keys [][]byte
+	reqs []request
+}
+
+type request struct {
+	name string
+	ent  *metadata.StorageEntry
+	// dec decodes the value (or the default); present says whether the key held a value.
+	dec func(d *scale.Decoder, present bool)
+}
+
+func (q *query) has(item string) bool {
+	_, err := q.md.StorageEntry(pallet, item)
+	return err == nil
+}
+
+func (q *query) add(item string, dec func(d *scale.Decoder, present bool), parts ...[]byte) (bool, error) {
+	ent, err := q.md.StorageEntry(pallet, item)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return false, nil
 	}
-	vals, err := c.StorageMulti(ctx, keys, at)
 	if err != nil {
-		return State{}, fmt.Errorf("read weights and bonds: %w", err)
+		return false, fmt.Errorf("storage %s: %w", item, err)
 	}
-	if len(vals) != len(keys) {
-		return State{}, fmt.Errorf("read weights and bonds: %d values for %d keys", len(vals), len(keys))
+	k, err := storage.Key(q.md, pallet, item, parts...)
+	if err != nil {
+		return false, fmt.Errorf("storage key %s: %w", item, err)
 	}
-	s := State{Weights: make([][]Entry, n), Bonds: make([][]Entry, n), BlockAtRegistration: make([]uint64, n)}
-	for uid := range int(n) {
-		if v := vals[uid]; v != nil {
-			if s.Weights[uid], err = DecodeEntries(v); err != nil {
-				return State{}, fmt.Errorf("weights of uid %d: %w", uid, err)
+	q.keys = append(q.keys, k)
+	q.reqs = append(q.reqs, request{item, ent, dec})
+	return true, nil
+}
+
+func (q *query) run(ctx context.Context, c *client.Client, at *client.Hash) error {
+	if len(q.keys) == 0 {
+		return nil
+	}
+	vals, err := c.StorageMulti(ctx, q.keys, at)
+	if err != nil {
+		return fmt.Errorf("read %d storage keys: %w", len(q.keys), err)
+	}
+	if len(vals) != len(q.keys) {
+		return fmt.Errorf("read storage: %d values for %d keys", len(vals), len(q.keys))
+	}
+	var errs []error
+	for i, r := range q.reqs {
+		v, present := vals[i], vals[i] != nil
+		if !present {
+			if r.ent.Modifier != metadata.Default {
+				r.dec(nil, false)
+				continue
+			}
+			v = r.ent.Default
+		}
+		d := scale.NewDecoder(v)
+		r.dec(d, present)
+		if err := d.Finish(); err != nil {
+			errs = append(errs, fmt.Errorf("decode %s: %w", r.name, err))
+		}
+	}
+	q.keys, q.reqs = nil, nil
+	return errors.Join(errs...)
+}
+
+func u16Key(v uint16) []byte { return scale.AppendU16(nil, v) }
+
+// ReadEpoch reads, at block at, everything subnet netuid's epoch (mechanism 0) would read if it
+// ran in the next block, and the hyperparameters and rules of the runtime (the client's current
+// runtime: its metadata and spec version). Input.CurrentBlock is number(at)+1.
+//
+// Stake is TotalHotkeyAlpha(hotkey, netuid) and the root TAO TotalHotkeyAlpha(hotkey, 0) of each
+// uid's hotkey (childkey inheritance is not applied). RaoEmission is the alpha the epoch would be
+// given: PendingServerEmission + PendingValidatorEmission + PendingRootAlphaDivs where those
+// items exist, else PendingEmission + PendingAlphaSwapped, else PendingEmission less the owner
+// cut (SubnetOwnerCut) as the spec-218 era drain computed it; the next block's own injection is
+// not included. Commit-reveal commits are not read (Input.CommitBlocks stays nil). Items a
+// runtime lacks select its behaviour: no BondsPenalty means bonds from clipped weights, no
+// Yuma3On the original Yuma, no StakeThreshold no threshold, no ActivityCutoffFactorMilli the
+// ActivityCutoff item.
+func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.Hash) (Input, Params, error) {
+	rt := c.Runtime()
+	md := rt.Metadata
+	spec := rt.Version.SpecVersion
+	hdr, err := c.Header(ctx, &at)
+	if err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: header: %w", err)
+	}
+	in := Input{CurrentBlock: hdr.Number + 1}
+	p := Params{OwnerUID: -1, Rules: RulesFor(spec)}
+	q := &query{md: md}
+	// The rao development runtimes (epoch_mock in every block) alone had LocalStake.
+	p.Rules.MockEpoch = q.has("LocalStake") && spec >= 203
+
+	var (
+		n, tempo, activity, cut     uint16
+		factorMilli                 uint32
+		mechanisms                  uint8 = 1
+		ownerHotkey                 *[32]byte
+		pending, swapped            uint64
+		server, validator, rootDivs uint64
+		lastUpdate                  []uint64
+		permits                     []bool
+		errs                        []error
+	)
+	net := u16Key(netuid)
+	add := func(item string, dec func(*scale.Decoder, bool), parts ...[]byte) bool {
+		ok, err := q.add(item, dec, parts...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return ok
+	}
+	u64p := func(dst *uint64) func(*scale.Decoder, bool) { return func(d *scale.Decoder, _ bool) { *dst = d.U64() } }
+	u16p := func(dst *uint16) func(*scale.Decoder, bool) { return func(d *scale.Decoder, _ bool) { *dst = d.U16() } }
+	boolp := func(dst *bool) func(*scale.Decoder, bool) { return func(d *scale.Decoder, _ bool) { *dst = d.Bool() } }
+
+	add("SubnetworkN", u16p(&n), net)
+	add("Tempo", u16p(&tempo), net)
+	add("Kappa", u16p(&p.Kappa), net)
+	add("MaxAllowedValidators", u16p(&p.MaxAllowedValidators), net)
+	add("BondsMovingAverage", u64p(&p.BondsMovingAverage), net)
+	add("ActivityCutoff", u16p(&activity), net)
+	hasFactor := add("ActivityCutoffFactorMilli", func(d *scale.Decoder, _ bool) { factorMilli = d.U32() }, net)
+	if !add("BondsPenalty", u16p(&p.BondsPenalty), net) {
+		p.Rules.ClippedBonds = true
+	}
+	if !add("StakeThreshold", u64p(&p.StakeThreshold)) {
+		p.Rules.NoStakeThreshold = true
+	}
+	if !add("Yuma3On", boolp(&p.Yuma3), net) {
+		p.Rules.OriginalYumaOnly = true
+	}
+	add("LiquidAlphaOn", boolp(&p.LiquidAlpha), net)
+	add("AlphaValues", func(d *scale.Decoder, _ bool) { p.AlphaLow, p.AlphaHigh = d.U16(), d.U16() }, net)
+	hasSteepness := add("AlphaSigmoidSteepness", func(d *scale.Decoder, _ bool) { p.AlphaSigmoidSteepness = int16(d.U16()) }, net)
+	add("LastMechansimStepBlock", u64p(&in.LastMechanismStepBlock), net)
+	add("MechanismCountCurrent", func(d *scale.Decoder, _ bool) { mechanisms = d.U8() }, net)
+	tw := func(d *scale.Decoder, _ bool) { in.TaoWeight = d.U64() }
+	if e, err := md.StorageEntry(pallet, "TaoWeight"); err == nil && !e.Plain {
+		add("TaoWeight", tw, net) // spec-218 era: one per subnet
+	} else {
+		add("TaoWeight", tw)
+	}
+	add("SubnetOwnerHotkey", func(d *scale.Decoder, present bool) {
+		switch {
+		case present:
+			k := d.Array32()
+			ownerHotkey = &k
+		case d != nil:
+			d.Skip(d.Remaining()) // the default is no owner (try_get)
+		}
+	}, net)
+	add("LastUpdate", func(d *scale.Decoder, _ bool) {
+		lastUpdate = make([]uint64, d.Len(8))
+		for i := range lastUpdate {
+			lastUpdate[i] = d.U64()
+		}
+	}, net)
+	add("ValidatorPermit", func(d *scale.Decoder, _ bool) {
+		permits = make([]bool, d.Len(1))
+		for i := range permits {
+			permits[i] = d.Bool()
+		}
+	}, net)
+	split := add("PendingServerEmission", u64p(&server), net)
+	var hasSwapped bool
+	if split {
+		add("PendingValidatorEmission", u64p(&validator), net)
+		add("PendingRootAlphaDivs", u64p(&rootDivs), net)
+	} else {
+		add("PendingEmission", u64p(&pending), net)
+		hasSwapped = add("PendingAlphaSwapped", u64p(&swapped), net)
+		add("SubnetOwnerCut", u16p(&cut))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+	if err := q.run(ctx, c, &at); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+
+	p.Tempo = uint64(tempo)
+	p.ActivityCutoff = uint64(activity)
+	if hasFactor {
+		p.ActivityCutoff = ActivityCutoffBlocks(factorMilli, p.Tempo)
+	}
+	switch {
+	case split:
+		in.RaoEmission = satAdd(satAdd(server, validator), rootDivs)
+	case hasSwapped:
+		in.RaoEmission = satAdd(pending, swapped)
+	case q.has("PendingOwnerCut"):
+		in.RaoEmission = pending
+	default:
+		in.RaoEmission = pending - ownerCutOf(pending, cut)
+	}
+	if mechanisms > 1 {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w: subnet %d has %d mechanisms (emission split)", ErrUnsupported, netuid, mechanisms)
+	}
+	if p.LiquidAlpha && p.Yuma3 && !p.Rules.OriginalYumaOnly && !hasSteepness {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w: Yuma 3 liquid alpha of spec %d (before AlphaSigmoidSteepness)", ErrUnsupported, spec)
+	}
+	if len(lastUpdate) != int(n) || len(permits) != int(n) {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w: SubnetworkN %d, LastUpdate %d, ValidatorPermit %d entries",
+			ErrInput, n, len(lastUpdate), len(permits))
+	}
+	in.N, in.LastUpdate, in.ValidatorPermit = n, lastUpdate, permits
+
+	// Per uid: hotkey, weights, bonds, registration block.
+	in.Hotkeys = make([]*[32]byte, n)
+	in.Weights, in.Bonds, in.BlockAtRegistration = make([][]Entry, n), make([][]Entry, n), make([]uint64, n)
+	for uid := range n {
+		u := u16Key(uid)
+		add("Keys", func(d *scale.Decoder, present bool) {
+			k := d.Array32()
+			if present {
+				in.Hotkeys[uid] = &k
+			}
+		}, net, u)
+		entries := func(dst *[]Entry) func(*scale.Decoder, bool) {
+			return func(d *scale.Decoder, _ bool) {
+				k := d.Len(4)
+				row := make([]Entry, 0, k)
+				for range k {
+					row = append(row, Entry{d.U16(), d.U16()})
+				}
+				*dst = row
 			}
 		}
-		if v := vals[int(n)+uid]; v != nil {
-			if s.Bonds[uid], err = DecodeEntries(v); err != nil {
-				return State{}, fmt.Errorf("bonds of uid %d: %w", uid, err)
-			}
+		add("Weights", entries(&in.Weights[uid]), net, u)
+		add("Bonds", entries(&in.Bonds[uid]), net, u)
+		add("BlockAtRegistration", u64p(&in.BlockAtRegistration[uid]), net, u)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+	if err := q.run(ctx, c, &at); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+
+	// Per hotkey: alpha on the subnet and TAO on root; uids without a hotkey have no stake and
+	// registration block 0 (get_block_at_registration).
+	in.AlphaStake, in.TaoStake = make([]uint64, n), make([]uint64, n)
+	for uid, hk := range in.Hotkeys {
+		if hk == nil {
+			in.BlockAtRegistration[uid] = 0
+			continue
 		}
-		if v := vals[2*int(n)+uid]; v != nil {
-			d := scale.NewDecoder(v)
-			s.BlockAtRegistration[uid] = d.U64()
-			if err := d.Finish(); err != nil {
-				return State{}, fmt.Errorf("block at registration of uid %d: %w", uid, err)
-			}
+		if ownerHotkey != nil && *hk == *ownerHotkey && p.OwnerUID < 0 {
+			p.OwnerUID = uid
+		}
+		add("TotalHotkeyAlpha", u64p(&in.AlphaStake[uid]), hk[:], net)
+		if netuid != 0 {
+			add("TotalHotkeyAlpha", u64p(&in.TaoStake[uid]), hk[:], u16Key(0))
 		}
 	}
-	return s, nil
+	if err := errors.Join(errs...); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+	if err := q.run(ctx, c, &at); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+	return in, p, nil
+}
+
+// ownerCutOf is the spec-218 era drain's owner cut: I96F32(alpha)·(I96F32(cut)/I96F32(65535)),
+// floored.
+func ownerCutOf(alpha uint64, cut uint16) uint64 {
+	frac := new(big.Int).Lsh(big.NewInt(int64(cut)), 32)
+	frac.Quo(frac, big.NewInt(65535))
+	x := new(big.Int).Mul(new(big.Int).SetUint64(alpha), frac)
+	return x.Rsh(x, 32).Uint64()
 }

@@ -50,3 +50,24 @@ g = h.make_graph(
                  onnx.numpy_helper.from_array(np.array(3, np.float32), "three")])
 m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)]); m.ir_version = 7
 save(m, "row_sum.onnx")
+
+def gen_row_sum_variants():
+    """Variants of row_sum.onnx with the same inputs and outputs but other
+    constants, for `miner simulate --miner-models`: a miner serving one of them
+    answers with the reference's I/O but different values.
+
+    row_sum_2x.onnx: x FP32 [batch,n] -> s FP32 [batch,1] (sum of each row, as
+    row_sum) and y FP32 [batch,n] (x*2 instead of x*3). Scored against row_sum,
+    s is exact and y is off by a third: a score of 1 - (1/3)/2 = 0.8333.
+    """
+    g = h.make_graph(
+        [h.make_node("ReduceSum", ["x", "ax"], ["s"], keepdims=1), h.make_node("Mul", ["x", "two"], ["y"])],
+        "row_sum_2x",
+        [h.make_tensor_value_info("x", T.FLOAT, ["batch", "n"])],
+        [h.make_tensor_value_info("s", T.FLOAT, ["batch", 1]), h.make_tensor_value_info("y", T.FLOAT, ["batch", "n"])],
+        initializer=[onnx.numpy_helper.from_array(np.array([1], np.int64), "ax"),
+                     onnx.numpy_helper.from_array(np.array(2, np.float32), "two")])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)]); m.ir_version = 7
+    save(m, "row_sum_2x.onnx")
+
+gen_row_sum_variants()
