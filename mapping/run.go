@@ -16,11 +16,47 @@ import (
 	"github.com/taominer/taominer/models/tensor"
 )
 
+// FallbackObserver is told each time a synapse is answered with the mapping's fallback values:
+// the synapse, the model and the cause class (FallbackReason).
+type FallbackObserver func(synapse, model, reason string)
+
+// Causes of a fallback answer, as FallbackReason classifies them.
+const (
+	FallbackBadInput    = "bad_input"   // a field missing or not decodable (400)
+	FallbackNoModel     = "no_model"    // the model is not in the repository (404)
+	FallbackBusy        = "busy"        // the model's queue is full (429)
+	FallbackUnavailable = "unavailable" // the model is not ready, or the deadline passed (503)
+	FallbackNotFinite   = "not_finite"  // an output was NaN or infinite
+	FallbackModelError  = "model_error" // anything else the model or post-processing failed on
+)
+
+// FallbackReason classifies why answering failed.
+func FallbackReason(err error) string {
+	if errors.Is(err, ErrNotFinite) {
+		return FallbackNotFinite
+	}
+	switch api.StatusOf(err) {
+	case 400:
+		return FallbackBadInput
+	case 404:
+		return FallbackNoModel
+	case 429:
+		return FallbackBusy
+	case 503:
+		return FallbackUnavailable
+	}
+	return FallbackModelError
+}
+
 // Kinds returns the axon kinds of the mapping's routes: each answers with
-// the model through inf. log receives fallbacks (warn) with their cause.
-func (m *Mapping) Kinds(inf axon.Inferer, log *slog.Logger) []*axon.Kind {
+// the model through inf. log receives fallbacks (warn) with their cause, and
+// obs (when not nil) counts them.
+func (m *Mapping) Kinds(inf axon.Inferer, log *slog.Logger, obs FallbackObserver) []*axon.Kind {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if obs == nil {
+		obs = func(string, string, string) {}
 	}
 	kinds := make([]*axon.Kind, 0, len(m.Routes))
 	for _, r := range m.Routes {
@@ -32,7 +68,8 @@ func (m *Mapping) Kinds(inf axon.Inferer, log *slog.Logger) []*axon.Kind {
 		kinds = append(kinds, &axon.Kind{
 			Name: name, Required: req, HashFields: r.HashFields,
 			Forward: func(ctx context.Context, call *axon.Call) error {
-				return m.forward(ctx, inf, log.With("synapse", name, "model", m.Model), call.Synapse)
+				return m.forward(ctx, inf, log.With("synapse", name, "model", m.Model), call.Synapse,
+					func(reason string) { obs(name, m.Model, reason) })
 			},
 		})
 	}
@@ -51,7 +88,7 @@ func (m *Mapping) emptyOf(field string) string {
 }
 
 // forward answers one synapse: inputs → model → outputs, or the fallbacks.
-func (m *Mapping) forward(ctx context.Context, inf axon.Inferer, log *slog.Logger, syn *axon.Synapse) error {
+func (m *Mapping) forward(ctx context.Context, inf axon.Inferer, log *slog.Logger, syn *axon.Synapse, fellBack func(reason string)) error {
 	fields, err := m.answer(ctx, inf, syn)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -60,7 +97,9 @@ func (m *Mapping) forward(ctx context.Context, inf axon.Inferer, log *slog.Logge
 		if !m.hasFallbacks() {
 			return err
 		}
-		log.Warn("synapse answered with the mapping's fallback", "error", err)
+		reason := FallbackReason(err)
+		log.Warn("synapse answered with the mapping's fallback", "reason", reason, "error", err)
+		fellBack(reason)
 		fields = make(map[string]json.RawMessage, len(m.Outputs))
 		for _, o := range m.Outputs {
 			fields[o.Field] = o.Fallback

@@ -132,7 +132,7 @@ func loadStreetVision(t *testing.T) *Mapping {
 
 func kindOf(t *testing.T, m *Mapping, inf axon.Inferer, name string) *axon.Kind {
 	t.Helper()
-	for _, k := range m.Kinds(inf, nil) {
+	for _, k := range m.Kinds(inf, nil, nil) {
 		if k.Name == name {
 			return k
 		}
@@ -194,8 +194,9 @@ func TestStreetVisionMatchesPillow(t *testing.T) {
 }
 
 // TestFallbacks: when the miner cannot answer, the mapping's fallback is
-// sent with no error (a 200), never the class's "no answer" default; a
-// mapping without fallbacks returns the error.
+// sent with no error (a 200), never the class's "no answer" default, and the
+// observer is told the synapse, model and cause class; a mapping without
+// fallbacks returns the error.
 func TestFallbacks(t *testing.T) {
 	m := loadStreetVision(t)
 	nan := func(req *api.InferRequest) (*api.InferResponse, error) {
@@ -203,30 +204,47 @@ func TestFallbacks(t *testing.T) {
 		binary.LittleEndian.PutUint32(r.Outputs[0].Data, math.Float32bits(float32(math.NaN())))
 		return r, nil
 	}
-	broken := func(*api.InferRequest) (*api.InferResponse, error) {
-		return nil, api.Errorf(503, "model streetvision is not ready")
+	failing := func(status int) func(*api.InferRequest) (*api.InferResponse, error) {
+		return func(*api.InferRequest) (*api.InferResponse, error) {
+			return nil, api.Errorf(status, "model streetvision failed with %d", status)
+		}
 	}
 	tests := []struct {
-		name  string
-		image string
-		f     func(*api.InferRequest) (*api.InferResponse, error)
+		name   string
+		image  string
+		f      func(*api.InferRequest) (*api.InferResponse, error)
+		reason string
 	}{
-		{"corrupt image", base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff\xe0 not a jpeg")), standIn},
-		{"not base64", "%%%", standIn},
-		{"non-finite output", imageB64(t, "png_rgb_37x23.png"), nan},
-		{"model not ready", imageB64(t, "png_rgb_37x23.png"), broken},
+		{"corrupt image", base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff\xe0 not a jpeg")), standIn, FallbackBadInput},
+		{"not base64", "%%%", standIn, FallbackBadInput},
+		{"non-finite output", imageB64(t, "png_rgb_37x23.png"), nan, FallbackNotFinite},
+		{"model not ready", imageB64(t, "png_rgb_37x23.png"), failing(503), FallbackUnavailable},
+		{"queue full", imageB64(t, "png_rgb_37x23.png"), failing(429), FallbackBusy},
+		{"model gone", imageB64(t, "png_rgb_37x23.png"), failing(404), FallbackNoModel},
+		{"runtime error", imageB64(t, "png_rgb_37x23.png"), failing(500), FallbackModelError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			syn := axon.NewSynapse()
 			_ = syn.SetValue("image", tt.image)
 			_ = syn.SetValue("prediction", -1.0)
-			err := kindOf(t, m, &fakeInferer{f: tt.f}, "ExtendedImageSynapse").Forward(context.Background(), &axon.Call{Synapse: syn})
+			var seen []string
+			obs := func(synapse, model, reason string) { seen = append(seen, synapse+"/"+model+"/"+reason) }
+			var kind *axon.Kind
+			for _, k := range m.Kinds(&fakeInferer{f: tt.f}, nil, obs) {
+				if k.Name == "ExtendedImageSynapse" {
+					kind = k
+				}
+			}
+			err := kind.Forward(context.Background(), &axon.Call{Synapse: syn})
 			if err != nil {
 				t.Fatalf("error %v, want the fallback", err)
 			}
 			if p, _, _ := syn.Float("prediction"); p != 0.5 {
 				t.Errorf("prediction %v, want the fallback 0.5", p)
+			}
+			if want := "ExtendedImageSynapse/streetvision/" + tt.reason; len(seen) != 1 || seen[0] != want {
+				t.Errorf("observed %v, want [%s]", seen, want)
 			}
 		})
 	}

@@ -33,6 +33,8 @@ type SetOptions struct {
 	// Load holds what mappings need to load (the tokenizer hook).
 	Load   Options
 	Logger *slog.Logger
+	// OnFallback, when set, is told about every synapse answered with fallback values.
+	OnFallback FallbackObserver
 }
 
 // Set holds the mappings of a model folder and answers the axon's kind
@@ -188,7 +190,7 @@ func (s *Set) publish() []error {
 	var errs []error
 	for _, p := range paths {
 		m := s.files[p].m
-		for _, k := range m.Kinds(s.opt.Inferer, s.log) {
+		for _, k := range m.Kinds(s.opt.Inferer, s.log, s.opt.OnFallback) {
 			if prev, dup := owner[k.Name]; dup {
 				err := &FileError{File: p, Msg: fmt.Sprintf("synapse %q is already served by model %q", k.Name, prev)}
 				s.files[p].err = err

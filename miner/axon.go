@@ -44,7 +44,17 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 		return fmt.Errorf("axon: %w", err)
 	}
 	log := n.log.With("component", "axon")
-	maps := mappingSet(cfg, inf, log)
+	fallbacks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taominer_axon_fallback_total",
+		Help: "Mapped synapses answered with the mapping's fallback values, by synapse, model and cause " +
+			"(bad_input, no_model, busy, unavailable, not_finite, model_error)."}, []string{"synapse", "model", "reason"})
+	if reg != nil {
+		if err := reg.Register(fallbacks); err != nil {
+			return fmt.Errorf("axon metrics: %w", err)
+		}
+	}
+	maps := mappingSet(cfg, inf, log, func(synapse, model, reason string) {
+		fallbacks.WithLabelValues(synapse, model, reason).Inc()
+	})
 	ax, err := axon.New(axon.Options{
 		Hotkey:         hotkey,
 		Metagraph:      mg,
@@ -90,10 +100,12 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 
 // mappingSet loads the synapse mappings of the model folder (also on an
 // api-role node, whose folder then holds only mapping files): their routes
-// answer through inf, beside Infer. In poll mode the axon's loop follows
-// the folder; otherwise they are read once here.
-func mappingSet(cfg config.Serve, inf axon.Inferer, log *slog.Logger) *mapping.Set {
-	set := mapping.NewSet(mapping.SetOptions{Dir: cfg.ModelsDir, Inferer: inf, Load: mappingOptions(), Logger: log})
+// answer through inf, beside Infer, and report fallback answers to
+// onFallback. In poll mode the axon's loop follows the folder; otherwise
+// they are read once here.
+func mappingSet(cfg config.Serve, inf axon.Inferer, log *slog.Logger, onFallback mapping.FallbackObserver) *mapping.Set {
+	set := mapping.NewSet(mapping.SetOptions{Dir: cfg.ModelsDir, Inferer: inf, Load: mappingOptions(), Logger: log,
+		OnFallback: onFallback})
 	_ = set.Sync() // failures are logged per file
 	if names := set.KindNames(); len(names) > 0 {
 		log.Info("mapped synapses", "synapses", names)

@@ -81,7 +81,8 @@ func imageSynapse(image string) *axon.Synapse {
 // TestMappingStreetVision: signed ImageSynapse and ExtendedImageSynapse
 // calls carrying a real JPEG are answered by the real ONNX model with
 // P(Roadwork) as the Pillow reference computes it; a corrupt image gets
-// the fallback in a 200; the model stays reachable over KServe v2.
+// the fallback in a 200 (counted in taominer_axon_fallback_total); the model
+// stays reachable over KServe v2.
 func TestMappingStreetVision(t *testing.T) {
 	tn, c, target := startMappedNode(t, mappedRepo(t, true))
 	var ref struct {
@@ -117,6 +118,11 @@ func TestMappingStreetVision(t *testing.T) {
 	}
 	if p, _, _ := r.Synapse.Float("prediction"); p != 0.5 {
 		t.Errorf("corrupt image: prediction %v, want the fallback 0.5", p)
+	}
+	// … counted by cause for operators.
+	labels := map[string]string{"synapse": "ImageSynapse", "model": "streetvision", "reason": "bad_input"}
+	if m := sample(scrape(t, tn), "taominer_axon_fallback_total", labels); m == nil || m.GetCounter().GetValue() != 1 {
+		t.Errorf("taominer_axon_fallback_total%v = %v, want 1", labels, m)
 	}
 	// KServe v2 still serves the model.
 	body := []byte(`{"inputs":[{"name":"pixel_values","shape":[1,3,224,224],"datatype":"FP32","data":[` +
