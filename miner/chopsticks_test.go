@@ -312,6 +312,20 @@ func TestChopsticks(t *testing.T) {
 		if rep.Projection == nil {
 			t.Fatalf("miner status has no projection: %s", rep.ProjectionError)
 		}
+		if epoch == 1 {
+			// The text an operator reads.
+			out.Reset()
+			if code := statusCmd(ctx, args[:len(args)-1], &out, &errOut); code != 0 {
+				t.Fatalf("miner status: exit %d\n%s", code, errOut.String())
+			}
+			for _, want := range []string{fmt.Sprintf("registered  yes, UID %d", uids["m1"]), "axon        203.0.113.9:8091",
+				": matches 203.0.113.9:8091", "projected   incentive", "spec 218 rules"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("miner status lacks %q:\n%s", want, out.String())
+				}
+			}
+			t.Logf("miner status:\n%s", out.String())
+		}
 
 		e := lc.forceEpoch(t, netuid, tempo)
 		if e != rep.Block+1 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -99,8 +98,7 @@ func kernelSelftest(g kernels.GPUKernels, built bool) []selftestItem {
 // and GPUs of this machine and exits 0 when the CPU path works (with or
 // without a GPU); 1 when ONNX Runtime cannot load or a selftest fails.
 func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("doctor", stderr)
 	lib := fs.String("onnxruntime-lib", os.Getenv("TAOMINER_ONNXRUNTIME_LIB"), "path of libonnxruntime.so; empty searches the usual places")
 	selftest := fs.Bool("selftest", false, "run a tiny inference on each usable device and compare it with the CPU result")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -108,10 +106,8 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "Usage: miner doctor [--selftest] [--json] [--onnxruntime-lib FILE]\n\nReports ONNX Runtime, the execution providers it can load, the GPUs NVML sees and whether this binary has the gpu build tag.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	if code, ok := parseOrExit(fs, args); !ok {
+		return code
 	}
 	r, ok := diagnose(ctx, *lib, *selftest)
 	if *asJSON {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +12,7 @@ import (
 // any other answer or none, 2 on a bad command line. It lets a container
 // image run its HEALTHCHECK without curl.
 func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("miner healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("miner healthcheck", stderr)
 	url := fs.String("url", "http://127.0.0.1:8000/v2/health/ready", "URL to GET; 200 means healthy")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	quiet := fs.Bool("quiet", false, "print nothing on success")
@@ -24,11 +21,8 @@ func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 			"Exits 0 when GET URL answers 200, 1 otherwise, 2 on a bad command line.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseOrExit(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "miner healthcheck: unexpected argument %q\n", fs.Arg(0))

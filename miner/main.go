@@ -43,11 +43,37 @@ Commands:
 `)
 }
 
+// command is a subcommand: it runs with the arguments after its name and
+// returns the process exit code.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// interruptible are the subcommands that run with a context cancelled by
+// SIGINT or SIGTERM.
+var interruptible = map[string]command{
+	"bench": bench,
+	"wallet": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return walletCmd(ctx, args, os.Stdin, stdout, stderr)
+	},
+	"register": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return registerCmd(ctx, args, os.Stdin, stdout, stderr)
+	},
+	"status":   statusCmd,
+	"query":    queryCmd,
+	"validate": validateCmd,
+	"simulate": simulateCmd,
+	"doctor":   doctorCmd,
+}
+
 // run dispatches a subcommand and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	if cmd, ok := interruptible[args[0]]; ok {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cmd(ctx, args[1:], stdout, stderr)
 	}
 	switch args[0] {
 	case "serve":
@@ -67,49 +93,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
-	case "bench":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return bench(ctx, args[1:], stdout, stderr)
-	case "wallet":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return walletCmd(ctx, args[1:], os.Stdin, stdout, stderr)
-	case "register":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return registerCmd(ctx, args[1:], os.Stdin, stdout, stderr)
-	case "status":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return statusCmd(ctx, args[1:], stdout, stderr)
-	case "query":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return queryCmd(ctx, args[1:], stdout, stderr)
-	case "validate":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return validateCmd(ctx, args[1:], stdout, stderr)
-	case "simulate":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return simulateCmd(ctx, args[1:], stdout, stderr)
-	case "doctor":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return doctorCmd(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheckCmd(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "taominer", version)
 		return 0
-	case "help", "-h", "--help":
-		usage(stdout)
-		return 0
 	default:
-		fmt.Fprintf(stderr, "miner: unknown command %q\n", args[0])
-		usage(stderr)
-		return 2
+		return helpOrUnknown("miner", args[0], usage, stdout, stderr)
 	}
 }

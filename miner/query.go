@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -19,12 +17,8 @@ import (
 // It returns the exit code: 0 for a 200 answer, 1 for any other answer or
 // failure, 2 for a bad command line.
 func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("miner query", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	wf := &walletFlags{}
-	flags.StringVar(&wf.path, "wallet-path", defaultWalletPath, "wallets folder")
-	flags.StringVar(&wf.name, "wallet", "default", "wallet name")
-	flags.StringVar(&wf.hotkey, "hotkey", "default", "hotkey name (the validator's)")
+	flags := newFlagSet("miner query", stderr)
+	wf := addWalletFlags(flags, "hotkey name (the validator's)")
 	addr := flags.String("axon", "", "axon address ip:port (required)")
 	axonHotkey := flags.String("axon-hotkey", "", "the axon's hotkey, SS58 (required: it is part of the signed message)")
 	name := flags.String("synapse", axon.InferName, "synapse class name (the route)")
@@ -42,11 +36,8 @@ Exit status 0 for a 200 answer, 1 otherwise, 2 for a bad command line.
 `)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseOrExit(flags, args); !ok {
+		return code
 	}
 	if *addr == "" || *axonHotkey == "" || flags.NArg() > 0 {
 		fmt.Fprintln(stderr, "miner query: --axon and --axon-hotkey are required, and nothing else")

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/taominer/taominer/chain/client"
@@ -38,18 +36,7 @@ Options:
 // registerCmd runs `miner register` and returns the exit code: 0 registered (or already), 1
 // failed, 2 bad command line.
 func registerCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := register(ctx, args, stdin, stdout, stderr)
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "miner register:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "miner register:", err)
-		return 1
-	}
+	return exitCode(register(ctx, args, stdin, stdout, stderr), stderr, "miner register")
 }
 
 // unlockColdkey decrypts the coldkey (Argon2i, about 5 s and 0.5 GiB). Tests that only need a
@@ -66,12 +53,9 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
 	maxBurnFlag := flags.String("max-burn", "", "largest burn to pay, in TAO")
 	yes := flags.Bool("yes", false, "do not ask for confirmation")
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	netuid, err := validNetuid(*netuidFlag)
+	netuid, err := parseSubnetFlags(flags, args, netuidFlag)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	if netuid == 0 {
 		return usageError{"--netuid 0 is the root network; neurons register on subnets 1 and up"}
@@ -82,38 +66,25 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return usageError{"--max-burn: " + err.Error()}
 		}
 	}
-	w, err := wf.open()
+	w, hotSS58, hot, err := wf.openHotkey(" (create it with `miner wallet new --hot`)")
 	if err != nil {
-		return usageError{err.Error()}
-	}
-	hotSS58, err := w.HotkeyPub()
-	if err != nil {
-		return fmt.Errorf("hotkey %q of wallet %q: %w (create it with `miner wallet new --hot`)", w.Hotkey, w.Name, err)
+		return err
 	}
 	coldSS58, err := w.ColdkeyPub()
 	if err != nil {
 		return fmt.Errorf("coldkey of wallet %q: %w (registering pays from the coldkey)", w.Name, err)
-	}
-	hot, err := hotkeyOf(hotSS58)
-	if err != nil {
-		return err
 	}
 	cold, err := hotkeyOf(coldSS58)
 	if err != nil {
 		return err
 	}
 
-	r, best, closeRPC, err := dialBest(ctx, *network)
+	r, best, closeRPC, err := dialSubnet(ctx, *network, netuid)
 	if err != nil {
 		return err
 	}
 	defer closeRPC()
 	c := r.c
-	if ok, err := r.subnetExists(ctx, netuid); err != nil {
-		return err
-	} else if !ok {
-		return fmt.Errorf("subnet %d does not exist on %s", netuid, *network)
-	}
 	if uid, ok, err := r.uid(ctx, netuid, hot); err != nil {
 		return fmt.Errorf("check registration: %w", err)
 	} else if ok {
@@ -160,10 +131,7 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 
-	pw := &passwordSource{stdin: stdin, prompt: stderr}
-	if v, ok := os.LookupEnv(walletPasswordEnv); ok {
-		pw.env = []byte(v)
-	}
+	pw := newPasswordSource(stdin, stderr)
 	defer pw.zero()
 	password, err := pw.get(false)
 	if err != nil {
@@ -230,23 +198,9 @@ func describeSubmitError(call string, err error) error {
 func confirm(stdin io.Reader, prompt io.Writer, question string) (bool, error) {
 	fmt.Fprint(prompt, question)
 	// One byte at a time, so a password on the following line stays unread.
-	var line []byte
-	buf := make([]byte, 1)
-	for {
-		n, err := stdin.Read(buf)
-		if n == 1 {
-			if buf[0] == '\n' {
-				break
-			}
-			line = append(line, buf[0])
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return false, fmt.Errorf("read the answer: %w", err)
-		}
+	line, _, err := readLine(stdin)
+	if err != nil {
+		return false, fmt.Errorf("read the answer: %w", err)
 	}
 	switch strings.ToLower(strings.TrimSpace(string(line))) {
 	case "y", "yes":

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -161,18 +160,7 @@ type simReport struct {
 // simulateCmd runs `miner simulate` and returns the exit code: 0 done, 1 failed, 2 bad command
 // line.
 func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := simulate(ctx, args, stdout, stderr)
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "miner simulate:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "miner simulate:", err)
-		return 1
-	}
+	return exitCode(simulate(ctx, args, stdout, stderr), stderr, "miner simulate")
 }
 
 func parseSimulate(args []string, stderr io.Writer) (simOptions, error) {

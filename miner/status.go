@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,18 +69,7 @@ type statusAxon struct {
 
 // statusCmd runs `miner status` and returns the exit code: 0 shown, 1 failed, 2 bad command line.
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := status(ctx, args, stdout, stderr)
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "miner status:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "miner status:", err)
-		return 1
-	}
+	return exitCode(status(ctx, args, stdout, stderr), stderr, "miner status")
 }
 
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,12 +81,9 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	extPort := flags.Int("external-port", 0, "expected axon port")
 	url := flags.String("url", "", "running node's base URL")
 	asJSON := flags.Bool("json", false, "print JSON")
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	netuid, err := validNetuid(*netuidFlag)
+	netuid, err := parseSubnetFlags(flags, args, netuidFlag)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	var expected string
 	var wantIP netip.Addr
@@ -119,30 +103,17 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else if *extPort != 0 {
 		return usageError{"--external-port needs --external-ip"}
 	}
-	w, err := wf.open()
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	hotSS58, err := w.HotkeyPub()
-	if err != nil {
-		return fmt.Errorf("hotkey %q of wallet %q: %w", w.Hotkey, w.Name, err)
-	}
-	hot, err := hotkeyOf(hotSS58)
+	w, hotSS58, hot, err := wf.openHotkey("")
 	if err != nil {
 		return err
 	}
 
-	r, best, closeRPC, err := dialBest(ctx, *network)
+	r, best, closeRPC, err := dialSubnet(ctx, *network, netuid)
 	if err != nil {
 		return err
 	}
 	defer closeRPC()
 	c, at := r.c, *r.at
-	if ok, err := r.subnetExists(ctx, netuid); err != nil {
-		return err
-	} else if !ok {
-		return fmt.Errorf("subnet %d does not exist on %s", netuid, *network)
-	}
 	snap, err := metagraph.Read(ctx, c, netuid, best, at, nil, nil)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -118,18 +117,7 @@ func (a *axonFlags) Set(v string) error {
 // validateCmd runs `miner validate` and returns the exit code: 0 ranked, 1 failed, 2 bad command
 // line.
 func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := validate(ctx, args, stdout, stderr)
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "miner validate:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "miner validate:", err)
-		return 1
-	}
+	return exitCode(validate(ctx, args, stdout, stderr), stderr, "miner validate")
 }
 
 // validator is one `miner validate` run.
@@ -193,7 +181,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	w, err := wf.open()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	key, err := w.LoadHotkey()
 	if err != nil {
@@ -262,16 +250,11 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // metagraphTargets reads the subnet's metagraph at the best block and returns every neuron
 // serving an axon.
 func metagraphTargets(ctx context.Context, network string, netuid uint16) ([]validateTarget, error) {
-	r, best, closeRPC, err := dialBest(ctx, network)
+	r, best, closeRPC, err := dialSubnet(ctx, network, netuid)
 	if err != nil {
 		return nil, err
 	}
 	defer closeRPC()
-	if ok, err := r.subnetExists(ctx, netuid); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, fmt.Errorf("subnet %d does not exist on %s", netuid, network)
-	}
 	snap, err := metagraph.Read(ctx, r.c, netuid, best, *r.at, nil, nil)
 	if err != nil {
 		return nil, err

@@ -51,21 +51,47 @@ type walletFlags struct {
 }
 
 func newWalletFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *walletFlags) {
-	flags := flag.NewFlagSet("miner wallet "+name, flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlagSet("miner wallet "+name, stderr)
+	return flags, addWalletFlags(flags, "hotkey name")
+}
+
+// addWalletFlags defines --wallet-path, --wallet and --hotkey (described as
+// hotkeyUsage) on flags.
+func addWalletFlags(flags *flag.FlagSet, hotkeyUsage string) *walletFlags {
 	wf := &walletFlags{}
 	flags.StringVar(&wf.path, "wallet-path", defaultWalletPath, "wallets folder")
 	flags.StringVar(&wf.name, "wallet", "default", "wallet name")
-	flags.StringVar(&wf.hotkey, "hotkey", "default", "hotkey name")
-	return flags, wf
+	flags.StringVar(&wf.hotkey, "hotkey", "default", hotkeyUsage)
+	return wf
 }
 
+// open opens the wallet the flags name; an error is a usageError.
 func (wf *walletFlags) open() (*wallet.Wallet, error) {
 	p, err := expandHome(wf.path)
 	if err != nil {
-		return nil, err
+		return nil, usageError{err.Error()}
 	}
-	return wallet.Open(p, wf.name, wf.hotkey)
+	w, err := wallet.Open(p, wf.name, wf.hotkey)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return w, nil
+}
+
+// openHotkey opens the wallet and reads the address of its hotkey, as SS58
+// and as a public key. A failure to read the hotkey names it and the wallet,
+// then hint.
+func (wf *walletFlags) openHotkey(hint string) (*wallet.Wallet, string, [32]byte, error) {
+	w, err := wf.open()
+	if err != nil {
+		return nil, "", [32]byte{}, err
+	}
+	ss58, err := w.HotkeyPub()
+	if err != nil {
+		return nil, "", [32]byte{}, fmt.Errorf("hotkey %q of wallet %q: %w%s", w.Hotkey, w.Name, err, hint)
+	}
+	pub, err := hotkeyOf(ss58)
+	return w, ss58, pub, err
 }
 
 // expandHome replaces a leading ~ with the user's home folder.
@@ -87,10 +113,7 @@ func walletCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		walletUsage(stderr)
 		return 2
 	}
-	pw := &passwordSource{stdin: stdin, prompt: stderr}
-	if v, ok := os.LookupEnv(walletPasswordEnv); ok {
-		pw.env = []byte(v)
-	}
+	pw := newPasswordSource(stdin, stderr)
 	defer pw.zero()
 	var err error
 	switch args[0] {
@@ -102,45 +125,10 @@ func walletCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		err = walletList(args[1:], stdout, stderr)
 	case "show":
 		err = walletShow(ctx, args[1:], pw, stdout, stderr)
-	case "help", "-h", "--help":
-		walletUsage(stdout)
-		return 0
 	default:
-		fmt.Fprintf(stderr, "miner wallet: unknown command %q\n", args[0])
-		walletUsage(stderr)
-		return 2
+		return helpOrUnknown("miner wallet", args[0], walletUsage, stdout, stderr)
 	}
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "miner wallet:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "miner wallet:", err)
-		return 1
-	}
-}
-
-// usageError is a bad command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func parseFlags(flags *flag.FlagSet, args []string) error {
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if flags.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", flags.Arg(0))}
-	}
-	return nil
+	return exitCode(err, stderr, "miner wallet")
 }
 
 const mnemonicWarning = "Write this mnemonic down and keep it offline: anyone who has it controls the key, and it is not shown again."
@@ -159,7 +147,7 @@ func walletNew(ctx context.Context, args []string, pw *passwordSource, stdout, s
 	}
 	w, err := wf.open()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	if !*overwrite {
 		var paths []string
@@ -247,7 +235,7 @@ func walletRegen(ctx context.Context, args []string, pw *passwordSource, stdout,
 	}
 	w, err := wf.open()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	var kp *wallet.Keypair
 	if *mnemonic != "" {
@@ -339,7 +327,7 @@ func walletShow(ctx context.Context, args []string, pw *passwordSource, stdout, 
 	}
 	w, err := wf.open()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	out := walletShowJSON{Wallet: w.Name, Hotkey: w.Hotkey}
 	out.ColdkeySS58, err = w.ColdkeyPub()
@@ -385,6 +373,16 @@ func walletShow(ctx context.Context, args []string, pw *passwordSource, stdout, 
 		fmt.Fprintln(stdout, "coldkey unlocked: it matches coldkeypub.txt")
 	}
 	return nil
+}
+
+// newPasswordSource reads the password from $TAOMINER_WALLET_PASSWORD when it
+// is set, else from stdin after a prompt on prompt.
+func newPasswordSource(stdin io.Reader, prompt io.Writer) *passwordSource {
+	pw := &passwordSource{stdin: stdin, prompt: prompt}
+	if v, ok := os.LookupEnv(walletPasswordEnv); ok {
+		pw.env = []byte(v)
+	}
+	return pw
 }
 
 // passwordSource gives the coldkey password: the environment variable if
@@ -444,27 +442,13 @@ func (p *passwordSource) read(prompt string) ([]byte, error) {
 	}
 	// Not a terminal: read one line, byte by byte so nothing past it is
 	// consumed (a second prompt reads the next line).
-	line := make([]byte, 0, 256)
-	buf := make([]byte, 1)
-	for {
-		n, err := p.stdin.Read(buf)
-		if n == 1 {
-			if buf[0] == '\n' {
-				break
-			}
-			line = append(line, buf[0])
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			if len(line) == 0 {
-				return nil, fmt.Errorf("no password: set %s or run in a terminal", walletPasswordEnv)
-			}
-			break
-		}
-		if err != nil {
-			clear(line)
-			return nil, fmt.Errorf("read password: %w", err)
-		}
+	line, eof, err := readLine(p.stdin)
+	if err != nil {
+		clear(line)
+		return nil, fmt.Errorf("read password: %w", err)
+	}
+	if eof && len(line) == 0 {
+		return nil, fmt.Errorf("no password: set %s or run in a terminal", walletPasswordEnv)
 	}
 	fmt.Fprintln(p.prompt)
 	return bytes.TrimSuffix(line, []byte("\r")), nil

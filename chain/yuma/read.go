@@ -103,15 +103,24 @@ func u16Key(v uint16) []byte { return scale.AppendU16(nil, v) }
 // ran in the next block, and the hyperparameters and rules of the runtime (the client's current
 // runtime: its metadata and spec version). Input.CurrentBlock is number(at)+1.
 //
-// Stake is TotalHotkeyAlpha(hotkey, netuid) and the root TAO TotalHotkeyAlpha(hotkey, 0) of each
-// uid's hotkey (childkey inheritance is not applied). RaoEmission is the alpha the epoch would be
+// Stake is get_stake_weights_for_network's, childkey inheritance included. A uid's alpha is
+// get_inherited_for_hotkey_on_subnet: TotalHotkeyAlpha(hotkey, netuid) less the shares its
+// ChildKeys(hotkey, netuid) take, plus the shares ParentKeys(hotkey, netuid) give of each
+// parent's TotalHotkeyAlpha(parent, netuid), in 96.32 fixed point (see inherit), floored;
+// parents need not be uids. Its root TAO is, per Rules.TaoInheritance, the same sum over
+// TotalHotkeyAlpha(·, 0) with the subnet's links (HEAD), TotalHotkeyAlpha(hotkey, 0) alone
+// (specs 222–227), or the sum with netuid 0's links (raonet, spec < 221); spec 221 is refused
+// (ErrUnsupported) when a uid has netuid-0 links. On netuid 0 the alpha is not inherited
+// (except before spec 221). Stakes and links of all uids take one query round and the
+// parents' stakes one more. RaoEmission is the alpha the epoch would be
 // given: PendingServerEmission + PendingValidatorEmission + PendingRootAlphaDivs where those
 // items exist, else PendingEmission + PendingAlphaSwapped, else PendingEmission less the owner
 // cut (SubnetOwnerCut) as the spec-218 era drain computed it; the next block's own injection is
 // not included. Commit-reveal commits are not read (Input.CommitBlocks stays nil). Items a
 // runtime lacks select its behaviour: no BondsPenalty means bonds from clipped weights, no
 // Yuma3On the original Yuma, no StakeThreshold no threshold, no ActivityCutoffFactorMilli the
-// ActivityCutoff item.
+// ActivityCutoff item. Runtimes without TotalHotkeyAlpha (before the rao upgrade) are not
+// modelled: their stake reads as 0.
 func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.Hash) (Input, Params, error) {
 	rt := c.Runtime()
 	md := rt.Metadata
@@ -273,9 +282,12 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
 
-	// Per hotkey: alpha on the subnet and TAO on root; uids without a hotkey have no stake and
-	// registration block 0 (get_block_at_registration).
-	in.AlphaStake, in.TaoStake = make([]uint64, n), make([]uint64, n)
+	// Per hotkey: alpha on the subnet, TAO on root and the childkey links; uids without a
+	// hotkey have no stake and registration block 0 (get_block_at_registration).
+	mode := p.Rules.TaoInheritance
+	rootLinks := netuid != 0 && (mode == TaoInheritRoot || mode == TaoInheritAmbiguous)
+	stakes := map[[32]byte]*hotkeyStake{}
+	ks := make([]*hotkeyStake, n)
 	for uid, hk := range in.Hotkeys {
 		if hk == nil {
 			in.BlockAtRegistration[uid] = 0
@@ -284,9 +296,21 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 		if ownerHotkey != nil && *hk == *ownerHotkey && p.OwnerUID < 0 {
 			p.OwnerUID = uid
 		}
-		add("TotalHotkeyAlpha", u64p(&in.AlphaStake[uid]), hk[:], net)
-		if netuid != 0 {
-			add("TotalHotkeyAlpha", u64p(&in.TaoStake[uid]), hk[:], u16Key(0))
+		if st := stakes[*hk]; st != nil {
+			ks[uid] = st
+			continue
+		}
+		st := &hotkeyStake{}
+		stakes[*hk], ks[uid] = st, st
+		st.add(add, hk, netuid)
+		links := func(dst *[]Link) func(*scale.Decoder, bool) {
+			return func(d *scale.Decoder, _ bool) { *dst = decodeLinks(d) }
+		}
+		add("ChildKeys", links(&st.children), hk[:], net)
+		add("ParentKeys", links(&st.parents), hk[:], net)
+		if rootLinks {
+			add("ChildKeys", links(&st.rootChildren), hk[:], u16Key(0))
+			add("ParentKeys", links(&st.rootParents), hk[:], u16Key(0))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -295,7 +319,108 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	if err := q.run(ctx, c, &at); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
+	if netuid == 0 {
+		for _, st := range stakes {
+			st.rootChildren, st.rootParents = st.children, st.parents
+		}
+	}
+
+	// Parents that are not uids of the subnet: their stakes.
+	for _, st := range ks {
+		if st == nil {
+			continue
+		}
+		for _, ls := range [][]Link{st.parents, st.rootParents} {
+			for _, l := range ls {
+				if stakes[l.Hotkey] == nil {
+					ps := &hotkeyStake{}
+					stakes[l.Hotkey] = ps
+					ps.add(add, &l.Hotkey, netuid)
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+	if err := q.run(ctx, c, &at); err != nil {
+		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
+	}
+
+	in.AlphaStake, in.TaoStake = make([]uint64, n), make([]uint64, n)
+	for uid, st := range ks {
+		if st == nil {
+			continue
+		}
+		a, t, err := stakeWeights(st, stakes, netuid, p.Rules)
+		if err != nil {
+			return Input{}, Params{}, fmt.Errorf("read epoch: uid %d: %w", uid, err)
+		}
+		in.AlphaStake[uid], in.TaoStake[uid] = a, t
+	}
 	return in, p, nil
+}
+
+// hotkeyStake is what ReadEpoch reads of one hotkey: TotalHotkeyAlpha on the subnet and on
+// root, and (for uids) its ChildKeys and ParentKeys on the subnet and, where the rules need
+// them, on netuid 0.
+type hotkeyStake struct {
+	alpha, root               uint64
+	children, parents         []Link
+	rootChildren, rootParents []Link
+}
+
+func (st *hotkeyStake) add(add func(string, func(*scale.Decoder, bool), ...[]byte) bool, hk *[32]byte, netuid uint16) {
+	add("TotalHotkeyAlpha", func(d *scale.Decoder, _ bool) { st.alpha = d.U64() }, hk[:], u16Key(netuid))
+	add("TotalHotkeyAlpha", func(d *scale.Decoder, _ bool) { st.root = d.U64() }, hk[:], u16Key(0))
+}
+
+// stakeWeights is the alpha and root-TAO terms get_stake_weights_for_network computes for a
+// uid's hotkey st: get_inherited_for_hotkey_on_subnet and the root term rules.TaoInheritance
+// selects. Parents' stakes are looked up in stakes.
+func stakeWeights(st *hotkeyStake, stakes map[[32]byte]*hotkeyStake, netuid uint16, rules Rules) (alpha, tao uint64, err error) {
+	parentShares := func(ls []Link, root bool) []share {
+		out := make([]share, len(ls))
+		for i, l := range ls {
+			ps := stakes[l.Hotkey]
+			out[i] = share{ps.alpha, l.Proportion}
+			if root {
+				out[i].stake = ps.root
+			}
+		}
+		return out
+	}
+	var negative bool
+	check := func(v uint64, neg bool) uint64 {
+		negative = negative || neg
+		return v
+	}
+	mode := rules.TaoInheritance
+	if mode == TaoInheritAmbiguous && (len(st.rootChildren) != 0 || len(st.rootParents) != 0) {
+		return 0, 0, fmt.Errorf("%w: root childkeys under spec %d (built both with and without root-stake inheritance)",
+			ErrUnsupported, rules.SpecVersion)
+	}
+	switch {
+	case netuid == 0 && mode != TaoInheritRoot:
+		alpha = st.alpha // get_inherited_for_hotkey_on_subnet returns early on root
+	default:
+		alpha = check(inherit(st.alpha, proportions(st.children), parentShares(st.parents, netuid == 0), rules.SignedInheritance))
+	}
+	switch mode {
+	case TaoInheritSubnet:
+		tao = check(inherit(st.root, proportions(st.children), parentShares(st.parents, true), rules.SignedInheritance))
+	case TaoInheritRoot:
+		tao = check(inherit(st.root, proportions(st.rootChildren), parentShares(st.rootParents, true), rules.SignedInheritance))
+	default:
+		tao = st.root
+	}
+	// Before saturating_to_num (33c6af0ce, spec 233 on mainnet) a negative I96F32 went through
+	// to_num::<u64>(), which wraps in a release build; set_children keeps Σ proportions ≤
+	// u64::MAX, so only inconsistent storage gets here.
+	if negative && rules.SpecVersion != 0 && rules.SpecVersion < 233 {
+		return 0, 0, fmt.Errorf("%w: negative inherited stake under spec %d (to_num)", ErrUnsupported, rules.SpecVersion)
+	}
+	return alpha, tao, nil
 }
 
 // ownerCutOf is the spec-218 era drain's owner cut: I96F32(alpha)·(I96F32(cut)/I96F32(65535)),

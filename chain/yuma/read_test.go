@@ -60,6 +60,13 @@ const testHash = "0x111111111111111111111111111111111111111111111111111111111111
 // metadata_at_version unavailable) with spec version spec, whose block testHash is number block.
 func specNode(t *testing.T, blob string, spec uint32, block uint64) (*client.Client, *fakeStorage) {
 	t.Helper()
+	c, _, s := specNodeWithNode(t, blob, spec, block)
+	return c, s
+}
+
+// specNodeWithNode is specNode that also returns the node.
+func specNodeWithNode(t *testing.T, blob string, spec uint32, block uint64) (*client.Client, *chaintest.Node, *fakeStorage) {
+	t.Helper()
 	md, err := metadata.Decode(fixtures.MetadataBlob(t, blob))
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +94,7 @@ func specNode(t *testing.T, blob string, spec uint32, block uint64) (*client.Cli
 	if got := c.Runtime().Version.SpecVersion; got != spec {
 		t.Fatalf("spec %d, want %d", got, spec)
 	}
-	return c, s
+	return c, n, s
 }
 
 func hotkey(i byte) [32]byte {

@@ -50,7 +50,35 @@ type Rules struct {
 	// StoresRankTrust: Rank and Trust are epoch outputs the runtime stores (spec < 331, removed
 	// in 8fb5c3688). Epoch computes them either way.
 	StoresRankTrust bool
+	// TaoInheritance is how a uid's root TAO stake inherits through childkeys (see the type).
+	TaoInheritance TaoInheritance
+	// SignedInheritance: the childkey inheritance sums are I96F32 rather than U96F32, so
+	// stake − Σ to children is not clamped at 0 before the parents' share is added (spec < 261;
+	// U96F32 since d4f341359). Only a proportion sum above u64::MAX, which set_children rejects,
+	// makes the two differ.
+	SignedInheritance bool
 }
+
+// TaoInheritance selects the root-stake term of get_stake_weights_for_network.
+type TaoInheritance uint8
+
+const (
+	// TaoInheritSubnet (HEAD, spec ≥ 228; f2caf7ddc, on mainnet from e2b8367b8):
+	// get_tao_inherited_for_hotkey_on_subnet: TotalHotkeyAlpha(hotkey, 0) less its
+	// ChildKeys(hotkey, netuid) shares plus ParentKeys(hotkey, netuid) shares of each parent's
+	// TotalHotkeyAlpha(parent, 0).
+	TaoInheritSubnet TaoInheritance = iota
+	// TaoInheritNone (221 < spec < 228; 13e24f2c8): root stake is TotalHotkeyAlpha(hotkey, 0),
+	// get_inherited_for_hotkey_on_subnet returning early for netuid 0.
+	TaoInheritNone
+	// TaoInheritRoot (spec < 221; the raonet spec-218 wasm, c39109d32): root stake is
+	// get_inherited_for_hotkey_on_subnet(hotkey, 0), inheriting through ChildKeys/ParentKeys
+	// of netuid 0; on netuid 0 the alpha stake inherits too.
+	TaoInheritRoot
+	// TaoInheritAmbiguous (spec 221): builds of this spec exist both before and after
+	// 13e24f2c8; ReadEpoch refuses when a uid has netuid-0 childkeys (where they differ).
+	TaoInheritAmbiguous
+)
 
 // HeadSpec is the newest runtime spec whose epoch this package follows.
 const HeadSpec = 425
@@ -70,5 +98,19 @@ func RulesFor(spec uint32) Rules {
 		BondsPermitRowsOnly: spec < 303,
 		LastTempoByTempo:    spec < 404,
 		StoresRankTrust:     spec < 331,
+		TaoInheritance:      taoInheritance(spec),
+		SignedInheritance:   spec < 261,
 	}
+}
+
+func taoInheritance(spec uint32) TaoInheritance {
+	switch {
+	case spec < 221:
+		return TaoInheritRoot
+	case spec == 221:
+		return TaoInheritAmbiguous
+	case spec < 228:
+		return TaoInheritNone
+	}
+	return TaoInheritSubnet
 }

@@ -12,15 +12,31 @@ func TestRulesFor(t *testing.T) {
 		spec uint32
 		want string
 	}{
-		{218, "{SpecVersion:218 MockEpoch:false TopKWithZeros:true NoStakeThreshold:true NoOwnerSelfWeight:true NoOwnerValidator:true ClippedBonds:true BondsMaskByUpdate:true OriginalYumaOnly:true BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true}"},
-		{223, "{SpecVersion:223 MockEpoch:false TopKWithZeros:true NoStakeThreshold:true NoOwnerSelfWeight:true NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:true OriginalYumaOnly:true BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true}"},
-		{253, "{SpecVersion:253 MockEpoch:false TopKWithZeros:true NoStakeThreshold:true NoOwnerSelfWeight:false NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:true BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true}"},
-		{268, "{SpecVersion:268 MockEpoch:false TopKWithZeros:false NoStakeThreshold:false NoOwnerSelfWeight:false NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:false BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true}"},
-		{343, "{SpecVersion:343 MockEpoch:false TopKWithZeros:false NoStakeThreshold:false NoOwnerSelfWeight:false NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:false BondsPermitRowsOnly:false LastTempoByTempo:true StoresRankTrust:false}"},
-		{HeadSpec, "{SpecVersion:425 MockEpoch:false TopKWithZeros:false NoStakeThreshold:false NoOwnerSelfWeight:false NoOwnerValidator:false ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:false BondsPermitRowsOnly:false LastTempoByTempo:false StoresRankTrust:false}"},
+		{218, "{SpecVersion:218 MockEpoch:false TopKWithZeros:true NoStakeThreshold:true NoOwnerSelfWeight:true NoOwnerValidator:true ClippedBonds:true BondsMaskByUpdate:true OriginalYumaOnly:true BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true TaoInheritance:2 SignedInheritance:true}"},
+		{223, "{SpecVersion:223 MockEpoch:false TopKWithZeros:true NoStakeThreshold:true NoOwnerSelfWeight:true NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:true OriginalYumaOnly:true BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true TaoInheritance:1 SignedInheritance:true}"},
+		{253, "{SpecVersion:253 MockEpoch:false TopKWithZeros:true NoStakeThreshold:true NoOwnerSelfWeight:false NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:true BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true TaoInheritance:0 SignedInheritance:true}"},
+		{268, "{SpecVersion:268 MockEpoch:false TopKWithZeros:false NoStakeThreshold:false NoOwnerSelfWeight:false NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:false BondsPermitRowsOnly:true LastTempoByTempo:true StoresRankTrust:true TaoInheritance:0 SignedInheritance:false}"},
+		{343, "{SpecVersion:343 MockEpoch:false TopKWithZeros:false NoStakeThreshold:false NoOwnerSelfWeight:false NoOwnerValidator:true ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:false BondsPermitRowsOnly:false LastTempoByTempo:true StoresRankTrust:false TaoInheritance:0 SignedInheritance:false}"},
+		{HeadSpec, "{SpecVersion:425 MockEpoch:false TopKWithZeros:false NoStakeThreshold:false NoOwnerSelfWeight:false NoOwnerValidator:false ClippedBonds:false BondsMaskByUpdate:false OriginalYumaOnly:false BondsPermitRowsOnly:false LastTempoByTempo:false StoresRankTrust:false TaoInheritance:0 SignedInheritance:false}"},
 	} {
 		if got := fmt.Sprintf("%+v", RulesFor(tc.spec)); got != tc.want {
 			t.Errorf("RulesFor(%d) = %s\nwant %s", tc.spec, got, tc.want)
+		}
+	}
+	// Childkey inheritance of root stake: through netuid 0's keys (raonet, c39109d32), none
+	// (13e24f2c8), through the subnet's keys (f2caf7ddc); I96F32 sums until d4f341359.
+	for _, tc := range []struct {
+		spec   uint32
+		mode   TaoInheritance
+		signed bool
+	}{
+		{220, TaoInheritRoot, true}, {221, TaoInheritAmbiguous, true}, {222, TaoInheritNone, true},
+		{227, TaoInheritNone, true}, {228, TaoInheritSubnet, true}, {233, TaoInheritSubnet, true},
+		{258, TaoInheritSubnet, true}, {261, TaoInheritSubnet, false},
+	} {
+		if r := RulesFor(tc.spec); r.TaoInheritance != tc.mode || r.SignedInheritance != tc.signed {
+			t.Errorf("RulesFor(%d): TaoInheritance %d SignedInheritance %v, want %d %v",
+				tc.spec, r.TaoInheritance, r.SignedInheritance, tc.mode, tc.signed)
 		}
 	}
 	if r := RulesFor(HeadSpec); r != (Rules{SpecVersion: HeadSpec}) {
