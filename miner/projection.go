@@ -45,8 +45,8 @@ type projectionWeigher struct {
 	RankShare float64 `json:"rank_share"`
 }
 
-const projectionAssumptions = "hyperparameters, epoch rules of the runtime's spec, alpha and root stake, permits, weights and bonds read at the block; " +
-	"emission as the last epoch's; not modelled: childkey stake inheritance, commit-reveal commits (weights are used as stored)"
+const projectionAssumptions = "hyperparameters, epoch rules of the runtime's spec, alpha and root stake with childkey inheritance, " +
+	"permits, weights and bonds read at the block; emission as the last epoch's; not modelled: commit-reveal commits (weights are used as stored)"
 
 // project reads at the snapshot's block what the subnet's epoch would read in the next block —
 // the runtime's hyperparameters and epoch rules, stakes, weights, bonds and pending emission

@@ -92,7 +92,7 @@ func TestStatusProjection(t *testing.T) {
 		t.Fatalf("projection %+v, error %q", p, rep.ProjectionError)
 	}
 	if p.Incentive < 0.9999 || p.Consensus < 0.9999 || p.Block != 6852690 || math.Abs(p.BasisAlpha-float64(basis)/1e9) > 1e-9 ||
-		math.Abs(p.PendingAlpha-float64(basis/6*2)/1e9) > 1e-9 || p.SpecVersion != 343 || !strings.Contains(p.Assumptions, "childkey") {
+		math.Abs(p.PendingAlpha-float64(basis/6*2)/1e9) > 1e-9 || p.SpecVersion != 343 || !strings.Contains(p.Assumptions, "commit-reveal") {
 		t.Errorf("projection %+v, want incentive and consensus 1 at block 6852690, basis %d rao", p, basis)
 	}
 	// Half the emission goes to miners (all of it to this one) plus its own dividends.
