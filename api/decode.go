@@ -25,20 +25,11 @@ func DecodeInferRequest(body []byte, headerLen int) (*InferRequest, error) {
 // decodeInferRequest is DecodeInferRequest; slow disables the fast path of
 // "data" arrays, so that tests can check that it changes nothing.
 func decodeInferRequest(body []byte, headerLen int, slow bool) (*InferRequest, error) {
-	hdr, bin, err := splitBody(body, headerLen, "request")
-	if err != nil {
-		return nil, err
-	}
-	s := &scanner{buf: hdr, slow: slow}
+	s := &scanner{slow: slow}
 	req := &InferRequest{}
 	var inputs []tensorState
 	hasInputs := false
-	if err := s.beginObject(); err != nil {
-		return nil, err
-	}
-	err = s.fields([]string{"id", "parameters", "inputs", "outputs"}, func(key []byte) error {
-		return BadRequest("request: duplicate field %q", key)
-	}, func(key string) (err error) {
+	bin, err := s.decodeBody(body, headerLen, "request", []string{"id", "parameters", "inputs", "outputs"}, func(key string) (err error) {
 		switch key {
 		case "id":
 			req.ID, err = s.optString("request", "id")
@@ -66,9 +57,6 @@ func decodeInferRequest(body []byte, headerLen int, slow bool) (*InferRequest, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.end(); err != nil {
-		return nil, err
-	}
 	if !hasInputs {
 		return nil, BadRequest(`request: missing "inputs"`)
 	}
@@ -93,19 +81,10 @@ func decodeInferRequest(body []byte, headerLen int, slow bool) (*InferRequest, e
 // Inference-Header-Content-Length header, or -1 when it is absent. Outputs
 // that came in binary form have Binary set.
 func DecodeInferResponse(body []byte, headerLen int) (*InferResponse, error) {
-	hdr, bin, err := splitBody(body, headerLen, "response")
-	if err != nil {
-		return nil, err
-	}
-	s := &scanner{buf: hdr}
+	s := &scanner{}
 	resp := &InferResponse{}
 	var outputs []tensorState
-	if err := s.beginObject(); err != nil {
-		return nil, err
-	}
-	err = s.fields([]string{"model_name", "model_version", "id", "parameters", "outputs"}, func(key []byte) error {
-		return BadRequest("response: duplicate field %q", key)
-	}, func(key string) (err error) {
+	bin, err := s.decodeBody(body, headerLen, "response", []string{"model_name", "model_version", "id", "parameters", "outputs"}, func(key string) (err error) {
 		switch key {
 		case "model_name":
 			resp.ModelName, err = s.optString("response", "model_name")
@@ -127,9 +106,6 @@ func DecodeInferResponse(body []byte, headerLen int) (*InferResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.end(); err != nil {
-		return nil, err
-	}
 	if err := attachBinary(outputs, bin, headerLen > 0); err != nil {
 		return nil, err
 	}
@@ -138,6 +114,31 @@ func DecodeInferResponse(body []byte, headerLen int) (*InferResponse, error) {
 		resp.Outputs[i] = ResponseOutput{Tensor: outputs[i].tensor(), Binary: outputs[i].hasBin, Parameters: outputs[i].params}
 	}
 	return resp, nil
+}
+
+// decodeBody splits body (see splitBody; what is "request" or "response")
+// and decodes its JSON header with s: one object with the known fields,
+// each member decoded (or skipped) by member, then nothing more. It returns
+// the binary part.
+func (s *scanner) decodeBody(body []byte, headerLen int, what string, known []string, member func(key string) error) ([]byte, error) {
+	hdr, bin, err := splitBody(body, headerLen, what)
+	if err != nil {
+		return nil, err
+	}
+	s.buf = hdr
+	if err := s.beginObject(); err != nil {
+		return nil, err
+	}
+	err = s.fields(known, func(key []byte) error {
+		return BadRequest("%s: duplicate field %q", what, key)
+	}, member)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.end(); err != nil {
+		return nil, err
+	}
+	return bin, nil
 }
 
 // splitBody splits a body into its JSON header and binary part.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -199,87 +200,59 @@ func appendTensorHeader(dst []byte, t *tensor.Tensor) []byte {
 	return append(dst, ']')
 }
 
-// appendData appends t's elements as a flat JSON array.
+// appendData appends t's elements as a flat JSON array. Each element is
+// followed by a comma; the last one's becomes the closing bracket.
 func appendData(dst []byte, t *tensor.Tensor) []byte {
 	dst = append(dst, '[')
+	start := len(dst)
 	d := t.Data
-	le := binary.LittleEndian
-	switch t.DataType {
-	case tensor.Bool:
-		for i, b := range d {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = strconv.AppendBool(dst, b != 0)
+	switch w := t.DataType.Size(); {
+	case t.DataType == tensor.Bytes:
+		for _, s := range t.Strings {
+			dst = append(appendString(dst, s), ',')
 		}
-	case tensor.Uint8:
-		for i, b := range d {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = strconv.AppendUint(dst, uint64(b), 10)
+	case t.DataType == tensor.Bool:
+		for _, b := range d {
+			dst = append(strconv.AppendBool(dst, b != 0), ',')
 		}
-	case tensor.Int8:
-		for i, b := range d {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = strconv.AppendInt(dst, int64(int8(b)), 10)
+	case t.DataType == tensor.Uint8:
+		for _, b := range d {
+			dst = append(strconv.AppendUint(dst, uint64(b), 10), ',')
 		}
-	case tensor.Uint16, tensor.Int16, tensor.FP16, tensor.BF16:
-		for i := 0; i+2 <= len(d); i += 2 {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			v := le.Uint16(d[i:])
+	case t.DataType == tensor.Int8:
+		for _, b := range d {
+			dst = append(strconv.AppendInt(dst, int64(int8(b)), 10), ',')
+		}
+	case w > 1: // the 2-, 4- and 8-byte types
+		le := binary.LittleEndian
+		for i := 0; i+w <= len(d); i += w {
 			switch t.DataType {
 			case tensor.Uint16:
-				dst = strconv.AppendUint(dst, uint64(v), 10)
+				dst = strconv.AppendUint(dst, uint64(le.Uint16(d[i:])), 10)
 			case tensor.Int16:
-				dst = strconv.AppendInt(dst, int64(int16(v)), 10)
+				dst = strconv.AppendInt(dst, int64(int16(le.Uint16(d[i:]))), 10)
 			case tensor.FP16:
-				dst = appendFloat(dst, float64(FP16ToFloat32(v)), 32)
-			default:
-				dst = appendFloat(dst, float64(BF16ToFloat32(v)), 32)
-			}
-		}
-	case tensor.Uint32, tensor.Int32, tensor.FP32:
-		for i := 0; i+4 <= len(d); i += 4 {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			v := le.Uint32(d[i:])
-			switch t.DataType {
-			case tensor.FP32:
-				dst = appendFloat(dst, float64(math.Float32frombits(v)), 32)
+				dst = appendFloat(dst, float64(FP16ToFloat32(le.Uint16(d[i:]))), 32)
+			case tensor.BF16:
+				dst = appendFloat(dst, float64(BF16ToFloat32(le.Uint16(d[i:]))), 32)
 			case tensor.Uint32:
-				dst = strconv.AppendUint(dst, uint64(v), 10)
-			default:
-				dst = strconv.AppendInt(dst, int64(int32(v)), 10)
-			}
-		}
-	case tensor.Uint64, tensor.Int64, tensor.FP64:
-		for i := 0; i+8 <= len(d); i += 8 {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			v := le.Uint64(d[i:])
-			switch t.DataType {
-			case tensor.FP64:
-				dst = appendFloat(dst, math.Float64frombits(v), 64)
+				dst = strconv.AppendUint(dst, uint64(le.Uint32(d[i:])), 10)
+			case tensor.Int32:
+				dst = strconv.AppendInt(dst, int64(int32(le.Uint32(d[i:]))), 10)
+			case tensor.FP32:
+				dst = appendFloat(dst, float64(math.Float32frombits(le.Uint32(d[i:]))), 32)
 			case tensor.Uint64:
-				dst = strconv.AppendUint(dst, v, 10)
-			default:
-				dst = strconv.AppendInt(dst, int64(v), 10)
+				dst = strconv.AppendUint(dst, le.Uint64(d[i:]), 10)
+			case tensor.Int64:
+				dst = strconv.AppendInt(dst, int64(le.Uint64(d[i:])), 10)
+			case tensor.FP64:
+				dst = appendFloat(dst, math.Float64frombits(le.Uint64(d[i:])), 64)
 			}
+			dst = append(dst, ',')
 		}
-	case tensor.Bytes:
-		for i, s := range t.Strings {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
+	}
+	if len(dst) > start {
+		dst = dst[:len(dst)-1]
 	}
 	return append(dst, ']')
 }
@@ -357,26 +330,10 @@ func appendParamValue(dst []byte, v any) []byte {
 		return appendFloat(dst, x, 64)
 	case float32:
 		return appendFloat(dst, float64(x), 32)
-	case int:
-		return strconv.AppendInt(dst, int64(x), 10)
-	case int8:
-		return strconv.AppendInt(dst, int64(x), 10)
-	case int16:
-		return strconv.AppendInt(dst, int64(x), 10)
-	case int32:
-		return strconv.AppendInt(dst, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case uint:
-		return strconv.AppendUint(dst, uint64(x), 10)
-	case uint8:
-		return strconv.AppendUint(dst, uint64(x), 10)
-	case uint16:
-		return strconv.AppendUint(dst, uint64(x), 10)
-	case uint32:
-		return strconv.AppendUint(dst, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(dst, x, 10)
+	case int, int8, int16, int32, int64:
+		return strconv.AppendInt(dst, reflect.ValueOf(x).Int(), 10)
+	case uint, uint8, uint16, uint32, uint64:
+		return strconv.AppendUint(dst, reflect.ValueOf(x).Uint(), 10)
 	}
 	if b, err := json.Marshal(v); err == nil {
 		return append(dst, b...)

@@ -210,23 +210,21 @@ func (n *num) integralFloat(dt tensor.DataType) (float64, error) {
 // signed decodes n for a signed integer type.
 func (n *num) signed(dt tensor.DataType) (int64, error) {
 	lo, hi := intRange(dt)
+	if !n.integer {
+		f, err := n.integralIn(dt, float64(lo), float64(hi))
+		return int64(f), err
+	}
 	var v int64
 	switch {
-	case !n.integer:
-		f, err := n.integralFloat(dt)
-		if err != nil {
-			return 0, err
-		}
-		v = int64(f)
 	case n.trunc || n.mant > 1<<63 || n.mant == 1<<63 && !n.neg:
-		return 0, fmt.Errorf("%s is out of range for %s", n.tok, dt)
+		return 0, n.outOfRange(dt)
 	case n.neg:
 		v = -int64(n.mant) // 1<<63 wraps to MinInt64, as it should
 	default:
 		v = int64(n.mant)
 	}
 	if v < lo || v > int64(hi) {
-		return 0, fmt.Errorf("%s is out of range for %s", n.tok, dt)
+		return 0, n.outOfRange(dt)
 	}
 	return v, nil
 }
@@ -234,29 +232,41 @@ func (n *num) signed(dt tensor.DataType) (int64, error) {
 // unsigned decodes n for an unsigned integer type.
 func (n *num) unsigned(dt tensor.DataType) (uint64, error) {
 	_, hi := intRange(dt)
-	var v uint64
+	if !n.integer {
+		f, err := n.integralIn(dt, 0, float64(hi))
+		return uint64(f), err
+	}
+	v := n.mant
 	switch {
-	case !n.integer:
-		f, err := n.integralFloat(dt)
-		if err != nil {
-			return 0, err
-		}
-		if f < 0 {
-			return 0, fmt.Errorf("%s is out of range for %s", n.tok, dt)
-		}
-		v = uint64(f)
 	case n.neg && n.mant != 0 || n.neg && n.trunc:
-		return 0, fmt.Errorf("%s is out of range for %s", n.tok, dt)
+		return 0, n.outOfRange(dt)
 	case n.trunc: // 20 digits or more: may still fit a uint64
 		var err error
 		if v, err = strconv.ParseUint(unsafeString(n.tok), 10, 64); err != nil {
-			return 0, fmt.Errorf("%s is out of range for %s", n.tok, dt)
+			return 0, n.outOfRange(dt)
 		}
-	default:
-		v = n.mant
 	}
 	if v > hi {
-		return 0, fmt.Errorf("%s is out of range for %s", n.tok, dt)
+		return 0, n.outOfRange(dt)
 	}
 	return v, nil
+}
+
+// integralIn is integralFloat for a type whose range is [lo, hi]; it
+// returns 0 with the error. The bounds need not be exact in float64: the
+// value is at most 2^53 in magnitude.
+func (n *num) integralIn(dt tensor.DataType, lo, hi float64) (float64, error) {
+	f, err := n.integralFloat(dt)
+	switch {
+	case err != nil:
+		return 0, err
+	case f < lo || f > hi:
+		return 0, n.outOfRange(dt)
+	}
+	return f, nil
+}
+
+// outOfRange is the error of a number outside dt's range.
+func (n *num) outOfRange(dt tensor.DataType) error {
+	return fmt.Errorf("%s is out of range for %s", n.tok, dt)
 }

@@ -651,6 +651,8 @@ var needsFeature = map[string][2]string{
 	"taominer_gpu_utilization_ratio":   {"../miner/internal/gpus/gpus.go", `"taominer_gpu_utilization_ratio"`},
 	"taominer_gpu_temperature_celsius": {"../miner/internal/gpus/gpus.go", `"taominer_gpu_temperature_celsius"`},
 	"taominer_gpu_power_watts":         {"../miner/internal/gpus/gpus.go", `"taominer_gpu_power_watts"`},
+	// Appears once a mapped synapse was answered with its fallback.
+	"taominer_axon_fallback_total": {"../miner/axon.go", `"taominer_axon_fallback_total"`},
 }
 
 var metricName = regexp.MustCompile(`\b(?:taominer|go|process)_[a-zA-Z0-9_]+\b`)

@@ -188,7 +188,7 @@ func New(opt Options, kinds ...*Kind) (*Axon, error) {
 	}
 	a := &Axon{opt: opt, hotkey: opt.Hotkey, kinds: map[string]*Kind{}, log: opt.Logger,
 		allow: set(opt.Allow), deny: set(opt.Deny), nonces: newNonceStore(opt.NonceStoreSize),
-		limit: newLimiter(opt.RateLimit, opt.Burst), uuid: newUUID(),
+		limit: newLimiter(opt.RateLimit, opt.Burst), uuid: NewUUID(),
 		recent: newRecentLog(opt.RecentSize, opt.TopCallers, opt.Now())}
 	all := []*Kind{{Name: "Synapse"}}
 	if opt.Inferer != nil {
@@ -372,16 +372,7 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 	axon.Headers(PrefixAxon, add)
 	dendrite.Headers(PrefixDendrite, add)
 	a.inputObjHeaders(kind, add)
-	hs, ts := int64(0), int64(0)
-	if rq.hdrSize != nil {
-		hs = *rq.hdrSize
-	}
-	if rq.totalSize != nil {
-		ts = *rq.totalSize
-	}
-	add(HeaderHeaderSize, strconv.FormatInt(hs, 10))
-	add(HeaderTotalSize, strconv.FormatInt(ts, 10))
-	add(HeaderComputedBodyHash, respHash)
+	rq.tailHeaders(add, respHash)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	a.met.answered.WithLabelValues(kind.Name, strconv.Itoa(status)).Inc()
@@ -397,14 +388,14 @@ func (a *Axon) forwardError(ctx context.Context, kind *Kind, timeout float64, er
 	if e, ok := errors.AsType[*api.Error](err); ok && e.Status != 0 && e.Status != http.StatusInternalServerError {
 		return e.Status, e.Message
 	}
-	id := newUUID()
+	id := NewUUID()
 	a.log.Error("axon forward failed", "synapse", kind.Name, "error", err, "id", id)
 	return http.StatusInternalServerError, "Internal Server Error #" + id
 }
 
 // internal is a 500 refusal whose details are only logged.
 func (a *Axon) internal(reason string, err error) *refusal {
-	id := newUUID()
+	id := NewUUID()
 	a.log.Debug("axon request refused", "reason", reason, "error", err, "id", id)
 	return &refusal{reason: reason, status: http.StatusInternalServerError, msg: "Internal Server Error #" + id}
 }
@@ -475,6 +466,20 @@ func (a *Axon) refuse(w http.ResponseWriter, r *http.Request, rq *request, kind 
 	if kind != nil {
 		a.inputObjHeaders(kind, add)
 	}
+	rq.tailHeaders(add, rq.bodyHash)
+	w.WriteHeader(ref.status)
+	_, _ = w.Write(body)
+	label := name
+	if kind == nil {
+		label = "unknown"
+	}
+	a.met.answered.WithLabelValues(label, strconv.Itoa(ref.status)).Inc()
+	a.record(hotkey, label, ref.status, ref.reason, ref.msg, start)
+}
+
+// tailHeaders adds the answer's last headers: the request's header_size and
+// total_size (0 when it sent none) and bodyHash as computed_body_hash.
+func (rq *request) tailHeaders(add func(k, v string), bodyHash string) {
 	hs, ts := int64(0), int64(0)
 	if rq.hdrSize != nil {
 		hs = *rq.hdrSize
@@ -484,15 +489,7 @@ func (a *Axon) refuse(w http.ResponseWriter, r *http.Request, rq *request, kind 
 	}
 	add(HeaderHeaderSize, strconv.FormatInt(hs, 10))
 	add(HeaderTotalSize, strconv.FormatInt(ts, 10))
-	add(HeaderComputedBodyHash, rq.bodyHash)
-	w.WriteHeader(ref.status)
-	_, _ = w.Write(body)
-	label := name
-	if kind == nil {
-		label = "unknown"
-	}
-	a.met.answered.WithLabelValues(label, strconv.Itoa(ref.status)).Inc()
-	a.record(hotkey, label, ref.status, ref.reason, ref.msg, start)
+	add(HeaderComputedBodyHash, bodyHash)
 }
 
 // inputObjHeaders adds the kind's bt_header_input_obj_* placeholders.
@@ -511,8 +508,9 @@ func pyList(names []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
+// NewUUID returns a random (version 4) UUID, as the axon and the dendrite
+// (chain/dendrite) send in their terminal infos.
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

@@ -15,24 +15,44 @@ type chainSource map[string]any
 
 func (c chainSource) ChainStatus(context.Context) (any, error) { return map[string]any(c), nil }
 
-func TestV1Chain(t *testing.T) {
-	tests := []struct {
-		name   string
-		chain  server.ChainSource
-		status int
-		want   string
-	}{
-		{"offline", nil, http.StatusNotFound, "runs offline"},
-		{"online", chainSource{"network": "test", "uid": 3}, http.StatusOK, `"network":"test"`},
-	}
+type axonSource map[string]any
+
+func (a axonSource) AxonStatus(context.Context) (any, error) { return map[string]any(a), nil }
+
+// statusCase is one GET of a JSON status route: the server's options and
+// the answer wanted.
+type statusCase struct {
+	name   string
+	opt    server.Options
+	status int
+	want   string // a part of the body, which must be JSON
+}
+
+// testStatusRoute runs each case as a subtest against a server of its own.
+func testStatusRoute(t *testing.T, path string, tests []statusCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := server.New(server.Options{Chain: tt.chain})
+			h := server.New(tt.opt)
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/chain", nil))
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.want) || !json.Valid(rec.Body.Bytes()) {
-				t.Errorf("GET /v1/chain = %d %s, want %d containing %s", rec.Code, rec.Body, tt.status, tt.want)
+				t.Errorf("GET %s = %d %s, want %d containing %s", path, rec.Code, rec.Body, tt.status, tt.want)
 			}
 		})
 	}
+}
+
+func TestV1Chain(t *testing.T) {
+	testStatusRoute(t, "/v1/chain", []statusCase{
+		{"offline", server.Options{}, http.StatusNotFound, "runs offline"},
+		{"online", server.Options{Chain: chainSource{"network": "test", "uid": 3}}, http.StatusOK, `"network":"test"`},
+	})
+}
+
+func TestV1Axon(t *testing.T) {
+	testStatusRoute(t, "/v1/axon", []statusCase{
+		{"no axon", server.Options{}, http.StatusNotFound, "no axon runs"},
+		{"axon", server.Options{Axon: axonSource{"answered": 2, "recent": []any{}}}, http.StatusOK, `"answered":2`},
+	})
 }

@@ -16,7 +16,6 @@ package dendrite
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -26,6 +25,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +37,8 @@ import (
 // Version is the dendrite version sent: SDK 10.2.0's version_as_int.
 const Version = 10002000
 
-// Client is a dendrite: one hotkey, one uuid.
+// Client is a dendrite: one hotkey, one uuid. The SDK uses a uuid1, whose
+// format the axon never checks; this is a random one.
 type Client struct {
 	key  *wallet.Keypair
 	uuid string
@@ -56,7 +57,7 @@ func New(key *wallet.Keypair) (*Client, error) {
 	if !key.HasSecret() {
 		return nil, wallet.ErrNoSecret
 	}
-	return &Client{key: key, uuid: newUUID()}, nil
+	return &Client{key: key, uuid: axon.NewUUID()}, nil
 }
 
 // UUID is the client's uuid, the same for each of its requests.
@@ -311,46 +312,13 @@ func (r *Response) read(status int) {
 	}
 }
 
-// merge sets the non-nil fields of from on dst.
+// merge sets the non-nil fields of from on dst. All of TerminalInfo's
+// fields are pointers, nil when absent.
 func merge(dst *axon.TerminalInfo, from axon.TerminalInfo) {
-	if from.StatusCode != nil {
-		dst.StatusCode = from.StatusCode
+	d, f := reflect.ValueOf(dst).Elem(), reflect.ValueOf(from)
+	for i := range f.NumField() {
+		if v := f.Field(i); v.Kind() == reflect.Pointer && !v.IsNil() {
+			d.Field(i).Set(v)
+		}
 	}
-	if from.StatusMessage != nil {
-		dst.StatusMessage = from.StatusMessage
-	}
-	if from.ProcessTime != nil {
-		dst.ProcessTime = from.ProcessTime
-	}
-	if from.IP != nil {
-		dst.IP = from.IP
-	}
-	if from.Port != nil {
-		dst.Port = from.Port
-	}
-	if from.Version != nil {
-		dst.Version = from.Version
-	}
-	if from.Nonce != nil {
-		dst.Nonce = from.Nonce
-	}
-	if from.UUID != nil {
-		dst.UUID = from.UUID
-	}
-	if from.Hotkey != nil {
-		dst.Hotkey = from.Hotkey
-	}
-	if from.Signature != nil {
-		dst.Signature = from.Signature
-	}
-}
-
-// newUUID returns a random uuid; the SDK uses uuid1, whose format the axon
-// never checks.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

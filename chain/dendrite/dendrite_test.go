@@ -178,3 +178,12 @@ func TestResponses(t *testing.T) {
 		t.Errorf("unreachable: %d %q", r.Status, r.Message)
 	}
 }
+
+func TestMerge(t *testing.T) {
+	code, msg, port, hotkey, other := int64(200), "Success", int64(8091), "x", "y"
+	dst := axon.TerminalInfo{StatusCode: &code, Hotkey: &hotkey}
+	merge(&dst, axon.TerminalInfo{StatusMessage: &msg, Port: &port, Hotkey: &other})
+	if dst.StatusCode != &code || dst.StatusMessage != &msg || dst.Port != &port || dst.Hotkey != &other || dst.IP != nil || dst.Nonce != nil {
+		t.Errorf("merge = %+v", dst)
+	}
+}

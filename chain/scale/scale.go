@@ -232,27 +232,21 @@ func (d *Decoder) Array32() [32]byte {
 }
 
 // Bool reads a bool (0x00 or 0x01; anything else is an error).
-func (d *Decoder) Bool() bool {
-	switch b := d.U8(); b {
-	case 0:
-		return false
-	case 1:
-		return true
-	default:
-		d.Fail(fmt.Errorf("%w: bool byte 0x%02x at offset %d", ErrInvalid, b, d.off-1))
-		return false
-	}
-}
+func (d *Decoder) Bool() bool { return d.flag("bool") }
 
 // Option reads an Option marker and reports whether a value follows.
-func (d *Decoder) Option() bool {
+func (d *Decoder) Option() bool { return d.flag("option") }
+
+// flag reads a 0x00 (false) or 0x01 (true) byte; anything else is an error
+// naming what was read.
+func (d *Decoder) flag(what string) bool {
 	switch b := d.U8(); b {
 	case 0:
 		return false
 	case 1:
 		return true
 	default:
-		d.Fail(fmt.Errorf("%w: option byte 0x%02x at offset %d", ErrInvalid, b, d.off-1))
+		d.Fail(fmt.Errorf("%w: %s byte 0x%02x at offset %d", ErrInvalid, what, b, d.off-1))
 		return false
 	}
 }
