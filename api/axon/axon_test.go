@@ -532,7 +532,11 @@ func TestForwardTimeout(t *testing.T) {
 // sr25519 verification), an unregistered hotkey, a validator's hotkey
 // without a signature, and one with a stale nonce.
 func TestFloodOfForgeries(t *testing.T) {
-	f := newFixture(t, nil)
+	// The axon's clock stands still: on a loaded machine the flood can outlast the nonces'
+	// freshness window (4 s + the synapse timeout), which would turn the fresh forgeries into
+	// stale ones.
+	t0 := time.Now()
+	f := newFixture(t, func(o *axon.Options) { o.Now = func() time.Time { return t0 } })
 	const n = 10_000
 	forger := client(t, "Charlie")
 	alice := key(t, "Alice").SS58()
