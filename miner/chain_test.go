@@ -107,6 +107,49 @@ func chainConfig(f *chainFixture, root string) config.Serve {
 	return cfg
 }
 
+// startChainNode serves row_sum with the chain options of cc, its axon on a free port published
+// as 8091.
+func startChainNode(t *testing.T, cc config.Serve) *testNode {
+	t.Helper()
+	repo := t.TempDir()
+	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
+	return startNode(t, repo, func(cfg *config.Serve) {
+		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey, cfg.ExternalIP = cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP
+		cfg.AxonPort, cfg.ExternalPort = 0, 8091
+	})
+}
+
+// waitChain polls the node's GET /v1/chain (which must answer 200) until ok accepts it, failing
+// after timeout.
+func waitChain(t *testing.T, tn *testNode, timeout time.Duration, ok func(chainStatus) bool) chainStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		res := tn.do(t, http.MethodGet, "/v1/chain", nil, nil)
+		if res.status != http.StatusOK {
+			t.Fatalf("GET /v1/chain = %d %s", res.status, res.body)
+		}
+		var st chainStatus
+		if err := json.Unmarshal(res.body, &st); err != nil {
+			t.Fatal(err)
+		}
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /v1/chain never got there: %s", res.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// useTestChainOptions makes serve's chain node use testChainOptions until the test ends.
+func useTestChainOptions(t *testing.T) {
+	saved := chainDefaults
+	chainDefaults = testChainOptions()
+	t.Cleanup(func() { chainDefaults = saved })
+}
+
 func testChainOptions() chainOptions {
 	return chainOptions{
 		DetectIP:   func(context.Context) (netip.Addr, error) { return netip.Addr{}, errors.New("no detection in tests") },
@@ -301,37 +344,14 @@ func TestChainServe(t *testing.T) {
 	f.n.ServeSigning(nil)
 	f.n.IncludeInBlock(chaintest.Events(t, f.md, ""))
 	f.set(t, chaintest.InBlock, "Axons", ours(), net1(), bobKey[:])
-	saved := chainDefaults
-	chainDefaults = testChainOptions()
-	t.Cleanup(func() { chainDefaults = saved })
+	useTestChainOptions(t)
 
 	root := pubWallet(t, bob, [32]byte{}, devKey(t, "//Alice").PublicKey())
 	cc := chainConfig(f, root)
-	repo := t.TempDir()
-	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
-	tn := startNode(t, repo, func(cfg *config.Serve) {
-		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey, cfg.ExternalIP = cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP
-		cfg.AxonPort, cfg.ExternalPort = 0, 8091 // the axon on a free port, published as 8091
+	tn := startChainNode(t, cc)
+	st := waitChain(t, tn, 20*time.Second, func(st chainStatus) bool {
+		return st.Metagraph != nil && st.Axon.Published && st.Axon.OnChain != "" && st.Neuron != nil
 	})
-	var st chainStatus
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res := tn.do(t, http.MethodGet, "/v1/chain", nil, nil)
-		if res.status != http.StatusOK {
-			t.Fatalf("GET /v1/chain = %d %s", res.status, res.body)
-		}
-		st = chainStatus{}
-		if err := json.Unmarshal(res.body, &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.Metagraph != nil && st.Axon.Published && st.Axon.OnChain != "" && st.Neuron != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not synced and published: %s", res.body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	if st.Network != f.n.URL() || st.Netuid != 1 || st.Hotkey != bob.SS58() || !st.Registered || st.UID == nil || *st.UID != 7 ||
 		st.Metagraph.Block != 6852690 || st.Metagraph.Neurons != 1024 || st.Metagraph.Source != "runtime_api" || st.Metagraph.Tempo != 360 ||
 		st.Metagraph.MovingPrice == nil || st.Axon.Ours != "203.0.113.9:8091" || st.Axon.OnChain != "203.0.113.9:8091" || st.Neuron.UID != 7 {

@@ -5,24 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/chopsticks"
 	"github.com/taominer/taominer/chain/client"
 	"github.com/taominer/taominer/chain/extrinsic"
 	"github.com/taominer/taominer/chain/metadata"
-	"github.com/taominer/taominer/chain/rpc"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/storage"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/chain/yuma"
 	"github.com/taominer/taominer/miner/internal/config"
-	"github.com/taominer/taominer/models/modeltest"
 )
 
 // chainSpecEnv names a subtensor raw chain spec; TestChopsticks runs only when it is set.
@@ -64,15 +62,7 @@ func startLocalChain(t *testing.T, spec string) *localChain {
 		}
 		n.Close()
 	})
-	tr, err := rpc.Dial(ctx, n.URL(), rpc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	c, err := client.New(ctx, tr, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := chaintest.Connect(t, n.URL())
 	return &localChain{node: n, c: c, md: c.Runtime().Metadata}
 }
 
@@ -263,16 +253,11 @@ func TestChopsticks(t *testing.T) {
 	t.Logf("UIDs %v", uids)
 
 	// miner serve for m1: registration check, serve_axon, metagraph sync.
-	saved := chainDefaults
-	chainDefaults = testChainOptions()
-	t.Cleanup(func() { chainDefaults = saved })
-	repo := t.TempDir()
-	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
-	tn := startNode(t, repo, func(cfg *config.Serve) {
-		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey = lc.node.URL(), netuid, root, "m1", "h"
-		cfg.ExternalIP, cfg.AxonPort, cfg.ExternalPort = "203.0.113.9", 0, 8091
-	})
-	waitChain(t, tn, func(st chainStatus) bool { return st.Axon.Published && st.Metagraph != nil && st.Neuron != nil })
+	useTestChainOptions(t)
+	cc := config.DefaultServe()
+	cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP = lc.node.URL(), netuid, root, "m1", "h", "203.0.113.9"
+	tn := startChainNode(t, cc)
+	waitChain(t, tn, 2*time.Minute, func(st chainStatus) bool { return st.Axon.Published && st.Metagraph != nil && st.Neuron != nil })
 	m1 := hot["m1"].PublicKey()
 	if ax := lc.read(t, "SubtensorModule", "Axons", net, m1[:]); len(ax) == 0 {
 		t.Fatal("Axons of m1 empty after miner serve published")
@@ -506,26 +491,4 @@ func emissionOf(share []yuma.I32F32, amounts []uint64, total uint64) bool {
 		}
 	}
 	return false
-}
-
-// waitChain polls the node's GET /v1/chain until ok accepts it.
-func waitChain(t *testing.T, tn *testNode, ok func(chainStatus) bool) chainStatus {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		res := tn.do(t, http.MethodGet, "/v1/chain", nil, nil)
-		var st chainStatus
-		if res.status == http.StatusOK {
-			if err := json.Unmarshal(res.body, &st); err != nil {
-				t.Fatal(err)
-			}
-			if ok(st) {
-				return st
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /v1/chain never got there: %d %s", res.status, res.body)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/scale"
-	"github.com/taominer/taominer/miner/internal/config"
-	"github.com/taominer/taominer/models/modeltest"
 )
 
 // serveWeights answers state_queryStorageAt (yuma.ReadEpoch) with the recorded subnet-1
@@ -164,34 +161,12 @@ func TestChainProjection(t *testing.T) {
 		}
 	}
 	serveWeights(t, f, permits, 7)
-	saved := chainDefaults
-	chainDefaults = testChainOptions()
-	t.Cleanup(func() { chainDefaults = saved })
+	useTestChainOptions(t)
 
 	root := pubWallet(t, bob, [32]byte{}, devKey(t, "//Alice").PublicKey())
 	cc := chainConfig(f, root)
-	repo := t.TempDir()
-	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
-	tn := startNode(t, repo, func(cfg *config.Serve) {
-		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey, cfg.ExternalIP = cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP
-		cfg.AxonPort, cfg.ExternalPort = 0, 8091
-	})
-	var st chainStatus
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res := tn.do(t, http.MethodGet, "/v1/chain", nil, nil)
-		st = chainStatus{}
-		if err := json.Unmarshal(res.body, &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.Projection != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no projection: %s", res.body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	tn := startChainNode(t, cc)
+	st := waitChain(t, tn, 20*time.Second, func(st chainStatus) bool { return st.Projection != nil })
 	if p := st.Projection; p.Incentive < 0.9999 || p.Block != 6852690 || p.EmissionAlpha <= 0 || len(p.Weighers) == 0 {
 		t.Errorf("projection %+v", p)
 	}

@@ -7,6 +7,7 @@ package chaintest
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -16,8 +17,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/taominer/taominer/chain/client"
+	"github.com/taominer/taominer/chain/rpc"
 
 	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
 	"github.com/taominer/taominer/chain/metadata"
@@ -210,6 +215,24 @@ func (n *Node) SetStorage(key []byte, at string, value []byte) {
 		res = `"0x` + hex.EncodeToString(value) + `"`
 	}
 	n.Set(`state_getStorage(`+k+`)`, `{"result":`+res+`}`)
+}
+
+// Connect dials the node at url (this replay node, or any other) and reads its runtime; the
+// connection closes when the test ends.
+func Connect(t testing.TB, url string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tr, err := rpc.Dial(ctx, url, rpc.Options{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	c, err := client.New(ctx, tr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // ServeStorageAt answers every state_queryStorageAt with one change set at block hash: the value

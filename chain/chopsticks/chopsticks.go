@@ -216,9 +216,10 @@ type syncBuffer struct {
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 { // keep the tail of long runs
+	if s.b.Len() > 1<<20 { // long runs: keep the last half
+		tail := append([]byte("…(earlier output dropped)\n"), s.b.Bytes()[s.b.Len()/2:]...)
 		s.b.Reset()
-		s.b.WriteString("…(earlier output dropped)\n")
+		s.b.Write(tail)
 	}
 	return s.b.Write(p)
 }

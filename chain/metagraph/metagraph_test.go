@@ -26,21 +26,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func connect(t *testing.T, n *chaintest.Node) *client.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tr, err := rpc.Dial(ctx, n.URL(), rpc.Options{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	c, err := client.New(ctx, tr, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func connect(t *testing.T, n *chaintest.Node) *client.Client { return chaintest.Connect(t, n.URL()) }
 
 const mechagraphKey = "state_call(SubnetInfoRuntimeApi_get_selective_mechagraph,"
 

@@ -7,25 +7,6 @@ func movingAverageAlpha(bma uint64) I32F32 {
 	return One.Sub(a.ToI32F32())
 }
 
-// maskNewRegistrations drops bond columns of neurons registered at or after lastTempo.
-func maskNewRegistrations(b Sparse, lastTempo uint64, reg []uint64) Sparse {
-	out := make(Sparse, len(b))
-	for i, r := range b {
-		row := make([]Cell, 0, len(r))
-		for _, c := range r {
-			var rj uint64
-			if int(c.Col) < len(reg) {
-				rj = reg[c.Col]
-			}
-			if !(lastTempo <= rj) {
-				row = append(row, c)
-			}
-		}
-		out[i] = row
-	}
-	return out
-}
-
 // maskBonds drops the bonds the runtime's rules drop: columns of neurons registered at or after
 // lastTempo, or under Rules.BondsMaskByUpdate the entries (i, j) with LastUpdate[i] ≤
 // BlockAtRegistration[j].
@@ -33,7 +14,7 @@ func maskBonds(b Sparse, in *Input, p *Params, lastTempo uint64) Sparse {
 	if p.Rules.BondsMaskByUpdate {
 		return maskByRowCol(b, in.LastUpdate, in.BlockAtRegistration, func(upd, reg uint64) bool { return upd <= reg })
 	}
-	return maskNewRegistrations(b, lastTempo, in.BlockAtRegistration)
+	return maskByRowCol(b, nil, in.BlockAtRegistration, func(_, reg uint64) bool { return lastTempo <= reg })
 }
 
 // bondsOriginal is the original Yuma bonds path (Yuma3On = false). It returns the EMA bonds,

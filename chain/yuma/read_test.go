@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/client"
 	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
 	"github.com/taominer/taominer/chain/metadata"
-	"github.com/taominer/taominer/chain/rpc"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/storage"
 )
@@ -38,21 +36,7 @@ func (s *fakeStorage) put(item string, v []byte, parts ...[]byte) {
 // serve answers state_queryStorageAt from the values (absent keys: null) at block hash.
 func (s *fakeStorage) serve(n *chaintest.Node, hash string) { n.ServeStorageAt(hash, s.values) }
 
-func connect(t *testing.T, n *chaintest.Node) *client.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tr, err := rpc.Dial(ctx, n.URL(), rpc.Options{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Close() })
-	c, err := client.New(ctx, tr, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func connect(t *testing.T, n *chaintest.Node) *client.Client { return chaintest.Connect(t, n.URL()) }
 
 const testHash = "0x1111111111111111111111111111111111111111111111111111111111111111"
 
