@@ -112,7 +112,9 @@ func unlock(path string, password []byte) (*Keypair, error) {
 		return nil, err
 	}
 	defer clear(data)
-	data = bytes.TrimSpace(data)
+	// Only leading space: a $NACL body is binary and may end in bytes that look like whitespace
+	// (trimming them broke about one coldkey in 40). The text formats trim themselves.
+	data = bytes.TrimLeft(data, " \t\r\n")
 	if !isEncrypted(data) {
 		kp, err := decodeKeyfile(data)
 		if err != nil {

@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -174,6 +175,39 @@ func TestUnlockColdkey(t *testing.T) {
 	}
 	if after := snapshot(t, root); !equalMaps(before, after) {
 		t.Errorf("wrong password changed files:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestUnlockColdkeyEndingInWhitespace: a $NACL body is binary; one whose last byte happens to be a
+// space or a newline must still open (it did not when unlock trimmed the file: about one coldkey
+// in 40 was lost that way). Argon2i runs once per case.
+func TestUnlockColdkeyEndingInWhitespace(t *testing.T) {
+	kp, err := FromMnemonic(mnemonic4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, last := range []byte{'\n', ' '} {
+		t.Run(fmt.Sprintf("%q", last), func(t *testing.T) {
+			var nonce [24]byte
+			var sealed []byte
+			for i := range 1 << 16 {
+				nonce[0], nonce[1] = byte(i), byte(i>>8)
+				if sealed = sealNACLNonce(encodeKeyfile(kp), sharedKey(), &nonce); sealed[len(sealed)-1] == last {
+					break
+				}
+			}
+			if sealed[len(sealed)-1] != last {
+				t.Fatalf("no nonce gives a body ending in %q", last)
+			}
+			w, _ := Open(t.TempDir(), "cold", "default")
+			if err := writeFileAtomic(w.ColdkeyPath(), sealed, false); err != nil {
+				t.Fatal(err)
+			}
+			got, err := w.UnlockColdkey([]byte(vectorPassword))
+			if err != nil || got.SS58() != ss58Mnemonic4 {
+				t.Fatalf("UnlockColdkey = %v, %v", got, err)
+			}
+		})
 	}
 }
 
