@@ -4,21 +4,32 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/taominer/taominer/miner/internal/config"
 )
 
 // healthcheckCmd asks a node's readiness endpoint once: exit 0 on 200, 1 on
 // any other answer or none, 2 on a bad command line. It lets a container
-// image run its HEALTHCHECK without curl.
+// image run its HEALTHCHECK without curl. Without --url it asks the address
+// `miner serve` listens on, read from the same sources (TAOMINER_HTTP_ADDR,
+// the file named by TAOMINER_CONFIG, the default :8000), so a HEALTHCHECK
+// follows the configured port.
 func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return healthcheck(ctx, args, os.LookupEnv, stdout, stderr)
+}
+
+func healthcheck(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
 	fs := newFlagSet("miner healthcheck", stderr)
-	url := fs.String("url", "http://127.0.0.1:8000/v2/health/ready", "URL to GET; 200 means healthy")
+	url := fs.String("url", "", "URL to GET; 200 means healthy (default: /v2/health/ready on the address `miner serve` listens on: TAOMINER_HTTP_ADDR, http_addr in TAOMINER_CONFIG, or :8000)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	quiet := fs.Bool("quiet", false, "print nothing on success")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: miner healthcheck [--url URL] [--timeout DURATION] [--quiet]\n\n"+
-			"Exits 0 when GET URL answers 200, 1 otherwise, 2 on a bad command line.\n\n")
+			"Exits 0 when GET URL answers 200, 1 otherwise, 2 on a bad command line or configuration.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseOrExit(fs, args); !ok {
@@ -31,6 +42,17 @@ func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *timeout <= 0 {
 		fmt.Fprintln(stderr, "miner healthcheck: --timeout must be positive")
 		return 2
+	}
+	if *url == "" {
+		cfg, err := config.LoadServe(nil, getenv)
+		if err != nil {
+			fmt.Fprintln(stderr, "miner healthcheck:", err)
+			return 2
+		}
+		if *url, err = readyURL(cfg.HTTPAddr); err != nil {
+			fmt.Fprintln(stderr, "miner healthcheck:", err)
+			return 2
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -54,4 +76,17 @@ func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "%s: %s\n", *url, resp.Status)
 	}
 	return 0
+}
+
+// readyURL is the readiness URL of a server listening on addr (host:port):
+// a wildcard or empty host is asked on the loopback address.
+func readyURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("http_addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/v2/health/ready", nil
 }

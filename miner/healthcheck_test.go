@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestHealthcheck(t *testing.T) {
+// readyServer answers 200 on /v2/health/ready and 404 elsewhere.
+func readyServer(t *testing.T) *httptest.Server {
+	t.Helper()
 	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v2/health/ready" {
 			http.NotFound(w, r)
@@ -17,7 +22,12 @@ func TestHealthcheck(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
-	defer ready.Close()
+	t.Cleanup(ready.Close)
+	return ready
+}
+
+func TestHealthcheck(t *testing.T) {
+	ready := readyServer(t)
 	notReady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"not ready"}`, http.StatusServiceUnavailable)
 	}))
@@ -65,5 +75,69 @@ func TestHealthcheck(t *testing.T) {
 				t.Errorf("miner healthcheck %q: stderr %q lacks %q", tt.args, errOut.String(), tt.stderr)
 			}
 		})
+	}
+}
+
+// TestHealthcheckFollowsHTTPAddr: without --url the check asks the address
+// `miner serve` would listen on, from the environment or the config file, as
+// a container's HEALTHCHECK does when TAOMINER_HTTP_ADDR moves the port.
+func TestHealthcheckFollowsHTTPAddr(t *testing.T) {
+	ready := readyServer(t)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(ready.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "miner.yaml")
+	if err := os.WriteFile(file, []byte("http_addr: \"127.0.0.1:"+port+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		env    map[string]string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"env wildcard host", map[string]string{"TAOMINER_HTTP_ADDR": ":" + port}, 0, "http://127.0.0.1:" + port + "/v2/health/ready: 200 OK", ""},
+		{"env loopback", map[string]string{"TAOMINER_HTTP_ADDR": "127.0.0.1:" + port}, 0, "200 OK", ""},
+		{"config file", map[string]string{"TAOMINER_CONFIG": file}, 0, "http://127.0.0.1:" + port + "/", ""},
+		{"env over file", map[string]string{"TAOMINER_CONFIG": file, "TAOMINER_HTTP_ADDR": "127.0.0.1:1"}, 1, "", "127.0.0.1:1"},
+		{"no port", map[string]string{"TAOMINER_HTTP_ADDR": "localhost"}, 2, "", `http_addr "localhost"`},
+		{"bad config", map[string]string{"TAOMINER_CONFIG": filepath.Join(t.TempDir(), "missing.yaml")}, 2, "", "missing.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			var out, errOut bytes.Buffer
+			code := healthcheck(context.Background(), nil, getenv, &out, &errOut)
+			if code != tt.code {
+				t.Errorf("env %v: exit %d, want %d (stderr %q)", tt.env, code, tt.code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("env %v: stdout %q lacks %q", tt.env, out.String(), tt.stdout)
+			}
+			if !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("env %v: stderr %q lacks %q", tt.env, errOut.String(), tt.stderr)
+			}
+		})
+	}
+}
+
+func TestReadyURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8000":          "http://127.0.0.1:8000/v2/health/ready",
+		"0.0.0.0:9000":   "http://127.0.0.1:9000/v2/health/ready",
+		"[::]:9000":      "http://127.0.0.1:9000/v2/health/ready",
+		"10.1.2.3:8000":  "http://10.1.2.3:8000/v2/health/ready",
+		"[::1]:8000":     "http://[::1]:8000/v2/health/ready",
+		"localhost:8000": "http://localhost:8000/v2/health/ready",
+	} {
+		got, err := readyURL(addr)
+		if err != nil || got != want {
+			t.Errorf("readyURL(%q) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	if _, err := readyURL("8000"); err == nil {
+		t.Error("readyURL(\"8000\"): no error")
 	}
 }

@@ -4,6 +4,10 @@ package cuda
 
 /*
 #cgo LDFLAGS: -ldl
+// The CUDA toolkit's own layout (the nvidia/cuda devel images, NVIDIA's
+// installers) keeps cuda.h here and sets no CPATH; gorgonia.org/cu adds this
+// path for its own files only. Debian's nvidia-cuda-dev uses /usr/include.
+#cgo linux CFLAGS: -I/usr/local/cuda/include
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <cuda.h>
