@@ -24,6 +24,12 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
+// StatusClientClosedRequest answers a request whose client went away
+// before its answer (closed, or half-closed, its connection): nginx's 499.
+// No client reads it (except a half-closed one); it is logged and counted
+// as a cancellation, never as a client error.
+const StatusClientClosedRequest = 499
+
 // Errorf returns an *Error with the given status and a formatted message.
 func Errorf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}

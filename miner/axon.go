@@ -77,8 +77,8 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	if err != nil {
 		return fmt.Errorf("axon listen: %w", err)
 	}
-	a := &axonNode{ax: ax, ln: ln, srv: &http.Server{Handler: ax.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+	p := n.guards.port("axon")
+	a := &axonNode{ax: ax, ln: p.Listen(ln), srv: p.Server(p.Handler("axon", ax.Handler()))}
 	n.axon = a
 	n.closers = append(n.closers, func() { _ = ln.Close() })
 	n.loops = append(n.loops, a.run(cfg.ShutdownTimeout))

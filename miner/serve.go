@@ -85,6 +85,7 @@ type node struct {
 	loops   []func(context.Context) error
 	closers []func()
 	axon    *axonNode // nil unless --wallet is set (axon.go)
+	guards  *guards   // the public ports' limits (guards.go)
 }
 
 // newNode loads the runtime and the models and binds the HTTP listener;
@@ -139,14 +140,15 @@ func (n *node) front(rdb *redis.Client, started time.Time, observe func(model, v
 	})
 }
 
+// listen binds the HTTP port (KServe, health, metrics) behind its guard.
 func (n *node) listen(handler http.Handler) error {
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on --http-addr %s: %w", n.cfg.HTTPAddr, err)
 	}
-	n.ln = ln
-	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	p := n.guards.port("http")
+	n.ln = p.Listen(ln)
+	n.http = p.Server(p.Handler("kserve", handler))
 	return nil
 }
 
@@ -155,6 +157,9 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 	if cfg.Role == roleAPI {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if err := n.setupGuards(reg); err != nil {
+			return nil, err
+		}
 		met := metrics.New(reg)
 		var observe func(model, version string) batch.Observer
 		if !observersOff {
@@ -199,6 +204,9 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 	n.closers = append(n.closers, closeGPUs)
 	started := time.Now()
 	reg := prometheus.NewRegistry()
+	if err := n.setupGuards(reg); err != nil {
+		return nil, err
+	}
 	met := metrics.New(reg)
 	windows := throughput.New(nil)
 	observe := func(model, version string) batch.Observer {

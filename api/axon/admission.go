@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/taominer/taominer/api/guard"
 	"math"
 	"net/http"
 	"strconv"
@@ -126,6 +127,10 @@ const (
 	ReasonBodyTooLarge     = "body_too_large"
 	ReasonBadBody          = "bad_body"
 	ReasonBodyHash         = "body_hash_mismatch"
+	// The port's guard (api/guard): the body would take the process over
+	// its body budget (503), or did not arrive in time (408).
+	ReasonBodyBudget  = guard.ReasonBodyBudget
+	ReasonBodyTimeout = guard.ReasonBodyTimeout
 )
 
 // Reasons lists every refusal reason, so that their counters exist at 0.
@@ -133,7 +138,7 @@ var Reasons = []string{
 	ReasonUnknownSynapse, ReasonMethod, ReasonBadHeaders, ReasonMissingHotkey, ReasonDenied, ReasonNotAllowed,
 	ReasonUnregistered, ReasonNoPermit, ReasonLowStake, ReasonBadHotkey, ReasonMissingSignature,
 	ReasonBadSignature, ReasonMissingNonce, ReasonStaleNonce, ReasonReplayedNonce, ReasonRateLimited,
-	ReasonBodyTooLarge, ReasonBadBody, ReasonBodyHash,
+	ReasonBodyTooLarge, ReasonBadBody, ReasonBodyHash, ReasonBodyBudget, ReasonBodyTimeout,
 }
 
 func forbidden(reason, why string) *refusal {

@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -41,6 +40,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/guard"
 )
 
 // Caller is what the metagraph knows of a hotkey.
@@ -295,8 +295,12 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg: fmt.Sprintf("Too Many Requests: over %g requests/s for this hotkey", a.opt.RateLimit)})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opt.MaxBodyBytes))
+	body, err := guard.ReadAll(http.MaxBytesReader(w, r.Body, a.opt.MaxBodyBytes), r.ContentLength, nil)
 	if err != nil {
+		if rf, ok := guard.AsRefusal(err); ok { // a port limit: over the body budget, too slow, too large
+			a.refuse(w, r, rq, kind, start, &refusal{reason: rf.Reason, status: rf.Status, msg: rf.Message})
+			return
+		}
 		if _, big := errors.AsType[*http.MaxBytesError](err); big {
 			a.refuse(w, r, rq, kind, start, &refusal{reason: ReasonBodyTooLarge, status: http.StatusRequestEntityTooLarge,
 				msg: fmt.Sprintf("Request body larger than %d bytes", a.opt.MaxBodyBytes)})

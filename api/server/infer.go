@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/guard"
 	"github.com/taominer/taominer/models/tensor"
 )
 
@@ -37,11 +38,12 @@ func (h *handlers) infer(c *gin.Context) {
 	model, version := c.Param("model"), c.Param("version")
 	body := getBuf()
 	defer putBuf(body)
-	if err := h.readBody(c, body); err != nil {
+	data, err := h.readBody(c, body)
+	if err != nil {
 		writeError(c, err)
 		return
 	}
-	req, err := h.decode(c, model, version, body.Bytes())
+	req, err := h.decode(c, model, version, data)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -70,19 +72,23 @@ func (h *handlers) infer(c *gin.Context) {
 	}
 }
 
-// readBody reads the request body within the size limit.
-func (h *handlers) readBody(c *gin.Context, buf *bytes.Buffer) error {
+// readBody reads the request body within the size limit into buf (a
+// pooled buffer, which keeps what it grew to). Memory follows the bytes
+// received, never the declared length (guard.ReadAll).
+func (h *handlers) readBody(c *gin.Context, buf *bytes.Buffer) ([]byte, error) {
+	n := c.Request.ContentLength
+	if n > h.opt.MaxBodyBytes {
+		return nil, api.Errorf(http.StatusRequestEntityTooLarge, "request body too large: %d bytes, the limit is %d bytes (--max-body-bytes)", n, h.opt.MaxBodyBytes)
+	}
 	r := http.MaxBytesReader(c.Writer, c.Request.Body, h.opt.MaxBodyBytes)
-	if n := c.Request.ContentLength; n > 0 {
-		if n > h.opt.MaxBodyBytes {
-			return api.Errorf(http.StatusRequestEntityTooLarge, "request body too large: %d bytes, the limit is %d bytes (--max-body-bytes)", n, h.opt.MaxBodyBytes)
-		}
-		buf.Grow(int(n))
+	data, err := guard.ReadAll(r, n, buf.AvailableBuffer())
+	if cap(data) > buf.Cap() {
+		*buf = *bytes.NewBuffer(data[:0])
 	}
-	if _, err := buf.ReadFrom(r); err != nil {
-		return bodyError(err)
+	if err != nil {
+		return nil, bodyError(err)
 	}
-	return nil
+	return data, nil
 }
 
 func (h *handlers) decode(c *gin.Context, model, version string, body []byte) (*api.InferRequest, error) {

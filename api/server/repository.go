@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/guard"
 )
 
 // smallBodyLimit bounds the JSON bodies of the repository endpoints.
@@ -33,6 +34,9 @@ func decodeOptional(c *gin.Context, v any) error {
 }
 
 func bodyError(err error) error {
+	if rf, ok := guard.AsRefusal(err); ok {
+		return api.Errorf(rf.Status, "%s", rf.Message)
+	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return api.Errorf(http.StatusRequestEntityTooLarge, "request body too large: %v", err)
 	}

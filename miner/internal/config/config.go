@@ -21,7 +21,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"reflect"
 	"time"
@@ -40,7 +42,14 @@ type Serve struct {
 	MaxQueueDelay          time.Duration `flag:"max-queue-delay" env:"TAOMINER_MAX_QUEUE_DELAY" yaml:"max_queue_delay" default:"0s" check:"min=0" help:"Default time to wait for more requests to fill a batch."`
 	MaxQueueSize           int           `flag:"max-queue-size" env:"TAOMINER_MAX_QUEUE_SIZE" yaml:"max_queue_size" default:"1024" check:"min=1" help:"Requests queued per model before answering 429 Too Many Requests; a model's dynamic_batching.default_queue_policy.max_queue_size overrides it."`
 	DefaultTimeout         time.Duration `flag:"default-timeout" env:"TAOMINER_DEFAULT_TIMEOUT" yaml:"default_timeout" default:"0s" check:"min=0" help:"Default deadline of an inference request when neither the request (parameters.timeout) nor its model (dynamic_batching.default_queue_policy) sets one; a request still queued when it passes is dropped and answered 503. 0 means none."`
-	MaxBodyBytes           int64         `flag:"max-body-bytes" env:"TAOMINER_MAX_BODY_BYTES" yaml:"max_body_bytes" meta:"BYTES" default:"67108864" check:"min=1" help:"Largest accepted request body, in bytes."`
+	MaxBodyBytes           int64         `flag:"max-body-bytes" env:"TAOMINER_MAX_BODY_BYTES" yaml:"max_body_bytes" meta:"BYTES" default:"67108864" check:"min=1" help:"Largest accepted request body, in bytes, on every port; larger ones are answered 413."`
+	MaxInflightBodyBytes   int64         `flag:"max-inflight-body-bytes" env:"TAOMINER_MAX_INFLIGHT_BODY_BYTES" yaml:"max_inflight_body_bytes" meta:"BYTES" default:"0" check:"min=0" help:"Request body bytes held in memory at once, all ports together, charged as they arrive; a body that would go over is answered 503 with Retry-After and its connection closed. 0 picks 1/8 of the cgroup memory limit, else of RAM, and at least --max-body-bytes."`
+	BodyReadTimeout        time.Duration `flag:"body-read-timeout" env:"TAOMINER_BODY_READ_TIMEOUT" yaml:"body_read_timeout" default:"30s" check:"min=1ms" help:"Time a request body gets to arrive in full, from the end of its headers, on every port; a slower one is answered 408 and its connection closed."`
+	WriteTimeout           time.Duration `flag:"write-timeout" env:"TAOMINER_WRITE_TIMEOUT" yaml:"write_timeout" default:"30s" check:"min=1ms" help:"Time an answer gets to be written once it is ready (queueing and inference do not count); a client reading slower is cut off."`
+	IdleTimeout            time.Duration `flag:"idle-timeout" env:"TAOMINER_IDLE_TIMEOUT" yaml:"idle_timeout" default:"2m" check:"min=1ms" help:"Keep-alive connections idle this long are closed, on every port."`
+	MaxConnections         int           `flag:"max-connections" env:"TAOMINER_MAX_CONNECTIONS" yaml:"max_connections" meta:"N" default:"1024" check:"min=0" help:"Open connections per port (the HTTP port and the axon each) from addresses outside --trusted-network; more are answered 503 and closed at once. 0 means no cap."`
+	MaxConnectionsPerIP    int           `flag:"max-connections-per-ip" env:"TAOMINER_MAX_CONNECTIONS_PER_IP" yaml:"max_connections_per_ip" meta:"N" default:"64" check:"min=0" help:"Open connections per port from one client address (an IPv4 address or an IPv6 /64) outside --trusted-network; more are answered 503 and closed at once. 0 means no cap."`
+	TrustedNetworks        []string      `flag:"trusted-network" env:"TAOMINER_TRUSTED_NETWORK" yaml:"trusted_network" meta:"CIDR" help:"Networks (CIDRs or addresses) exempt from the connection caps, so that probes and scrapers are answered while the caps are hit; empty means loopback (127.0.0.0/8 and ::1). Setting it replaces loopback: list 127.0.0.0/8 too to keep it."`
 	LogLevel               string        `flag:"log-level" env:"TAOMINER_LOG_LEVEL" yaml:"log_level" meta:"LEVEL" default:"info" check:"oneof=debug|info|warn|error" help:"Least severe log level written."`
 	LogFormat              string        `flag:"log-format" env:"TAOMINER_LOG_FORMAT" yaml:"log_format" meta:"FORMAT" default:"text" check:"oneof=text|json" help:"Log line format."`
 	ShutdownTimeout        time.Duration `flag:"shutdown-timeout" env:"TAOMINER_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" default:"10s" check:"min=0" help:"Time in-flight requests get to finish on shutdown."`
@@ -74,7 +83,26 @@ func DefaultServe() Serve {
 // Validate checks every option and returns all problems joined, each
 // naming the option's YAML key, or nil.
 func (s Serve) Validate() error {
-	return serveOptions.validate(reflect.ValueOf(s), func(o *option) string { return o.yaml })
+	return errors.Join(serveOptions.validate(reflect.ValueOf(s), func(o *option) string { return o.yaml }), s.checkLimits())
+}
+
+// checkLimits checks what the option table cannot: options that depend on
+// each other, and the trusted networks' syntax.
+func (s Serve) checkLimits() error {
+	var errs []error
+	if s.MaxInflightBodyBytes > 0 && s.MaxInflightBodyBytes < s.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("max_inflight_body_bytes (--max-inflight-body-bytes) is %d, below max_body_bytes "+
+			"(--max-body-bytes) %d: a body of the largest accepted size could never be admitted; raise it, lower "+
+			"max_body_bytes, or set 0 to size it from memory", s.MaxInflightBodyBytes, s.MaxBodyBytes))
+	}
+	for _, n := range s.TrustedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			if _, err := netip.ParseAddr(n); err != nil {
+				errs = append(errs, fmt.Errorf("trusted_network (--trusted-network): %q is neither a network (a CIDR such as 10.0.0.0/8) nor an address", n))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // String returns the effective options as space-separated key=value pairs
@@ -97,7 +125,11 @@ func LoadServe(args []string, getenv func(string) (string, bool)) (Serve, error)
 	if err != nil {
 		return Serve{}, err
 	}
-	return v.Interface().(Serve), nil
+	s := v.Interface().(Serve)
+	if err := s.checkLimits(); err != nil {
+		return Serve{}, fmt.Errorf("load config: %w", err)
+	}
+	return s, nil
 }
 
 // ParseServeYAML returns base with the options set in text, a YAML mapping

@@ -43,6 +43,11 @@ func TestDefaultServe(t *testing.T) {
 		MaxBatchSize:           16,
 		MaxQueueSize:           1024,
 		MaxBodyBytes:           64 << 20,
+		BodyReadTimeout:        30 * time.Second,
+		WriteTimeout:           30 * time.Second,
+		IdleTimeout:            2 * time.Minute,
+		MaxConnections:         1024,
+		MaxConnectionsPerIP:    64,
 		LogLevel:               "info",
 		LogFormat:              "text",
 		ShutdownTimeout:        10 * time.Second,
@@ -240,5 +245,28 @@ func TestServeString(t *testing.T) {
 	}
 	if n := strings.Count(got, "="); n != len(serveOptions.opts) {
 		t.Errorf("String() has %d pairs, want %d", n, len(serveOptions.opts))
+	}
+}
+
+// TestLimitChecks: options that depend on each other, and the trusted
+// networks' syntax, are checked with messages naming both spellings.
+func TestLimitChecks(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-inflight-body-bytes", "1000"}, "max_inflight_body_bytes (--max-inflight-body-bytes) is 1000, below max_body_bytes (--max-body-bytes) 67108864"},
+		{[]string{"--trusted-network", "10.0.0.0/33"}, `trusted_network (--trusted-network): "10.0.0.0/33" is neither a network`},
+		{[]string{"--trusted-network", "10.0.0.0/8,192.0.2.1,::1", "--max-inflight-body-bytes", "67108864"}, ""},
+	} {
+		s, err := LoadServe(tc.args, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		case tc.want != "" && s.Validate() == nil && err == nil:
+			t.Errorf("%v: Validate accepts it", tc.args)
+		}
 	}
 }

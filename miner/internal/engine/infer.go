@@ -85,7 +85,7 @@ func submitError(name string, timeout time.Duration, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return api.Errorf(http.StatusServiceUnavailable, "model '%s': deadline passed while the request ran%s", name, within)
 	case errors.Is(err, context.Canceled):
-		return api.BadRequest("model '%s': request cancelled", name)
+		return api.Errorf(api.StatusClientClosedRequest, "model '%s': request cancelled: the client went away", name)
 	}
 	return api.Errorf(http.StatusInternalServerError, "model '%s': %v", name, err)
 }

@@ -172,7 +172,7 @@ func submitError(name string, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return api.Errorf(http.StatusServiceUnavailable, "model '%s': deadline passed before a worker answered", name)
 	case errors.Is(err, context.Canceled):
-		return api.BadRequest("model '%s': request cancelled", name)
+		return api.Errorf(api.StatusClientClosedRequest, "model '%s': request cancelled: the client went away", name)
 	}
 	return api.Errorf(http.StatusInternalServerError, "model '%s': %v", name, err)
 }
