@@ -21,7 +21,7 @@ GO_BUILD_FLAGS := -ldflags "$(LDFLAGS)"
 # libcuda.so.1). Never add Gorgonia's own `cuda` tag (needs cuDNN).
 GPU_TAGS     := -tags gpu
 
-.PHONY: all run test test-chain vet vet-gpu bench onnxruntime assets build build-gpu ptx ptx-check clean
+.PHONY: all run test soak test-chain vet vet-gpu bench onnxruntime assets build build-gpu ptx ptx-check clean
 
 all: build
 
@@ -82,6 +82,14 @@ vet:
 
 test: assets vet
 	$(GO) test $(GOFLAGS_TEST) ./...
+
+# The fault soak (miner/soak_test.go, about 60 s; .ci/run runs it after
+# `make test`): redis-server, an api front and two worker processes under
+# load while a worker is SIGKILLed, Redis is SIGKILLed and restarted, and the
+# model is replaced by a corrupt file and back. No race detector: the faults
+# then come at the speed a deployment sees.
+soak: assets
+	TAOMINER_SOAK=1 $(GO) test ./miner -run '^TestFaultSoak$$' -count=1 -v -timeout 5m
 
 bench: assets
 	$(GO) test -run '^$$' -bench . -benchmem ./...

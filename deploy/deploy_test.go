@@ -375,6 +375,16 @@ func TestKubernetes(t *testing.T) {
 				if p != nil && p.HTTPGet != nil && p.HTTPGet.Port.StrVal != "" && !portNames[p.HTTPGet.Port.StrVal] {
 					t.Errorf("Deployment %s: probe port %q is not a container port", d.Name, p.HTTPGet.Port.StrVal)
 				}
+				// The miner's probes run `miner healthcheck` inside the pod:
+				// from loopback, exempt from the connection caps (an
+				// httpGet probe comes from the node's address and would be
+				// refused while the caps are hit).
+				if p != nil && strings.HasPrefix(c.Image, "taominer") {
+					if p.Exec == nil || len(p.Exec.Command) < 2 || p.Exec.Command[1] != "healthcheck" ||
+						!slices.ContainsFunc(p.Exec.Command, func(a string) bool { return strings.HasPrefix(a, "http://127.0.0.1:") }) {
+						t.Errorf("Deployment %s: a miner probe must exec `miner healthcheck --url http://127.0.0.1:...`", d.Name)
+					}
+				}
 			}
 			for _, m := range c.VolumeMounts {
 				v, ok := vols[m.Name]

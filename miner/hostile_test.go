@@ -21,6 +21,7 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/guard"
+	"github.com/taominer/taominer/chain/dendrite"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/models/modeltest"
 	"github.com/taominer/taominer/models/tensor"
@@ -366,5 +367,66 @@ func TestHalfClosedClient(t *testing.T) {
 	}
 	if got := refusals(t, tn, "http", "kserve", guard.ReasonClientClosed); got < 1 {
 		t.Errorf("client_closed refusals %v, want at least 1", got)
+	}
+}
+
+// TestAxonPortGuarded: the axon port has the same guard: a signed call
+// whose body stalls is answered 408 and closed at the body deadline
+// (counted in both the ports' and the axon's refusal metrics), and
+// connections past the per-address cap are refused.
+func TestAxonPortGuarded(t *testing.T) {
+	tn, addr, _ := startAxonNode(t, func(c *config.Serve) {
+		c.BodyReadTimeout, c.MaxConnectionsPerIP, c.TrustedNetworks = time.Second, 2, []string{"127.0.0.1/32"}
+	})
+	c, err := dendrite.New(axonDevKey(t, "//Alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Sign(dendrite.Target{Addr: addr, Hotkey: axonDevKey(t, "//Bob").SS58()}, rowSumSynapse())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := dialFrom(t, "127.0.0.2", addr)
+	var head strings.Builder
+	fmt.Fprintf(&head, "POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", s.Name, len(s.Body)+1000)
+	for k, vs := range s.Header {
+		if !strings.EqualFold(k, "Content-Length") {
+			fmt.Fprintf(&head, "%s: %s\r\n", k, vs[0])
+		}
+	}
+	head.WriteString("\r\n")
+	_, _ = conn.Write(append([]byte(head.String()), s.Body...)) // 1000 bytes short
+	start := time.Now()
+	resp := readResponse(t, conn)
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "--body-read-timeout") {
+		t.Errorf("stalled axon body: %d %s", resp.StatusCode, b)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Errorf("the stalled connection was not closed: %v", err)
+	}
+	t.Logf("stalled axon body answered and closed after %v", time.Since(start).Round(time.Millisecond))
+	if got := refusals(t, tn, "axon", "axon", guard.ReasonBodyTimeout); got != 1 {
+		t.Errorf("taominer_refusals_total{port=axon,reason=body_timeout} = %v, want 1", got)
+	}
+	if m := sample(scrape(t, tn), "taominer_axon_refused_total", map[string]string{"reason": "body_timeout"}); m.GetCounter().GetValue() != 1 {
+		t.Errorf("taominer_axon_refused_total{reason=body_timeout} = %v, want 1", m.GetCounter().GetValue())
+	}
+
+	for range 2 {
+		dialFrom(t, "127.0.0.3", addr)
+	}
+	extra := dialFrom(t, "127.0.0.3", addr)
+	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if got, _ := io.ReadAll(extra); !strings.Contains(string(got), "503") {
+		t.Errorf("a 3rd axon connection from one address read %q", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for refusals(t, tn, "axon", "tcp", guard.ReasonConnLimitIP) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused axon connection was not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

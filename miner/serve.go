@@ -116,6 +116,27 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 	return n, nil
 }
 
+// producerCollectors export a front's Redis producer counters.
+func producerCollectors(p *redisq.Producer) []prometheus.Collector {
+	counter := func(name, help string, v func(redisq.ProducerStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(p.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("taominer_redis_front_submitted_total", "Requests this front added to a model stream.",
+			func(s redisq.ProducerStats) uint64 { return s.Submitted }),
+		counter("taominer_redis_front_answered_total", "Worker replies handed to a waiting request.",
+			func(s redisq.ProducerStats) uint64 { return s.Answered }),
+		counter("taominer_redis_front_dropped_replies_total", "Worker replies for no waiting request (duplicates after a "+
+			"takeover, or replies after the request's deadline or its client left), dropped.",
+			func(s redisq.ProducerStats) uint64 { return s.Dropped }),
+		counter("taominer_redis_front_malformed_replies_total", "Worker replies that did not decode, dropped.",
+			func(s redisq.ProducerStats) uint64 { return s.Malformed }),
+		counter("taominer_redis_front_failed_total", "Waiting requests answered 503 because the front lost Redis.",
+			func(s redisq.ProducerStats) uint64 { return s.Failed }),
+	}
+}
+
 // Roles of --role.
 const (
 	roleAll    = "all"
@@ -124,9 +145,11 @@ const (
 )
 
 // front starts a Redis front: a producer and a directory of the workers.
-// observe, when set, is told about every request it queues.
-func (n *node) front(rdb *redis.Client, started time.Time, observe func(model, version string) batch.Observer) *redisnode.Front {
+// observe, when set, is told about every request it queues; the
+// producer's counters go to reg.
+func (n *node) front(rdb *redis.Client, reg prometheus.Registerer, started time.Time, observe func(model, version string) batch.Observer) *redisnode.Front {
 	prod := redisq.NewProducer(rdb, redisq.ProducerOptions{Logger: n.log})
+	reg.MustRegister(producerCollectors(prod)...)
 	dir := redisq.NewDirectory(rdb, redisq.DirectoryOptions{Logger: n.log})
 	n.loops = append(n.loops, dir.Run)
 	n.closers = append(n.closers, func() { _ = prod.Close() })
@@ -165,7 +188,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		if !observersOff {
 			observe = met.Observer
 		}
-		f := n.front(rdb, time.Now(), observe)
+		f := n.front(rdb, reg, time.Now(), observe)
 		opts := server.Options{
 			Inferer: f, Catalog: f, Repository: f, Stats: f,
 			Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
@@ -268,7 +291,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		if cfg.Role == roleAll {
 			// The engine's observers already count what this node runs;
 			// the front adds its own windows only.
-			f := n.front(rdb, started, nil)
+			f := n.front(rdb, reg, started, nil)
 			opts.Inferer, opts.Catalog, opts.Stats = f, f, f
 		}
 	}

@@ -36,10 +36,15 @@ func (b *Budget) Held() int64 { return b.held.Load() }
 // charge takes n bytes from the budget, or reports false (and takes
 // nothing) when that would exceed it.
 func (b *Budget) charge(n int64) bool {
-	v := b.held.Add(n)
-	if v > b.limit {
-		b.held.Add(-n)
-		return false
+	var v int64
+	for {
+		held := b.held.Load()
+		if v = held + n; v > b.limit {
+			return false
+		}
+		if b.held.CompareAndSwap(held, v) {
+			break
+		}
 	}
 	for {
 		p := b.peak.Load()

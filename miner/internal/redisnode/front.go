@@ -71,6 +71,8 @@ func (f *Front) lookup(name, ver string) (string, *announcedMetadata, error) {
 			return "", nil, api.NotFound("unknown version '%s' of model '%s' (no live worker serves it)", ver, name)
 		}
 		return "", nil, api.NotFound("unknown model: '%s' (no live worker serves it)", name)
+	case redisq.ModelAway:
+		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' has no live worker right now: one served it within the last %s (workers restarting, or Redis restarted and their next announcement is due); retry shortly", name, redisq.DefaultAwayGrace)
 	case redisq.ModelNotReady:
 		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' version %s is not ready on any live worker", name, st.Version)
 	}

@@ -35,6 +35,12 @@ const (
 	// announcements.
 	DefaultDirectoryRefresh = time.Second
 
+	// DefaultAwayGrace is how long a Directory reports a model no live
+	// worker announces any more as away (a front answers 503: workers are
+	// restarting, or a restarted Redis has not had their next heartbeat)
+	// before it becomes unknown (404).
+	DefaultAwayGrace = time.Minute
+
 	// WorkersKey is the sorted set indexing the announced workers, scored
 	// by the Unix ms time their announcement expires.
 	WorkersKey = keyPrefix + "workers"
@@ -255,6 +261,9 @@ const (
 	ModelNotReady
 	// ModelReady: at least one worker has it ready.
 	ModelReady
+	// ModelAway: no live worker announces it, but one did within the
+	// directory's AwayGrace (503: it is expected back).
+	ModelAway
 )
 
 func (s ModelState) String() string {
@@ -265,6 +274,8 @@ func (s ModelState) String() string {
 		return "not ready"
 	case ModelReady:
 		return "ready"
+	case ModelAway:
+		return "away"
 	}
 	return "ModelState(" + strconv.Itoa(int(s)) + ")"
 }
@@ -290,7 +301,10 @@ type ModelStatus struct {
 type DirectoryOptions struct {
 	// Refresh is the reload period (default DefaultDirectoryRefresh).
 	Refresh time.Duration
-	Logger  *slog.Logger
+	// AwayGrace is how long a model stays away (ModelAway) after the
+	// last announcement of it (default DefaultAwayGrace; negative: none).
+	AwayGrace time.Duration
+	Logger    *slog.Logger
 }
 
 // Directory keeps a local snapshot of the live workers' announcements (the
@@ -307,6 +321,9 @@ type snapshot struct {
 	workers []Announcement                 // sorted by Worker
 	models  map[string]map[string]*verInfo // name → version → info
 	err     error                          // the last refresh's error; workers then from an older one
+	// seen is when each model ("name") and version ("name\x00version")
+	// was last announced, kept for AwayGrace.
+	seen map[string]time.Time
 }
 
 type verInfo struct {
@@ -322,6 +339,9 @@ var errNotRefreshed = errors.New("worker directory not loaded yet")
 func NewDirectory(rdb *redis.Client, opt DirectoryOptions) *Directory {
 	if opt.Refresh <= 0 {
 		opt.Refresh = DefaultDirectoryRefresh
+	}
+	if opt.AwayGrace == 0 {
+		opt.AwayGrace = DefaultAwayGrace
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -368,7 +388,7 @@ func (d *Directory) Refresh(ctx context.Context) error {
 	if old.err != nil && !errors.Is(old.err, errNotRefreshed) {
 		d.log.Info("redisq: worker directory refreshed again")
 	}
-	d.snap.Store(newSnapshot(anns))
+	d.snap.Store(newSnapshot(anns, old.seen, time.Now(), d.opt.AwayGrace))
 	return nil
 }
 
@@ -421,11 +441,21 @@ func (d *Directory) fail(ctx context.Context, op string, err error) error {
 	return unavailable(op, err)
 }
 
-func newSnapshot(anns []Announcement) *snapshot {
+// newSnapshot indexes anns; seen carries the previous snapshot's last
+// announcements forward for grace.
+func newSnapshot(anns []Announcement, seen map[string]time.Time, now time.Time, grace time.Duration) *snapshot {
 	slices.SortFunc(anns, func(a, b Announcement) int { return cmp.Compare(a.Worker, b.Worker) })
-	s := &snapshot{workers: anns, models: make(map[string]map[string]*verInfo)}
+	s := &snapshot{workers: anns, models: make(map[string]map[string]*verInfo), seen: make(map[string]time.Time)}
+	for k, t := range seen {
+		if now.Sub(t) < grace {
+			s.seen[k] = t
+		}
+	}
 	for _, a := range anns {
 		for _, m := range a.Models {
+			if grace > 0 {
+				s.seen[m.Name], s.seen[m.Name+"\x00"+m.Version] = now, now
+			}
 			vers := s.models[m.Name]
 			if vers == nil {
 				vers = make(map[string]*verInfo)
@@ -480,6 +510,13 @@ func (d *Directory) Model(name, version string) ModelStatus {
 	}
 	vi := vers[version]
 	if vi == nil {
+		key := name
+		if version != "" {
+			key += "\x00" + version
+		}
+		if t, ok := s.seen[key]; ok && time.Since(t) < d.opt.AwayGrace {
+			st.State, st.Version = ModelAway, version
+		}
 		return st
 	}
 	st.Version, st.Ready, st.Workers = version, vi.ready, vi.workers

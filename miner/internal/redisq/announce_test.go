@@ -16,6 +16,7 @@ import (
 const (
 	testTTL     = 300 * time.Millisecond
 	testRefresh = 50 * time.Millisecond
+	testAway    = 2 * time.Second
 )
 
 // runAnnouncer runs a's Run until the returned stop is called (or the test
@@ -41,7 +42,7 @@ func runAnnouncer(t *testing.T, a *redisq.Announcer) (stop func() error) {
 
 func runDirectory(t *testing.T, rdb *redis.Client) *redisq.Directory {
 	t.Helper()
-	d := redisq.NewDirectory(rdb, redisq.DirectoryOptions{Refresh: testRefresh})
+	d := redisq.NewDirectory(rdb, redisq.DirectoryOptions{Refresh: testRefresh, AwayGrace: testAway})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
@@ -143,7 +144,9 @@ func TestAnnounceDirectory(t *testing.T) {
 		t.Errorf("w1 is left in the index: %v", err)
 	}
 	waitFor(t, func() bool { return !hasWorker(d, "w1") })
-	checkModel(t, d, "other", "", redisq.ModelStatus{State: redisq.ModelUnknown})
+	// Away (503) for the grace after its last announcement, then unknown.
+	checkModel(t, d, "other", "", redisq.ModelStatus{State: redisq.ModelAway})
+	waitFor(t, func() bool { return d.Model("other", "").State == redisq.ModelUnknown })
 	if ids := workerIDs(d); len(ids) != 1 || ids[0] != "w0" {
 		t.Errorf("workers %v, want [w0]", ids)
 	}
@@ -173,7 +176,10 @@ func TestAnnounceExpiry(t *testing.T) {
 	if gone := time.Since(crashed); gone > testTTL+time.Second {
 		t.Errorf("crashed worker listed for %v, TTL %v", gone, testTTL)
 	}
-	checkModel(t, d, "m", "", redisq.ModelStatus{State: redisq.ModelUnknown})
+	checkModel(t, d, "m", "", redisq.ModelStatus{State: redisq.ModelAway})
+	checkModel(t, d, "m", "1", redisq.ModelStatus{State: redisq.ModelAway, Version: "1"})
+	checkModel(t, d, "m", "2", redisq.ModelStatus{State: redisq.ModelUnknown})
+	waitFor(t, func() bool { return d.Model("m", "").State == redisq.ModelUnknown })
 }
 
 func TestAnnounceOutage(t *testing.T) {
