@@ -52,8 +52,8 @@ func wantBadRequest(t *testing.T, err error, want string) {
 	if !errors.As(err, &e) {
 		t.Fatalf("got error %v of type %T, want *api.Error", err, err)
 	}
-	if e.Status != http.StatusBadRequest {
-		t.Errorf("got status %d, want 400 (error %q)", e.Status, e.Message)
+	if e.Kind != KindBadInput || StatusOf(e) != http.StatusBadRequest {
+		t.Errorf("got kind %v (status %d), want bad_input, 400 (error %q)", e.Kind, StatusOf(e), e.Message)
 	}
 	if !strings.Contains(e.Message, want) {
 		t.Errorf("got error %q, want it to contain %q", e.Message, want)

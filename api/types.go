@@ -57,6 +57,10 @@ type InferRequest struct {
 	// BinaryOutput is the request-level parameters.binary_data_output: return
 	// every output in binary form unless the output says otherwise.
 	BinaryOutput bool
+	// Priority is not on the wire: an edge's batcher priority for the
+	// request (the axon's stake priority, a Redis job's resolved priority);
+	// 0 leaves it to parameters.priority and the model's config.
+	Priority float64
 }
 
 // RequestedOutput is one entry of the request's "outputs" list.

@@ -35,14 +35,14 @@ func FallbackReason(err error) string {
 	if errors.Is(err, ErrNotFinite) {
 		return FallbackNotFinite
 	}
-	switch api.StatusOf(err) {
-	case 400:
+	switch api.KindOf(err) {
+	case api.KindBadInput, api.KindTooLarge:
 		return FallbackBadInput
-	case 404:
+	case api.KindNotFound:
 		return FallbackNoModel
-	case 429:
+	case api.KindBusy:
 		return FallbackBusy
-	case 503:
+	case api.KindUnavailable, api.KindExpired:
 		return FallbackUnavailable
 	}
 	return FallbackModelError
@@ -68,7 +68,7 @@ func (m *Mapping) Kinds(inf axon.Inferer, log *slog.Logger, obs FallbackObserver
 		kinds = append(kinds, &axon.Kind{
 			Name: name, Required: req, HashFields: r.HashFields,
 			Forward: func(ctx context.Context, call *axon.Call) error {
-				return m.forward(ctx, inf, log.With("synapse", name, "model", m.Model), call.Synapse,
+				return m.forward(ctx, inf, log.With("synapse", name, "model", m.Model), call,
 					func(reason string) { obs(name, m.Model, reason) })
 			},
 		})
@@ -88,8 +88,9 @@ func (m *Mapping) emptyOf(field string) string {
 }
 
 // forward answers one synapse: inputs → model → outputs, or the fallbacks.
-func (m *Mapping) forward(ctx context.Context, inf axon.Inferer, log *slog.Logger, syn *axon.Synapse, fellBack func(reason string)) error {
-	fields, err := m.answer(ctx, inf, syn)
+func (m *Mapping) forward(ctx context.Context, inf axon.Inferer, log *slog.Logger, call *axon.Call, fellBack func(reason string)) error {
+	syn := call.Synapse
+	fields, err := m.answer(ctx, inf, syn, call.Priority)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -128,7 +129,7 @@ func (m *Mapping) hasFallbacks() bool {
 var ErrNotFinite = errors.New("output is not finite")
 
 // answer computes the answer's output fields.
-func (m *Mapping) answer(ctx context.Context, inf axon.Inferer, syn *axon.Synapse) (map[string]json.RawMessage, error) {
+func (m *Mapping) answer(ctx context.Context, inf axon.Inferer, syn *axon.Synapse, prio float64) (map[string]json.RawMessage, error) {
 	items, n, err := m.items(syn)
 	if err != nil {
 		return nil, err
@@ -141,7 +142,7 @@ func (m *Mapping) answer(ctx context.Context, inf axon.Inferer, syn *axon.Synaps
 		for i := range items {
 			chunk[i] = items[i][start:end]
 		}
-		vals, err := m.run(ctx, inf, syn, chunk, end-start)
+		vals, err := m.run(ctx, inf, syn, chunk, end-start, prio)
 		if err != nil {
 			return nil, err
 		}
@@ -199,11 +200,11 @@ func (m *Mapping) items(syn *axon.Synapse) ([][]json.RawMessage, int, error) {
 
 // run pre-processes one chunk of items, runs the model once and
 // post-processes its outputs: [output][item].
-func (m *Mapping) run(ctx context.Context, inf axon.Inferer, syn *axon.Synapse, items [][]json.RawMessage, n int) ([][]json.RawMessage, error) {
+func (m *Mapping) run(ctx context.Context, inf axon.Inferer, syn *axon.Synapse, items [][]json.RawMessage, n int, prio float64) ([][]json.RawMessage, error) {
 	if n == 0 {
 		return make([][]json.RawMessage, len(m.Outputs)), nil
 	}
-	req := &api.InferRequest{}
+	req := &api.InferRequest{Priority: prio} // the caller's stake priority
 	inputs := map[string]*tensor.Tensor{}
 	for i, in := range m.Inputs {
 		ts, err := in.encode(items[i])

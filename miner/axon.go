@@ -66,7 +66,6 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Inferer:        inf,
 		Kinds:          maps,
-		WithPriority:   engine.WithPriority,
 		Registerer:     reg,
 		Logger:         log,
 	})

@@ -141,7 +141,6 @@ func dialChain(ctx context.Context, network string, log *slog.Logger) (*client.C
 	return c, func() { tr.Close() }, nil
 }
 
-// chainReader reads SubtensorModule and System storage at one block.
 // dialBest connects to network, as the one-shot commands do, and pins a
 // reader at its best block (whose number it returns).
 func dialBest(ctx context.Context, network string) (chainReader, uint64, func(), error) {
@@ -162,6 +161,7 @@ func dialBest(ctx context.Context, network string) (chainReader, uint64, func(),
 	return chainReader{c: c, at: &at}, h.Number, closeRPC, nil
 }
 
+// chainReader reads SubtensorModule and System storage at one block.
 type chainReader struct {
 	c  *client.Client
 	at *client.Hash

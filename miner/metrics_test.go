@@ -273,9 +273,7 @@ func BenchmarkServedObserver(b *testing.B) {
 	body, _ := api.AppendInferRequest(nil, rowSumRows(1), false)
 	for _, on := range []bool{false, true} {
 		b.Run("observer="+strconv.FormatBool(on), func(b *testing.B) {
-			observersOff = !on
-			tn := startNode(b, dir, nil)
-			observersOff = false
+			tn := startNodeWith(b, dir, nil, nodeOptions{noObservers: !on})
 			url := tn.url + "/v2/models/row_sum/infer"
 			b.SetParallelism(4)
 			b.RunParallel(func(pb *testing.PB) {

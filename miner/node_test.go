@@ -75,6 +75,12 @@ func standardRepo(t *testing.T) string {
 
 func startNode(t testing.TB, dir string, tweak func(*config.Serve)) *testNode {
 	t.Helper()
+	return startNodeWith(t, dir, tweak, nodeOptions{})
+}
+
+// startNodeWith is startNode with options beyond the config.
+func startNodeWith(t testing.TB, dir string, tweak func(*config.Serve), nopt nodeOptions) *testNode {
+	t.Helper()
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ModelsDir = dir
@@ -83,7 +89,7 @@ func startNode(t testing.TB, dir string, tweak func(*config.Serve)) *testNode {
 		tweak(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := newNode(ctx, cfg, newLogger(cfg, io.Discard))
+	n, err := newNodeWith(ctx, cfg, newLogger(cfg, io.Discard), nopt)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

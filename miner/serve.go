@@ -22,6 +22,7 @@ import (
 	"github.com/taominer/taominer/miner/internal/batch"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/miner/internal/metrics"
 	"github.com/taominer/taominer/miner/internal/redisnode"
 	"github.com/taominer/taominer/miner/internal/redisq"
@@ -33,9 +34,12 @@ import (
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
-// observersOff leaves the batchers without observers (no histograms, no
-// /v1/stats windows), for tests measuring what they cost.
-var observersOff bool
+// nodeOptions are what tests and benchmarks vary beyond the config.
+type nodeOptions struct {
+	// noObservers leaves the batchers without observers (no histograms, no
+	// /v1/stats windows), to measure what they cost.
+	noObservers bool
+}
 
 // newLogger builds the process logger from the config.
 func newLogger(cfg config.Serve, w io.Writer) *slog.Logger {
@@ -91,6 +95,11 @@ type node struct {
 // newNode loads the runtime and the models and binds the HTTP listener;
 // with --redis it adds the Redis worker and front its role asks for.
 func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, error) {
+	return newNodeWith(ctx, cfg, log, nodeOptions{})
+}
+
+// newNodeWith is newNode with options beyond the config.
+func newNodeWith(ctx context.Context, cfg config.Serve, log *slog.Logger, nopt nodeOptions) (*node, error) {
 	var rdb *redis.Client
 	if cfg.Redis == "" {
 		if cfg.Role != roleAll {
@@ -103,7 +112,7 @@ func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, er
 		}
 		redisq.SetLogger(log)
 	}
-	n, err := buildNode(ctx, cfg, log, rdb)
+	n, err := buildNode(ctx, cfg, log, rdb, nopt)
 	if err != nil {
 		if rdb != nil {
 			_ = rdb.Close()
@@ -154,8 +163,7 @@ func (n *node) front(rdb *redis.Client, reg prometheus.Registerer, started time.
 	n.loops = append(n.loops, dir.Run)
 	n.closers = append(n.closers, func() { _ = prod.Close() })
 	return redisnode.NewFront(prod, dir, redisnode.FrontOptions{
-		DefaultTimeout: n.cfg.DefaultTimeout,
-		Observer:       observe,
+		Observer: observe,
 		Backlog: func(ctx context.Context, streams ...string) ([]int64, error) {
 			return redisq.Undelivered(ctx, rdb, streams...)
 		},
@@ -175,7 +183,7 @@ func (n *node) listen(handler http.Handler) error {
 	return nil
 }
 
-func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *redis.Client) (*node, error) {
+func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *redis.Client, nopt nodeOptions) (*node, error) {
 	n := &node{log: log, cfg: cfg}
 	if cfg.Role == roleAPI {
 		reg := prometheus.NewRegistry()
@@ -185,12 +193,12 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		}
 		met := metrics.New(reg)
 		var observe func(model, version string) batch.Observer
-		if !observersOff {
+		if !nopt.noObservers {
 			observe = met.Observer
 		}
 		f := n.front(rdb, reg, time.Now(), observe)
 		opts := server.Options{
-			Inferer: f, Catalog: f, Repository: f, Stats: f,
+			Inferer: front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout}), Catalog: f, Repository: f, Stats: f,
 			Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Version:      version,
@@ -203,7 +211,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 			n.close()
 			return nil, err
 		}
-		if err := n.startAxon(f, reg, cn.metagraph()); err != nil {
+		if err := n.startAxon(opts.Inferer, reg, cn.metagraph()); err != nil {
 			n.close()
 			return nil, err
 		}
@@ -235,7 +243,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 	observe := func(model, version string) batch.Observer {
 		return batch.Observers(met.Observer(model, version), windows.Observer(model, version))
 	}
-	if observersOff {
+	if nopt.noObservers {
 		observe = nil
 	}
 	eng := engine.New(onnxOpener{threads: cfg.IntraOpThreads, log: log}, engine.Options{
@@ -243,7 +251,6 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		DefaultMaxBatchSize:  cfg.MaxBatchSize,
 		DefaultMaxQueueDelay: cfg.MaxQueueDelay,
 		MaxQueueSize:         cfg.MaxQueueSize,
-		DefaultTimeout:       cfg.DefaultTimeout,
 		ModelControl:         cfg.ModelControl,
 		Observer:             observe,
 		GPUs:                 gpuSource,
@@ -266,7 +273,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		metrics.NewCollector(eng), gpuStats)
 	n.engine, n.watcher = eng, watcher
 	opts := server.Options{
-		Inferer: eng, Catalog: eng, Repository: eng,
+		Inferer: front.New(eng, front.Options{DefaultTimeout: cfg.DefaultTimeout}), Catalog: eng, Repository: eng,
 		Stats:        statsSource{Engine: eng, windows: windows, started: started, gpus: gpuStats},
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -292,7 +299,7 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 			// The engine's observers already count what this node runs;
 			// the front adds its own windows only.
 			f := n.front(rdb, reg, started, nil)
-			opts.Inferer, opts.Catalog, opts.Stats = f, f, f
+			opts.Inferer, opts.Catalog, opts.Stats = front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout}), f, f
 		}
 	}
 	if err := n.startAxon(opts.Inferer, reg, cn.metagraph()); err != nil {

@@ -35,4 +35,13 @@ for layer in api models miner chain mapping; do
   check "kernels/..." "$layer"
 done
 check "miner/internal/gpus" "models/onnx"
+# The one inference front knows its backends only through its interfaces.
+check "miner/internal/front" "miner/internal/engine"
+check "miner/internal/front" "miner/internal/redisnode"
+check "miner/internal/front" "miner/internal/redisq"
+check "miner/internal/front" "models/onnx"
+check "miner/internal/front" "api/server"
+# The engine is one backend; it knows nothing of Redis.
+check "miner/internal/engine" "miner/internal/redisq"
+check "miner/internal/engine" "miner/internal/redisnode"
 exit $fail

@@ -37,7 +37,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/guard"
@@ -90,6 +89,10 @@ type Call struct {
 	Caller Caller
 	// Timeout is the validator's timeout, seconds.
 	Timeout float64
+	// Priority is the caller's batcher priority (StakePriority of its
+	// stake): forwards set it on the inference requests they make
+	// (api.InferRequest.Priority).
+	Priority float64
 }
 
 // Kind is one synapse class the axon answers on POST /<Name>.
@@ -133,9 +136,6 @@ type Options struct {
 	// kind of: kinds that come and go while the axon runs (the mapped
 	// synapses that follow the model folder). Registered kinds win.
 	Kinds KindSource
-	// WithPriority, when set, attaches the caller's priority (see
-	// StakePriority) to the context passed to forwards, for the batcher.
-	WithPriority func(ctx context.Context, priority float64) context.Context
 	// Registerer receives the axon's metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
 	// Logger logs refusals at debug level and failures at error level.
@@ -337,12 +337,9 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), start.Add(ForwardTimeout(timeout)))
 	defer cancel()
-	if a.opt.WithPriority != nil {
-		ctx = a.opt.WithPriority(ctx, StakePriority(caller.Stake))
-	}
 	status, msg := http.StatusOK, "Success"
 	if kind.Forward != nil {
-		call := &Call{Synapse: syn, Hotkey: rq.hotkey(), Caller: caller, Timeout: timeout}
+		call := &Call{Synapse: syn, Hotkey: rq.hotkey(), Caller: caller, Timeout: timeout, Priority: StakePriority(caller.Stake)}
 		if err := kind.Forward(ctx, call); err != nil {
 			status, msg = a.forwardError(ctx, kind, timeout, err)
 		}
@@ -389,8 +386,11 @@ func (a *Axon) forwardError(ctx context.Context, kind *Kind, timeout float64, er
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return http.StatusRequestTimeout, "Response timeout after: " + PyFloat(timeout) + "s"
 	}
-	if e, ok := errors.AsType[*api.Error](err); ok && e.Status != 0 && e.Status != http.StatusInternalServerError {
-		return e.Status, e.Message
+	if e, ok := errors.AsType[*api.Error](err); ok && e.Kind != api.KindInternal {
+		if e.Kind == api.KindExpired {
+			return http.StatusRequestTimeout, "Response timeout after: " + PyFloat(timeout) + "s (" + e.Message + ")"
+		}
+		return api.StatusOf(e), e.Message
 	}
 	id := NewUUID()
 	a.log.Error("axon forward failed", "synapse", kind.Name, "error", err, "id", id)
@@ -558,33 +558,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
-}
-
-// Refused returns how many requests were refused for reason (all reasons
-// when empty), for tests and status output.
-func (a *Axon) Refused(reason string) float64 {
-	var total float64
-	for _, r := range Reasons {
-		if reason == "" || r == reason {
-			total += counterValue(a.met.refused.WithLabelValues(r))
-		}
-	}
-	return total
-}
-
-// Accepted returns how many requests passed admission.
-func (a *Axon) Accepted() float64 {
-	var total float64
-	for _, n := range a.names {
-		total += counterValue(a.met.accepted.WithLabelValues(n))
-	}
-	return total
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil || m.Counter == nil {
-		return 0
-	}
-	return m.Counter.GetValue()
 }

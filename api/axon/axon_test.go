@@ -69,8 +69,8 @@ type echoInferer struct {
 
 func (e *echoInferer) Infer(ctx context.Context, model, version string, req *api.InferRequest) (*api.InferResponse, error) {
 	e.calls.Add(1)
-	if p := ctx.Value(prioKey{}); p != nil {
-		e.prio.Store(p)
+	if req.Priority != 0 {
+		e.prio.Store(req.Priority)
 	}
 	if e.block {
 		<-ctx.Done()
@@ -87,8 +87,6 @@ func (e *echoInferer) Infer(ctx context.Context, model, version string, req *api
 	}
 	return resp, nil
 }
-
-type prioKey struct{}
 
 // hashedKind is a mapped-style synapse whose required_hash_fields are
 // string fields; its forward counts calls and upper-cases "text".
@@ -124,9 +122,6 @@ func newFixture(t testing.TB, tweak func(*axon.Options)) *fixture {
 		Deny:       []string{key(t, "Eve").SS58()},
 		Inferer:    f.inf,
 		Registerer: f.reg,
-		WithPriority: func(ctx context.Context, p float64) context.Context {
-			return context.WithValue(ctx, prioKey{}, p)
-		},
 	}
 	if tweak != nil {
 		tweak(&opt)

@@ -30,14 +30,15 @@ func InferKind(inf Inferer) *Kind {
 		Name:     InferName,
 		Required: []Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}},
 		Forward: func(ctx context.Context, call *Call) error {
-			return forwardInfer(ctx, inf, call.Synapse)
+			return forwardInfer(ctx, inf, call)
 		},
 	}
 }
 
 var null = []byte("null")
 
-func forwardInfer(ctx context.Context, inf Inferer, syn *Synapse) error {
+func forwardInfer(ctx context.Context, inf Inferer, call *Call) error {
+	syn := call.Synapse
 	model, ok := syn.String("model")
 	if !ok || model == "" {
 		return api.BadRequest(`Infer: field "model" must be a model name`)
@@ -58,7 +59,7 @@ func forwardInfer(ctx context.Context, inf Inferer, syn *Synapse) error {
 	if err != nil {
 		return err
 	}
-	req.BinaryOutput = false
+	req.BinaryOutput, req.Priority = false, call.Priority
 	no := false
 	for i := range req.Outputs {
 		req.Outputs[i].Binary = &no

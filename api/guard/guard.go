@@ -112,8 +112,8 @@ func (p *Port) Name() string { return p.name }
 // Limits returns the port's limits, defaults applied.
 func (p *Port) Limits() Limits { return p.limits }
 
-// OpenConns returns the port's open connections.
-func (p *Port) OpenConns() int64 { return p.conns.open.Load() }
+// openConns returns the port's open connections.
+func (p *Port) openConns() int64 { return p.conns.open.Load() }
 
 // Metrics returns the metrics the port counts into.
 func (p *Port) Metrics() *Metrics { return p.met }

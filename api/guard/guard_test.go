@@ -105,7 +105,7 @@ func TestStalledBodyGetsClosed(t *testing.T) {
 	if took := time.Since(start); took < 300*time.Millisecond {
 		t.Errorf("closed after %v, before the body deadline", took)
 	}
-	if n := p.Metrics().Count("test", "proto", ReasonBodyTimeout); n != 1 {
+	if n := p.Metrics().count("test", "proto", ReasonBodyTimeout); n != 1 {
 		t.Errorf("body_timeout counted %v times, want 1", n)
 	}
 	if budget.Held() != 0 {
@@ -163,7 +163,7 @@ func TestHalfCloseIsClientClosed(t *testing.T) {
 	if resp.StatusCode != api.StatusClientClosedRequest {
 		t.Fatalf("half-closed client got %d", resp.StatusCode)
 	}
-	if n := p.Metrics().Count("test", "proto", ReasonClientClosed); n != 1 {
+	if n := p.Metrics().count("test", "proto", ReasonClientClosed); n != 1 {
 		t.Errorf("client_closed counted %v times, want 1", n)
 	}
 }
@@ -215,7 +215,7 @@ func TestBodyBudget(t *testing.T) {
 	if resp2.StatusCode != http.StatusOK {
 		t.Errorf("a body within the freed budget: %d", resp2.StatusCode)
 	}
-	if n := p.Metrics().Count("test", "proto", ReasonBodyBudget); n != 1 {
+	if n := p.Metrics().count("test", "proto", ReasonBodyBudget); n != 1 {
 		t.Errorf("body_budget counted %v times, want 1", n)
 	}
 }
@@ -244,7 +244,7 @@ func TestBodyTooLarge(t *testing.T) {
 			t.Errorf("%s: %d", tc.name, resp.StatusCode)
 		}
 	}
-	if n := p.Metrics().Count("test", "proto", ReasonBodyTooLarge); n != 2 {
+	if n := p.Metrics().count("test", "proto", ReasonBodyTooLarge); n != 2 {
 		t.Errorf("body_too_large counted %v times, want 2", n)
 	}
 }
@@ -282,23 +282,23 @@ func TestConnectionCaps(t *testing.T) {
 	for range 6 {
 		hold("127.0.0.1")
 	}
-	if got := p.OpenConns(); got != 10 {
+	if got := p.openConns(); got != 10 {
 		t.Errorf("open connections %d, want 10", got)
 	}
 	// Closing one frees its slot.
 	_ = a1.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for p.OpenConns() != 9 {
+	for p.openConns() != 9 {
 		if time.Now().After(deadline) {
-			t.Fatalf("open connections %d after a close, want 9", p.OpenConns())
+			t.Fatalf("open connections %d after a close, want 9", p.openConns())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	hold("127.0.0.4")
-	if n := p.Metrics().Count("test", ProtocolTCP, ReasonConnLimitIP); n != 1 {
+	if n := p.Metrics().count("test", ProtocolTCP, ReasonConnLimitIP); n != 1 {
 		t.Errorf("conn_limit_ip counted %v, want 1", n)
 	}
-	if n := p.Metrics().Count("test", ProtocolTCP, ReasonConnLimit); n != 1 {
+	if n := p.Metrics().count("test", ProtocolTCP, ReasonConnLimit); n != 1 {
 		t.Errorf("conn_limit counted %v, want 1", n)
 	}
 }

@@ -111,9 +111,9 @@ func (m *Metrics) Refused(port, protocol, reason string, attrs ...any) {
 	}
 }
 
-// Count returns the refusals counted for port, protocol and reason (any
+// count returns the refusals counted for port, protocol and reason (any
 // when empty), for tests and status output.
-func (m *Metrics) Count(port, protocol, reason string) float64 {
+func (m *Metrics) count(port, protocol, reason string) float64 {
 	ch := make(chan prometheus.Metric, 64)
 	go func() { m.refusals.Collect(ch); close(ch) }()
 	var total float64

@@ -1,4 +1,4 @@
 package onnx
 
-// BoundRuns counts runs that went through an I/O binding.
-var BoundRuns = &boundRuns
+// BoundRuns counts the session's runs that went through an I/O binding.
+func (s *Session) BoundRuns() int64 { return s.boundRuns.Load() }

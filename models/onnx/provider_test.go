@@ -154,13 +154,13 @@ func TestBindingModesAgree(t *testing.T) {
 				if s.Binding() != mode {
 					t.Errorf("Binding() = %s, want %s", s.Binding(), mode)
 				}
-				before := onnx.BoundRuns.Load()
+				before := s.BoundRuns()
 				for range 2 { // the second run reuses the binding
 					if results[k], err = s.Run(context.Background(), sampleInputs(io, 3)); err != nil {
 						t.Fatalf("%s: %v", mode, err)
 					}
 				}
-				if bound := onnx.BoundRuns.Load() > before; bound != (tt.bound && mode == onnx.BindingIO) {
+				if bound := s.BoundRuns() > before; bound != (tt.bound && mode == onnx.BindingIO) {
 					t.Errorf("%s: bound = %v, want %v", mode, bound, tt.bound && mode == onnx.BindingIO)
 				}
 				s.Close()

@@ -24,9 +24,10 @@ type Session struct {
 	provider string
 	binding  Binding
 
-	mu       sync.Mutex
-	bindings []*ort.IoBinding // idle I/O bindings, reused across runs
-	closed   bool
+	mu        sync.Mutex
+	bindings  []*ort.IoBinding // idle I/O bindings, reused across runs
+	closed    bool
+	boundRuns atomic.Int64 // runs through an I/O binding
 }
 
 var _ models.Session = (*Session)(nil)
@@ -228,16 +229,13 @@ func (s *Session) Run(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Ten
 // runBound runs with an I/O binding: the inputs and the preallocated
 // outputs are bound, so ONNX Runtime reads and writes the Go buffers in
 // place. Bindings are reused across runs (one per concurrent run).
-// boundRuns counts runs through an I/O binding (for tests).
-var boundRuns atomic.Int64
-
 func (s *Session) runBound(inputs, outputs []ort.Value) error {
 	b, err := s.acquireBinding()
 	if err != nil {
 		return err
 	}
 	defer s.releaseBinding(b)
-	boundRuns.Add(1)
+	s.boundRuns.Add(1)
 	for i, v := range inputs {
 		if err := b.BindInput(s.io.Inputs[i].Name, v); err != nil {
 			return fmt.Errorf("bind input %q: %w", s.io.Inputs[i].Name, err)

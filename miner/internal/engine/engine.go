@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,9 +38,6 @@ type Options struct {
 	DefaultMaxQueueDelay time.Duration
 	// MaxQueueSize bounds each model version's queue.
 	MaxQueueSize int
-	// DefaultTimeout applies to requests when neither they nor their
-	// model's config set a timeout; 0 means none (see schedule in params.go).
-	DefaultTimeout time.Duration
 	// DrainTimeout bounds how long an unload waits for queued requests.
 	DrainTimeout time.Duration
 	// ModelControl is the model control mode: ControlPoll, ControlExplicit
@@ -271,7 +267,7 @@ func (e *Engine) lookup(name, ver string) (*version, error) {
 			}
 		}
 		if best == nil {
-			return nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' is not ready: %s", name, m.reason())
+			return nil, api.Fail(api.KindUnavailable, "model '%s' is not ready: %s", name, m.reason())
 		}
 		return best, nil
 	}
@@ -283,7 +279,7 @@ func (e *Engine) lookup(name, ver string) (*version, error) {
 		return v, nil
 	}
 	if s, ok := m.status[n]; ok {
-		return nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' version %d is not ready: %s", name, n, orState(s))
+		return nil, api.Fail(api.KindUnavailable, "model '%s' version %d is not ready: %s", name, n, orState(s))
 	}
 	return nil, api.NotFound("unknown version '%s' of model '%s'", ver, name)
 }

@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/modeltest"
 	"github.com/taominer/taominer/models/tensor"
@@ -136,7 +137,7 @@ func startEngine(t *testing.T, files map[string]string, mode string) (*Engine, *
 // infer returns the value model answers with, and the version that did.
 func infer(e *Engine, model string) (float32, string, error) {
 	x := tensor.Tensor{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 1}, Data: modeltest.F32Bytes(0)}
-	resp, err := e.Infer(context.Background(), model, "", &api.InferRequest{Inputs: []tensor.Tensor{x}})
+	resp, err := front.New(e, front.Options{}).Infer(context.Background(), model, "", &api.InferRequest{Inputs: []tensor.Tensor{x}})
 	if err != nil {
 		return 0, "", err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/kernels"
 	"github.com/taominer/taominer/miner/internal/batch"
+	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/modeltest"
 	"github.com/taominer/taominer/models/tensor"
@@ -284,7 +285,7 @@ func TestEnginePlacement(t *testing.T) {
 				t.Errorf("instance devices (-want +got):\n%s", diff)
 			}
 			x := tensor.Tensor{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 1}, Data: modeltest.F32Bytes(0)}
-			if _, err := e.Infer(t.Context(), "m", "", &api.InferRequest{Inputs: []tensor.Tensor{x}}); err != nil {
+			if _, err := front.New(e, front.Options{}).Infer(t.Context(), "m", "", &api.InferRequest{Inputs: []tensor.Tensor{x}}); err != nil {
 				t.Errorf("infer: %v", err)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/modeltest"
 	"github.com/taominer/taominer/models/tensor"
@@ -47,9 +48,9 @@ func (o *orderOpener) Run(_ context.Context, in []tensor.Tensor) ([]tensor.Tenso
 
 func (o *orderOpener) Close() error { return nil }
 
-// TestWithPriority: while the model is busy, queued requests run in the
-// order of the priority their context carries, above those without one.
-func TestWithPriority(t *testing.T) {
+// TestExplicitPriority: while the model is busy, queued requests run in
+// the order of the priority an edge set on them, above those without one.
+func TestExplicitPriority(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir+"/m.onnx", "model")
 	writeFile(t, dir+"/m.yaml", "max_batch_size: 1\n")
@@ -64,25 +65,22 @@ func TestWithPriority(t *testing.T) {
 	o.armed = true
 	o.mu.Unlock()
 
-	run := func(ctx context.Context, v float32) error {
+	f := front.New(e, front.Options{})
+	run := func(v float32, prio float64) error {
 		x := tensor.Tensor{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 1}, Data: modeltest.F32Bytes(v)}
-		_, err := e.Infer(ctx, "m", "", &api.InferRequest{Inputs: []tensor.Tensor{x}})
+		_, err := f.Infer(t.Context(), "m", "", &api.InferRequest{Inputs: []tensor.Tensor{x}, Priority: prio})
 		return err
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = run(t.Context(), 0) })
+	wg.Go(func() { _ = run(0, 0) })
 	<-o.started
 	queued := []struct {
 		v    float32
 		prio float64
 	}{{1, 0}, {2, 9}, {3, 5}, {4, 1.5}}
 	for i, q := range queued {
-		ctx := t.Context()
-		if q.prio > 0 {
-			ctx = WithPriority(ctx, q.prio)
-		}
 		wg.Go(func() {
-			if err := run(ctx, q.v); err != nil {
+			if err := run(q.v, q.prio); err != nil {
 				t.Error(err)
 			}
 		})
@@ -104,11 +102,5 @@ func TestWithPriority(t *testing.T) {
 	wg.Wait()
 	if want := []float32{0, 2, 3, 4, 1}; !slices.Equal(o.order, want) {
 		t.Errorf("run order %v, want %v", o.order, want)
-	}
-	if p, ok := PriorityFrom(WithPriority(context.Background(), 2.5)); !ok || p != 2.5 {
-		t.Errorf("PriorityFrom = %v, %v", p, ok)
-	}
-	if _, ok := PriorityFrom(context.Background()); ok {
-		t.Error("PriorityFrom of a bare context reported a priority")
 	}
 }

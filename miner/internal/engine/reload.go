@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
@@ -111,7 +110,7 @@ func (e *Engine) Close(ctx context.Context) error {
 
 func (e *Engine) controlAllowed(op, name string) error {
 	if e.opt.ModelControl == ControlNone {
-		return api.Errorf(http.StatusBadRequest, "failed to %s '%s': model control mode is none (models are loaded at startup only; start the miner with --model-control=explicit or poll)", op, name)
+		return api.Fail(api.KindBadInput, "failed to %s '%s': model control mode is none (models are loaded at startup only; start the miner with --model-control=explicit or poll)", op, name)
 	}
 	return nil
 }

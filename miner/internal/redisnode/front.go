@@ -5,15 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"slices"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/batch"
-	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/miner/internal/redisq"
 	"github.com/taominer/taominer/miner/internal/throughput"
 	"github.com/taominer/taominer/models"
@@ -25,8 +24,10 @@ type Producer interface {
 	Submit(ctx context.Context, model, version string, inputs []tensor.Tensor, priority float64) ([]tensor.Tensor, error)
 }
 
-// Front answers the protocol from the workers' announcements and queues
-// inference through Redis (the api role, or the front half of role all).
+// Front answers the protocol from the workers' announcements (metadata,
+// readiness, index, statistics) and is the Redis backend of a front.Front:
+// requests queue through Redis to the workers (the api role, or the front
+// half of role all).
 type Front struct {
 	prod    Producer
 	dir     *redisq.Directory
@@ -37,9 +38,6 @@ type Front struct {
 
 // FrontOptions configure a Front.
 type FrontOptions struct {
-	// DefaultTimeout is the deadline of requests without parameters.timeout
-	// (0: the producer's default).
-	DefaultTimeout time.Duration
 	// Observer, when set, is also told about every request the front
 	// queued (e.g. the Prometheus request metrics).
 	Observer func(model, version string) batch.Observer
@@ -59,10 +57,10 @@ func NewFront(prod Producer, dir *redisq.Directory, opt FrontOptions) *Front {
 }
 
 // lookup returns the announced metadata of a ready version, or the error
-// to answer: 503 Redis unreachable, 404 unknown, 503 not ready.
-func (f *Front) lookup(name, ver string) (string, *announcedMetadata, error) {
+// to answer: unavailable (Redis unreachable, not ready, away), not found.
+func (f *Front) lookup(name, ver string) (string, *parsedMetadata, error) {
 	if err := f.dir.Healthy(); err != nil {
-		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s': %v", name, err)
+		return "", nil, api.Fail(api.KindUnavailable, "model '%s': %v", name, err)
 	}
 	st := f.dir.Model(name, ver)
 	switch st.State {
@@ -72,96 +70,93 @@ func (f *Front) lookup(name, ver string) (string, *announcedMetadata, error) {
 		}
 		return "", nil, api.NotFound("unknown model: '%s' (no live worker serves it)", name)
 	case redisq.ModelAway:
-		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' has no live worker right now: one served it within the last %s (workers restarting, or Redis restarted and their next announcement is due); retry shortly", name, redisq.DefaultAwayGrace)
+		return "", nil, api.Fail(api.KindUnavailable, "model '%s' has no live worker right now: one served it within the last %s (workers restarting, or Redis restarted and their next announcement is due); retry shortly", name, redisq.DefaultAwayGrace)
 	case redisq.ModelNotReady:
-		return "", nil, api.Errorf(http.StatusServiceUnavailable, "model '%s' version %s is not ready on any live worker", name, st.Version)
+		return "", nil, api.Fail(api.KindUnavailable, "model '%s' version %s is not ready on any live worker", name, st.Version)
 	}
 	md, err := f.metadata(name, st.Version, st.Metadata)
 	if err != nil {
-		return "", nil, api.Errorf(http.StatusInternalServerError, "model '%s': bad metadata announced: %v", name, err)
+		return "", nil, api.Fail(api.KindInternal, "model '%s': bad metadata announced: %v", name, err)
 	}
 	return st.Version, md, nil
 }
 
-// parsedMetadata is a version's announced metadata and its decoding.
+// parsedMetadata is a version's announced metadata and its decoding: a
+// front.Target that queues requests through Redis.
 type parsedMetadata struct {
-	raw json.RawMessage
-	md  *announcedMetadata
+	raw  json.RawMessage
+	md   *announcedMetadata
+	spec models.Spec
+	f    *Front
 }
 
 // metadata decodes a version's announced metadata once per change: a
 // request would otherwise pay for a JSON decode.
-func (f *Front) metadata(name, ver string, raw json.RawMessage) (*announcedMetadata, error) {
+func (f *Front) metadata(name, ver string, raw json.RawMessage) (*parsedMetadata, error) {
 	key := name + ":" + ver
 	if v, ok := f.parsed.Load(key); ok {
 		if p := v.(*parsedMetadata); bytes.Equal(p.raw, raw) {
-			return p.md, nil
+			return p, nil
 		}
 	}
 	var md announcedMetadata
 	if err := json.Unmarshal(raw, &md); err != nil {
 		return nil, err
 	}
-	f.parsed.Store(key, &parsedMetadata{raw: bytes.Clone(raw), md: &md})
-	return &md, nil
+	spec, err := specOf(name, ver, &md)
+	if err != nil {
+		return nil, err
+	}
+	p := &parsedMetadata{raw: bytes.Clone(raw), md: &md, spec: spec, f: f}
+	f.parsed.Store(key, p)
+	return p, nil
 }
 
-// Infer validates req against the announced metadata and runs it on a
-// worker through Redis.
-func (f *Front) Infer(ctx context.Context, name, ver string, req *api.InferRequest) (*api.InferResponse, error) {
-	if err := engine.CheckParameters(req); err != nil {
-		return nil, err
-	}
-	version, md, err := f.lookup(name, ver)
-	if err != nil {
-		return nil, err
-	}
-	inputs, err := arrange(name, md, req)
-	if err != nil {
-		return nil, err
-	}
-	for _, ro := range req.Outputs {
-		if !slices.ContainsFunc(md.Outputs, func(t api.TensorMetadata) bool { return t.Name == ro.Name }) {
-			return nil, api.BadRequest("unexpected inference output '%s' for model '%s'", ro.Name, name)
+// specOf is the model spec the front checks requests against, from the
+// announced metadata.
+func specOf(name, ver string, md *announcedMetadata) (models.Spec, error) {
+	spec := models.Spec{Name: name, Version: ver, MaxBatchSize: md.MaxBatchSize,
+		Config: models.Config{DynamicBatching: md.DynamicBatching}}
+	for _, list := range []struct {
+		from []api.TensorMetadata
+		to   *[]models.TensorSpec
+	}{{md.Inputs, &spec.Inputs}, {md.Outputs, &spec.Outputs}} {
+		*list.to = make([]models.TensorSpec, len(list.from))
+		for i, t := range list.from {
+			dt, err := tensor.ParseDataType(t.Datatype)
+			if err != nil {
+				return models.Spec{}, fmt.Errorf("tensor '%s': %w", t.Name, err)
+			}
+			(*list.to)[i] = models.TensorSpec{Name: t.Name, DataType: dt, Shape: t.Shape}
 		}
 	}
-	prio, timeout, err := engine.Schedule(name, md.DynamicBatching, req.Parameters, f.opt.DefaultTimeout)
+	return spec, nil
+}
+
+// Target returns the announced version requests queue for: the front is
+// the Redis backend of a front.Front.
+func (f *Front) Target(name, ver string) (front.Target, error) {
+	_, p, err := f.lookup(name, ver)
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := engine.PriorityFrom(ctx); ok {
-		prio = batch.Priority(p)
-	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
+	return p, nil
+}
+
+// Spec describes the announced version.
+func (p *parsedMetadata) Spec() *models.Spec { return &p.spec }
+
+// Submit queues inputs in the version's stream and waits for a worker's
+// reply.
+func (p *parsedMetadata) Submit(ctx context.Context, inputs []tensor.Tensor, prio batch.Priority) ([]tensor.Tensor, error) {
+	name, version := p.spec.Name, p.spec.Version
 	start := time.Now()
-	outs, err := f.prod.Submit(ctx, name, version, inputs, float64(prio))
+	outs, err := p.f.prod.Submit(ctx, name, version, inputs, float64(prio))
 	if err != nil {
 		err = submitError(name, err)
 	}
-	f.observe(name, version, time.Since(start), batchItems(md, inputs), err)
-	if err != nil {
-		return nil, err
-	}
-	resp := &api.InferResponse{ModelName: name, ModelVersion: version, ID: req.ID}
-	if len(req.Outputs) == 0 {
-		for i := range outs {
-			resp.Outputs = append(resp.Outputs, api.ResponseOutput{Tensor: outs[i], Binary: req.BinaryOutput})
-		}
-		return resp, nil
-	}
-	for i := range req.Outputs {
-		ro := &req.Outputs[i]
-		k := slices.IndexFunc(outs, func(t tensor.Tensor) bool { return t.Name == ro.Name })
-		if k < 0 {
-			return nil, api.Errorf(http.StatusInternalServerError, "model '%s': worker returned no output '%s'", name, ro.Name)
-		}
-		resp.Outputs = append(resp.Outputs, api.ResponseOutput{Tensor: outs[k], Binary: ro.WantBinary(req.BinaryOutput)})
-	}
-	return resp, nil
+	p.f.observe(name, version, time.Since(start), batchItems(p.md, inputs), err)
+	return outs, err
 }
 
 func submitError(name string, err error) error {
@@ -170,29 +165,11 @@ func submitError(name string, err error) error {
 	case errors.As(err, &remote):
 		return decodeError(remote.Msg)
 	case errors.Is(err, redisq.ErrUnavailable), errors.Is(err, redisq.ErrClosed):
-		return api.Errorf(http.StatusServiceUnavailable, "model '%s': %v", name, err)
+		return api.Fail(api.KindUnavailable, "model '%s': %v", name, err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return api.Errorf(http.StatusServiceUnavailable, "model '%s': deadline passed before a worker answered", name)
-	case errors.Is(err, context.Canceled):
-		return api.Errorf(api.StatusClientClosedRequest, "model '%s': request cancelled: the client went away", name)
+		return api.Fail(api.KindExpired, "model '%s': deadline passed before a worker answered", name)
 	}
-	return api.Errorf(http.StatusInternalServerError, "model '%s': %v", name, err)
-}
-
-// arrange checks the inputs against the announced metadata with the same
-// rules as the in-process path (engine.Arrange) and returns them in the
-// model's order.
-func arrange(name string, md *announcedMetadata, req *api.InferRequest) ([]tensor.Tensor, error) {
-	spec := &models.Spec{Name: name, MaxBatchSize: md.MaxBatchSize}
-	spec.Inputs = make([]models.TensorSpec, len(md.Inputs))
-	for i, in := range md.Inputs {
-		dt, err := tensor.ParseDataType(in.Datatype)
-		if err != nil {
-			return nil, api.Errorf(http.StatusInternalServerError, "model '%s': a worker announced input '%s' with %v", name, in.Name, err)
-		}
-		spec.Inputs[i] = models.TensorSpec{Name: in.Name, DataType: dt, Shape: in.Shape}
-	}
-	return engine.Arrange(spec, req)
+	return front.SubmitError(name, err)
 }
 
 // Ready reports whether Redis answers and some live worker has a model
@@ -219,17 +196,17 @@ func (f *Front) ModelReady(name, ver string) error {
 
 // ModelMetadata returns the announced metadata.
 func (f *Front) ModelMetadata(name, ver string) (*api.ModelMetadata, error) {
-	_, md, err := f.lookup(name, ver)
+	_, p, err := f.lookup(name, ver)
 	if err != nil {
 		return nil, err
 	}
-	return &md.ModelMetadata, nil
+	return &p.md.ModelMetadata, nil
 }
 
 // Index lists the versions live workers announce.
 func (f *Front) Index(_ context.Context, readyOnly bool) ([]api.RepositoryIndexEntry, error) {
 	if err := f.dir.Healthy(); err != nil {
-		return nil, api.Errorf(http.StatusServiceUnavailable, "%v", err)
+		return nil, api.Fail(api.KindUnavailable, "%v", err)
 	}
 	seen := map[[2]string]bool{}
 	var rows []api.RepositoryIndexEntry

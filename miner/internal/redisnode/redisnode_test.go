@@ -10,20 +10,32 @@ import (
 
 func TestErrorRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
-		err    error
-		status int
-		msg    string
+		err  error
+		kind api.Kind
+		msg  string
 	}{
-		{api.Errorf(http.StatusTooManyRequests, "queue full"), http.StatusTooManyRequests, "queue full"},
-		{api.BadRequest("[400] looks like a prefix"), http.StatusBadRequest, "[400] looks like a prefix"},
-		{errors.New("boom"), http.StatusInternalServerError, "boom"},
+		{api.Fail(api.KindBusy, "queue full"), api.KindBusy, "queue full"},
+		{api.Errorf(http.StatusTooManyRequests, "queue full"), api.KindBusy, "queue full"},
+		{api.BadRequest("[400] looks like a prefix"), api.KindBadInput, "[400] looks like a prefix"},
+		{api.Fail(api.KindCancelled, "[busy] gone"), api.KindCancelled, "[busy] gone"},
+		{errors.New("boom"), api.KindInternal, "boom"},
 	} {
 		got := decodeError(encodeError(tc.err))
-		if got.Status != tc.status || got.Message != tc.msg {
-			t.Errorf("round trip of %v = %d %q, want %d %q", tc.err, got.Status, got.Message, tc.status, tc.msg)
+		if got.Kind != tc.kind || got.Message != tc.msg {
+			t.Errorf("round trip of %v = %v %q, want %v %q", tc.err, got.Kind, got.Message, tc.kind, tc.msg)
 		}
 	}
-	if got := decodeError("no prefix"); got.Status != http.StatusInternalServerError || got.Message != "no prefix" {
-		t.Errorf("decodeError(no prefix) = %d %q", got.Status, got.Message)
+	for _, tc := range []struct {
+		msg    string
+		status int
+		text   string
+	}{
+		{"no prefix", http.StatusInternalServerError, "no prefix"},
+		{"[503] from an older worker", http.StatusServiceUnavailable, "from an older worker"},
+		{"[nonsense] kind", http.StatusInternalServerError, "[nonsense] kind"},
+	} {
+		if got := decodeError(tc.msg); api.StatusOf(got) != tc.status || got.Message != tc.text {
+			t.Errorf("decodeError(%q) = %d %q, want %d %q", tc.msg, api.StatusOf(got), got.Message, tc.status, tc.text)
+		}
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
 	"slices"
 	"time"
 
@@ -54,17 +52,18 @@ func workerStats(m redisq.AnnouncedModel) (announcedStats, bool) {
 	return st, true
 }
 
-// outcome classifies a Submit error the way the batcher's observers do.
+// outcome classifies a submission's error (already of a kind) the way the
+// batcher's observers do.
 func outcome(err error) batch.Outcome {
-	var ae *api.Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return batch.OutcomeSuccess
-	case errors.Is(err, context.DeadlineExceeded):
+	}
+	switch api.KindOf(err) {
+	case api.KindExpired:
 		return batch.OutcomeExpired
-	case errors.Is(err, context.Canceled):
+	case api.KindCancelled:
 		return batch.OutcomeCancelled
-	case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
+	case api.KindBusy:
 		return batch.OutcomeRejected
 	}
 	return batch.OutcomeFailure
@@ -89,7 +88,7 @@ func (f *Front) observe(name, version string, took time.Duration, items int, err
 // the latest). An unknown model is 404 as for inference.
 func (f *Front) Stats(name, ver string) (*api.ModelStatsResponse, error) {
 	if err := f.dir.Healthy(); err != nil {
-		return nil, api.Errorf(http.StatusServiceUnavailable, "statistics: %v", err)
+		return nil, api.Fail(api.KindUnavailable, "statistics: %v", err)
 	}
 	if name != "" {
 		if f.dir.Model(name, ver).State == redisq.ModelUnknown {
@@ -209,7 +208,7 @@ func (r *execRates) apply(w *api.ThroughputWindows) {
 // the workers' batchers; then every live worker with its own rows.
 func (f *Front) Throughput(ctx context.Context) (*api.ThroughputStats, error) {
 	if err := f.dir.Healthy(); err != nil {
-		return nil, api.Errorf(http.StatusServiceUnavailable, "statistics: %v", err)
+		return nil, api.Fail(api.KindUnavailable, "statistics: %v", err)
 	}
 	out := &api.ThroughputStats{Time: f.windows.End(), UptimeSeconds: time.Since(f.opt.Started).Seconds(),
 		Models: []api.ModelThroughput{}, Workers: []api.WorkerThroughput{}}

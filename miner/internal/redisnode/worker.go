@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -26,15 +25,18 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/miner/internal/redisq"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/tensor"
 )
 
-// Engine is what a Worker needs of the local engine.
+// Engine is what a Worker needs of the local engine: the versions it
+// serves, and the backend its jobs run on through a front.Front (the same
+// checks as a request arriving over HTTP).
 type Engine interface {
+	front.Backend
 	Serving() []engine.Served
-	Run(ctx context.Context, name, ver string, inputs []tensor.Tensor, prio float64) ([]tensor.Tensor, error)
 }
 
 // WorkerOptions configure a Worker.
@@ -62,11 +64,12 @@ type WorkerOptions struct {
 
 // Worker consumes the streams of the engine's serving versions.
 type Worker struct {
-	rdb *redis.Client
-	eng Engine
-	opt WorkerOptions
-	log *slog.Logger
-	ann *redisq.Announcer
+	rdb   *redis.Client
+	eng   Engine
+	front *front.Front // over eng, without --default-timeout: a job's deadline is its own
+	opt   WorkerOptions
+	log   *slog.Logger
+	ann   *redisq.Announcer
 
 	mu        sync.Mutex
 	consumers map[string]*running // name:version → its loops
@@ -99,7 +102,7 @@ func NewWorker(rdb *redis.Client, eng Engine, opt WorkerOptions) *Worker {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{rdb: rdb, eng: eng, opt: opt, log: opt.Logger, consumers: map[string]*running{}}
+	w := &Worker{rdb: rdb, eng: eng, front: front.New(eng, front.Options{}), opt: opt, log: opt.Logger, consumers: map[string]*running{}}
 	if opt.AnnounceEvery <= 0 {
 		opt.AnnounceEvery = time.Second
 	}
@@ -314,10 +317,16 @@ func (w *Worker) consume(ctx context.Context, c *redisq.Consumer, s engine.Serve
 // runJob runs one job on the engine and replies.
 func (w *Worker) runJob(c *redisq.Consumer, s engine.Served, j *redisq.Job) {
 	ctx, cancel := context.WithDeadline(context.Background(), j.Deadline)
-	outs, err := w.eng.Run(ctx, s.Name, s.Version, j.Inputs, j.Priority)
+	resp, err := w.front.Infer(ctx, s.Name, s.Version, &api.InferRequest{Inputs: j.Inputs, Priority: j.Priority})
 	cancel()
+	var outs []tensor.Tensor
 	if err != nil {
 		err = errors.New(encodeError(err))
+	} else {
+		outs = make([]tensor.Tensor, len(resp.Outputs))
+		for i := range resp.Outputs {
+			outs[i] = resp.Outputs[i].Tensor
+		}
 	}
 	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer rcancel()
@@ -327,19 +336,24 @@ func (w *Worker) runJob(c *redisq.Consumer, s engine.Served, j *redisq.Job) {
 	}
 }
 
-// Errors cross Redis as "[status] message" so the front answers with the
-// status the worker's engine chose.
-var statusPrefix = regexp.MustCompile(`^\[([1-5][0-9][0-9])\] `)
+// Errors cross Redis as "[kind] message" (api.Kind's names) so the front
+// answers with the kind the worker's engine chose. "[status] message", as
+// workers before kinds sent it, is still read (a rolling upgrade).
+var kindPrefix = regexp.MustCompile(`^\[([a-z_]+|[1-5][0-9][0-9])\] `)
 
 func encodeError(err error) string {
-	return fmt.Sprintf("[%d] %s", api.StatusOf(err), err.Error())
+	return "[" + api.KindOf(err).String() + "] " + err.Error()
 }
 
 // decodeError turns a worker's error message back into an *api.Error.
 func decodeError(msg string) *api.Error {
-	if m := statusPrefix.FindStringSubmatch(msg); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		return api.Errorf(code, "%s", msg[len(m[0]):])
+	if m := kindPrefix.FindStringSubmatch(msg); m != nil {
+		if k, ok := api.ParseKind(m[1]); ok {
+			return api.Fail(k, "%s", msg[len(m[0]):])
+		}
+		if code, err := strconv.Atoi(m[1]); err == nil {
+			return api.Errorf(code, "%s", msg[len(m[0]):])
+		}
 	}
-	return api.Errorf(http.StatusInternalServerError, "%s", msg)
+	return api.Fail(api.KindInternal, "%s", msg)
 }

@@ -1,4 +1,4 @@
-package engine
+package front
 
 import (
 	"strings"
@@ -22,9 +22,9 @@ var unsupported = map[string]string{
 	"sequence_end":            "the sequence extension is not supported",
 }
 
-// checkParameters refuses parameters of unimplemented extensions anywhere in
-// the request.
-func checkParameters(req *api.InferRequest) error {
+// CheckParameters refuses parameters of unimplemented extensions anywhere
+// in the request (bad input).
+func CheckParameters(req *api.InferRequest) error {
 	check := func(where string, p api.Parameters) error {
 		for k := range p {
 			if why, ok := unsupported[k]; ok {
@@ -56,7 +56,7 @@ func checkParameters(req *api.InferRequest) error {
 // holds.
 const maxTimeoutMicroseconds = int64(1<<63-1) / 1000
 
-// schedule reads the request's parameters.priority and parameters.timeout
+// Schedule reads the request's parameters.priority and parameters.timeout
 // (the KServe/Triton schedule policy extension) against the model's
 // dynamic_batching config, and returns the request's place in the queue
 // and its timeout (0: none).
@@ -72,7 +72,7 @@ const maxTimeoutMicroseconds = int64(1<<63-1) / 1000
 // request's is shorter (Triton's rule: a request may shorten the default,
 // never lengthen it). With neither, serverDefault (--default-timeout)
 // applies; 0 there means no timeout.
-func schedule(spec *models.Spec, p api.Parameters, serverDefault time.Duration) (batch.Priority, time.Duration, error) {
+func Schedule(spec *models.Spec, p api.Parameters, serverDefault time.Duration) (batch.Priority, time.Duration, error) {
 	var levels, level uint64
 	var q *models.QueuePolicy
 	if db := spec.Config.DynamicBatching; db != nil {
