@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/taominer/taominer/api"
-	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/api/axonproto"
 	"github.com/taominer/taominer/kernels"
 	"github.com/taominer/taominer/models/tensor"
 )
@@ -30,7 +30,7 @@ type state struct {
 
 // postprocess runs spec's steps on the model output t (batch axis first,
 // n items) and returns each item's JSON value.
-func (m *Mapping) postprocess(spec Output, t *tensor.Tensor, n int, inputs map[string]*tensor.Tensor, syn *axon.Synapse) ([]json.RawMessage, error) {
+func (m *Mapping) postprocess(spec Output, t *tensor.Tensor, n int, inputs map[string]*tensor.Tensor, syn *axonproto.Synapse) ([]json.RawMessage, error) {
 	x, err := floats(t)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (m *Mapping) postprocess(spec Output, t *tensor.Tensor, n int, inputs map[s
 	return st.encode()
 }
 
-func (m *Mapping) step(st *state, s Step, inputs map[string]*tensor.Tensor, syn *axon.Synapse) error {
+func (m *Mapping) step(st *state, s Step, inputs map[string]*tensor.Tensor, syn *axonproto.Synapse) error {
 	shape := []int{st.n, st.d}
 	var err error
 	switch s.Op {
@@ -310,7 +310,7 @@ func nonEmpty(a, b string) string {
 
 // intParam reads an integer synapse field (its default when absent or
 // null).
-func intParam(syn *axon.Synapse, field string, def json.RawMessage) (int, error) {
+func intParam(syn *axonproto.Synapse, field string, def json.RawMessage) (int, error) {
 	raw, ok := syn.Field(field)
 	if !ok || string(raw) == "null" {
 		raw = def
@@ -324,7 +324,7 @@ func intParam(syn *axon.Synapse, field string, def json.RawMessage) (int, error)
 
 // boolParam reads a boolean synapse field (its default when absent or
 // null).
-func boolParam(syn *axon.Synapse, field string, def json.RawMessage) (bool, error) {
+func boolParam(syn *axonproto.Synapse, field string, def json.RawMessage) (bool, error) {
 	raw, ok := syn.Field(field)
 	if !ok || string(raw) == "null" {
 		raw = def

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/api/axonproto"
 	"github.com/taominer/taominer/models/tensor"
 )
 
@@ -60,9 +61,9 @@ func (m *Mapping) Kinds(inf axon.Inferer, log *slog.Logger, obs FallbackObserver
 	}
 	kinds := make([]*axon.Kind, 0, len(m.Routes))
 	for _, r := range m.Routes {
-		req := make([]axon.Field, 0, len(r.Required))
+		req := make([]axonproto.Field, 0, len(r.Required))
 		for _, f := range r.Required {
-			req = append(req, axon.Field{Name: f, Empty: m.emptyOf(f)})
+			req = append(req, axonproto.Field{Name: f, Empty: m.emptyOf(f)})
 		}
 		name := r.Name
 		kinds = append(kinds, &axon.Kind{
@@ -129,7 +130,7 @@ func (m *Mapping) hasFallbacks() bool {
 var ErrNotFinite = errors.New("output is not finite")
 
 // answer computes the answer's output fields.
-func (m *Mapping) answer(ctx context.Context, inf axon.Inferer, syn *axon.Synapse, prio float64) (map[string]json.RawMessage, error) {
+func (m *Mapping) answer(ctx context.Context, inf axon.Inferer, syn *axonproto.Synapse, prio float64) (map[string]json.RawMessage, error) {
 	items, n, err := m.items(syn)
 	if err != nil {
 		return nil, err
@@ -172,7 +173,7 @@ func (m *Mapping) answer(ctx context.Context, inf axon.Inferer, syn *axon.Synaps
 
 // items reads each input's field: the list items of list fields, or the
 // one value. n is the number of items.
-func (m *Mapping) items(syn *axon.Synapse) ([][]json.RawMessage, int, error) {
+func (m *Mapping) items(syn *axonproto.Synapse) ([][]json.RawMessage, int, error) {
 	out := make([][]json.RawMessage, len(m.Inputs))
 	n := -1
 	for i, in := range m.Inputs {
@@ -200,7 +201,7 @@ func (m *Mapping) items(syn *axon.Synapse) ([][]json.RawMessage, int, error) {
 
 // run pre-processes one chunk of items, runs the model once and
 // post-processes its outputs: [output][item].
-func (m *Mapping) run(ctx context.Context, inf axon.Inferer, syn *axon.Synapse, items [][]json.RawMessage, n int, prio float64) ([][]json.RawMessage, error) {
+func (m *Mapping) run(ctx context.Context, inf axon.Inferer, syn *axonproto.Synapse, items [][]json.RawMessage, n int, prio float64) ([][]json.RawMessage, error) {
 	if n == 0 {
 		return make([][]json.RawMessage, len(m.Outputs)), nil
 	}

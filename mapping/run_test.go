@@ -17,6 +17,7 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/api/axonproto"
 	"github.com/taominer/taominer/kernels/wordpiece"
 	"github.com/taominer/taominer/models/tensor"
 )
@@ -158,7 +159,7 @@ func TestStreetVisionMatchesPillow(t *testing.T) {
 	} {
 		t.Run(tt.image, func(t *testing.T) {
 			fi := &fakeInferer{f: standIn}
-			syn := axon.NewSynapse()
+			syn := axonproto.NewSynapse()
 			_ = syn.SetValue("image", imageB64(t, tt.image))
 			_ = syn.SetValue("testnet_label", -1)
 			_ = syn.SetValue("prediction", -1.0)
@@ -225,7 +226,7 @@ func TestFallbacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			syn := axon.NewSynapse()
+			syn := axonproto.NewSynapse()
 			_ = syn.SetValue("image", tt.image)
 			_ = syn.SetValue("prediction", -1.0)
 			var seen []string
@@ -250,7 +251,7 @@ func TestFallbacks(t *testing.T) {
 	}
 	// Without fallbacks the error goes out (the axon maps it to a status).
 	m.Outputs[0].Fallback = nil
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("image", "%%%")
 	err := kindOf(t, m, &fakeInferer{f: standIn}, "ImageSynapse").Forward(context.Background(), &axon.Call{Synapse: syn})
 	if api.StatusOf(err) != 400 {
@@ -310,7 +311,7 @@ func TestListSplitGather(t *testing.T) {
 		rows[i] = []float32{float32(i), float32(10 * i), float32(-i)}
 	}
 	fi := &fakeInferer{f: rowModel}
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("rows", rows)
 	_ = syn.SetValue("dims", 2)
 	if err := kindOf(t, m, fi, "Rows").Forward(context.Background(), &axon.Call{Synapse: syn}); err != nil {
@@ -342,7 +343,7 @@ func TestListSplitGather(t *testing.T) {
 	}
 	// Each row alone gives the same answer.
 	for i := range rows {
-		one := axon.NewSynapse()
+		one := axonproto.NewSynapse()
 		_ = one.SetValue("rows", rows[i:i+1])
 		_ = one.SetValue("dims", 2)
 		if err := kindOf(t, m, &fakeInferer{f: rowModel}, "Rows").Forward(context.Background(), &axon.Call{Synapse: one}); err != nil {
@@ -355,7 +356,7 @@ func TestListSplitGather(t *testing.T) {
 		}
 	}
 	// An empty list answers empty lists without running the model.
-	empty := axon.NewSynapse()
+	empty := axonproto.NewSynapse()
 	_ = empty.SetValue("rows", []int{})
 	fi = &fakeInferer{f: rowModel}
 	if err := kindOf(t, m, fi, "Rows").Forward(context.Background(), &axon.Call{Synapse: empty}); err != nil || len(fi.reqs) != 0 {
@@ -365,7 +366,7 @@ func TestListSplitGather(t *testing.T) {
 		t.Errorf("empty list: sums %s", d)
 	}
 	// A width above the model's is a 400.
-	wide := axon.NewSynapse()
+	wide := axonproto.NewSynapse()
 	_ = wide.SetValue("rows", rows[:1])
 	_ = wide.SetValue("dims", 9)
 	if err := kindOf(t, m, &fakeInferer{f: rowModel}, "Rows").Forward(context.Background(), &axon.Call{Synapse: wide}); api.StatusOf(err) != 400 {
@@ -509,7 +510,7 @@ outputs:
 		}
 		return &api.InferResponse{Outputs: []api.ResponseOutput{{Tensor: tensor.Tensor{Name: "h", DataType: tensor.FP32, Shape: []int64{n, T, 2}, Data: f32bytes(h)}}}}, nil
 	}}
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("texts", []string{"Hello world", "a much longer sentence than eight tokens allows"})
 	if err := kindOf(t, m, fi, "Embed").Forward(context.Background(), &axon.Call{Synapse: syn}); err != nil {
 		t.Fatal(err)

@@ -57,6 +57,7 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	})
 	ax, err := axon.New(axon.Options{
 		Hotkey:         hotkey,
+		Verifier:       wallet.SS58Verifier{},
 		Metagraph:      mg,
 		MinStake:       uint64(math.Round(cfg.MinValidatorStake * 1e9)),
 		Allow:          cfg.AllowHotkeys,

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/axonproto"
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/redistest"
@@ -91,11 +91,11 @@ func (tn *testNode) inferenceCount(t *testing.T, model string) int {
 }
 
 func rowSumSynapse() dendrite.Request {
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("model", "row_sum")
 	syn.Set("inputs", json.RawMessage(`[{"name":"x","shape":[1,3],"datatype":"FP32","data":[[1,2,3]]}]`))
 	syn.Set("outputs", json.RawMessage(`null`))
-	return dendrite.Request{Name: "Infer", Synapse: syn, Required: []axon.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
+	return dendrite.Request{Name: "Infer", Synapse: syn, Required: []axonproto.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
 }
 
 // TestAxonServesModel: a request signed by the Go dendrite is answered 200

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/api/server"
 	"github.com/taominer/taominer/chain/chaintest"
-	"github.com/taominer/taominer/chain/dendrite"
 	"github.com/taominer/taominer/chain/extrinsic"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/api/guard"
-	"github.com/taominer/taominer/chain/dendrite"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/models/modeltest"
 	"github.com/taominer/taominer/models/tensor"

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/axonproto"
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/mapping"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/models/modeltest"
@@ -70,8 +70,8 @@ func testImage(t *testing.T, name string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func imageSynapse(image string) *axon.Synapse {
-	syn := axon.NewSynapse()
+func imageSynapse(image string) *axonproto.Synapse {
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("image", image)
 	_ = syn.SetValue("testnet_label", -1)
 	_ = syn.SetValue("prediction", -1.0)
@@ -132,7 +132,7 @@ func TestMappingStreetVision(t *testing.T) {
 		t.Errorf("KServe v2: %d %s", k.status, k.body)
 	}
 	// An unknown route lists the mapped synapses.
-	r, _ = c.Call(context.Background(), target, dendrite.Request{Name: "Nope", Synapse: axon.NewSynapse()})
+	r, _ = c.Call(context.Background(), target, dendrite.Request{Name: "Nope", Synapse: axonproto.NewSynapse()})
 	if r.Status != 404 || !strings.Contains(r.Message, "'ExtendedImageSynapse', 'ImageSynapse'") {
 		t.Errorf("unknown route: %d %q", r.Status, r.Message)
 	}
@@ -149,11 +149,11 @@ func TestMappingBundledModel(t *testing.T) {
 	copyFile(t, filepath.Join(root, "model-repo", "ppocr_cls", "synapse.yaml"), filepath.Join(repo, "ppocr_cls", "synapse.yaml"))
 	tn, c, target := startMappedNode(t, repo)
 	img := testImage(t, "png_rgb_300x200.png")
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("image", img)
 	syn.Set("angle", json.RawMessage("null"))
 	syn.Set("confidence", json.RawMessage("null"))
-	r, err := c.Call(context.Background(), target, dendrite.Request{Name: "TextOrientation", Synapse: syn, Required: []axon.Field{{Name: "image", Empty: `""`}}})
+	r, err := c.Call(context.Background(), target, dendrite.Request{Name: "TextOrientation", Synapse: syn, Required: []axonproto.Field{{Name: "image", Empty: `""`}}})
 	if err != nil || r.Status != 200 {
 		t.Fatalf("%v %d %q", err, r.Status, r.Message)
 	}
@@ -205,7 +205,7 @@ outputs:
 	}
 	tn, c, target := startMappedNode(t, repo)
 	req := dendrite.Request{Name: "HashedImage", Synapse: imageSynapse(testImage(t, "png_rgb_37x23.png")),
-		Required: []axon.Field{{Name: "image", Empty: `""`}}, HashFields: []string{"image"}}
+		Required: []axonproto.Field{{Name: "image", Empty: `""`}}, HashFields: []string{"image"}}
 	r, err := c.Call(context.Background(), target, req)
 	if err != nil || r.Status != 200 {
 		t.Fatalf("honest call: %v %d %q", err, r.Status, r.Message)
@@ -272,14 +272,14 @@ func TestMappingTextEmbedding(t *testing.T) {
 	}
 	embed := func(texts []string, dims int, normalized bool) ([][]float64, int, string) {
 		t.Helper()
-		syn := axon.NewSynapse()
+		syn := axonproto.NewSynapse()
 		_ = syn.SetValue("texts", texts)
 		_ = syn.SetValue("dimensions", dims)
 		_ = syn.SetValue("normalized", normalized)
 		syn.Set("version", json.RawMessage(`{"major":1,"minor":0,"patch":0}`))
 		syn.Set("results", json.RawMessage("null"))
 		r, err := c.Call(context.Background(), target, dendrite.Request{Name: "TextEmbeddingSynapse", Synapse: syn,
-			Required: []axon.Field{{Name: "texts", Empty: "[]"}}, Timeout: 60})
+			Required: []axonproto.Field{{Name: "texts", Empty: "[]"}}, Timeout: 60})
 		if err != nil {
 			t.Fatal(err)
 		}

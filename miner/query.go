@@ -9,7 +9,8 @@ import (
 	"strings"
 
 	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/axonproto"
+	"github.com/taominer/taominer/api/dendrite"
 )
 
 // queryCmd is `miner query`: sign one synapse with a wallet's hotkey, as
@@ -23,7 +24,7 @@ func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	axonHotkey := flags.String("axon-hotkey", "", "the axon's hotkey, SS58 (required: it is part of the signed message)")
 	name := flags.String("synapse", axon.InferName, "synapse class name (the route)")
 	body := flags.String("body", "{}", "the synapse's own fields as a JSON object, e.g. {\"model\":\"m\",\"inputs\":[…]}")
-	timeout := flags.Float64("timeout", axon.DefaultTimeout, "timeout in seconds (sent to the axon, and bounds the call)")
+	timeout := flags.Float64("timeout", axonproto.DefaultTimeout, "timeout in seconds (sent to the axon, and bounds the call)")
 	required := flags.String("required", "", "comma-separated required fields of the synapse class, sent as bt_header_input_obj_* placeholders (default for Infer: model,inputs)")
 	hashFields := flags.String("hash-fields", "", "comma-separated required_hash_fields of the synapse class, in order")
 	flags.Usage = func() {
@@ -44,7 +45,7 @@ Exit status 0 for a 200 answer, 1 otherwise, 2 for a bad command line.
 		flags.Usage()
 		return 2
 	}
-	syn, err := axon.ParseSynapse([]byte(*body))
+	syn, err := axonproto.ParseSynapse([]byte(*body))
 	if err != nil {
 		fmt.Fprintf(stderr, "miner query: --body: %v\n", err)
 		return 2
@@ -55,7 +56,7 @@ Exit status 0 for a 200 answer, 1 otherwise, 2 for a bad command line.
 		names = []string{"model", "inputs"}
 	}
 	for _, f := range names {
-		req.Required = append(req.Required, axon.Field{Name: f, Empty: emptyOf(syn, f)})
+		req.Required = append(req.Required, axonproto.Field{Name: f, Empty: emptyOf(syn, f)})
 	}
 	w, err := wf.open()
 	if err != nil {
@@ -112,7 +113,7 @@ func splitFields(s string) []string {
 
 // emptyOf is the JSON of the empty value of field f's type, judged from
 // the value in the body, as the SDK's to_headers builds placeholders.
-func emptyOf(syn *axon.Synapse, f string) string {
+func emptyOf(syn *axonproto.Synapse, f string) string {
 	raw, _ := syn.Field(f)
 	raw = bytes.TrimSpace(raw)
 	switch {

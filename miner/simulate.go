@@ -22,7 +22,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/chain/yuma"
 	"github.com/taominer/taominer/miner/internal/config"

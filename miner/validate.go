@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/axonproto"
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/chain/metagraph"
 	"github.com/taominer/taominer/chain/neuron"
 	"github.com/taominer/taominer/chain/scale"
@@ -147,7 +148,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := flags.Uint64("seed", 0, "input seed (0: from the clock)")
 	rounds := flags.Int("rounds", 1, "rounds")
 	every := flags.Duration("every", 12*time.Second, "time between rounds")
-	timeout := flags.Float64("timeout", axon.DefaultTimeout, "synapse timeout, seconds")
+	timeout := flags.Float64("timeout", axonproto.DefaultTimeout, "synapse timeout, seconds")
 	concurrency := flags.Int("concurrency", 32, "calls in flight")
 	asJSON := flags.Bool("json", false, "print JSON")
 	if err := parseFlags(flags, args); err != nil {
@@ -315,12 +316,12 @@ func (v *validator) round(ctx context.Context, n int, targets []validateTarget) 
 
 // query sends the Infer synapse to one axon and scores the answer.
 func (v *validator) query(ctx context.Context, tg validateTarget, inputs json.RawMessage, ref []refOutput) roundResult {
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("model", v.model)
 	syn.Set("inputs", inputs)
 	syn.Set("outputs", json.RawMessage(`null`))
 	req := dendrite.Request{Name: axon.InferName, Synapse: syn, Timeout: v.timeout,
-		Required: []axon.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
+		Required: []axonproto.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
 	resp, err := v.client.Call(ctx, dendrite.Target{Addr: tg.Addr, Hotkey: tg.Hotkey}, req)
 	if err != nil {
 		return roundResult{Error: err.Error()}

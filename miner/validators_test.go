@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/dendrite"
 )
 
 // TestAxonRecentQueries: calls to an offline node's axon by the Go dendrite

@@ -2,10 +2,8 @@ package axon
 
 import (
 	"container/list"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/taominer/taominer/api/guard"
 	"math"
 	"net/http"
 	"strconv"
@@ -13,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/taominer/taominer/chain/ss58"
-	"github.com/taominer/taominer/chain/wallet"
+	"github.com/taominer/taominer/api/axonproto"
+	"github.com/taominer/taominer/api/guard"
 )
 
 // Nonce rules of the SDK's default_verify (spec §1.6).
@@ -29,9 +27,9 @@ const (
 
 // request is what the headers of one call say, parsed once.
 type request struct {
-	timeout   float64 // seconds; DefaultTimeout when the header is absent
-	dendrite  TerminalInfo
-	axon      TerminalInfo
+	timeout   float64 // seconds; axonproto.DefaultTimeout when the header is absent
+	dendrite  axonproto.TerminalInfo
+	axon      axonproto.TerminalInfo
 	bodyHash  string
 	hdrSize   *int64
 	totalSize *int64
@@ -55,9 +53,9 @@ func header(h http.Header, name string) string {
 // answers 500).
 func parseHeaders(h http.Header) (*request, error) {
 	get := func(k string) string { return header(h, k) }
-	r := &request{timeout: DefaultTimeout, bodyHash: get(HeaderComputedBodyHash)}
+	r := &request{timeout: axonproto.DefaultTimeout, bodyHash: get(axonproto.HeaderComputedBodyHash)}
 	var errs []error
-	if s := get(HeaderTimeout); s != "" {
+	if s := get(axonproto.HeaderTimeout); s != "" {
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || math.IsNaN(f) {
 			errs = append(errs, fmt.Errorf("header timeout: want a number, got %q", s))
@@ -65,14 +63,14 @@ func parseHeaders(h http.Header) (*request, error) {
 			r.timeout = f
 		}
 	}
-	for _, k := range []string{HeaderHeaderSize, HeaderTotalSize} {
+	for _, k := range []string{axonproto.HeaderHeaderSize, axonproto.HeaderTotalSize} {
 		if s := get(k); s != "" {
 			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("header %s: want an integer, got %q", k, s))
 				continue
 			}
-			if k == HeaderHeaderSize {
+			if k == axonproto.HeaderHeaderSize {
 				r.hdrSize = &n
 			} else {
 				r.totalSize = &n
@@ -80,10 +78,10 @@ func parseHeaders(h http.Header) (*request, error) {
 		}
 	}
 	var err error
-	if r.dendrite, err = ParseTerminalHeaders(PrefixDendrite, get); err != nil {
+	if r.dendrite, err = axonproto.ParseTerminalHeaders(axonproto.PrefixDendrite, get); err != nil {
 		errs = append(errs, err)
 	}
-	if r.axon, err = ParseTerminalHeaders(PrefixAxon, get); err != nil {
+	if r.axon, err = axonproto.ParseTerminalHeaders(axonproto.PrefixAxon, get); err != nil {
 		errs = append(errs, err)
 	}
 	return r, errors.Join(errs...)
@@ -187,49 +185,26 @@ func formatAlpha(rao uint64) string {
 	return strconv.FormatFloat(float64(rao)/1e9, 'f', -1, 64)
 }
 
-// Message is the string a dendrite signs and an axon verifies:
-// "nonce.dendriteHotkey.axonHotkey.uuid.bodyHash" (spec §1.5).
-func Message(nonce int64, dendriteHotkey, axonHotkey, uuid, bodyHash string) string {
-	return strconv.FormatInt(nonce, 10) + "." + dendriteHotkey + "." + axonHotkey + "." + uuid + "." + bodyHash
-}
-
-// ParseSignature reads "0x" + 128 hex digits (either case).
-func ParseSignature(s string) ([64]byte, error) {
-	var sig [64]byte
-	if !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
-		//lint:ignore ST1005 the SDK's message, sent to the validator as is
-		return sig, errors.New("Invalid signature format")
+// verifySignature checks sig (as sent, "0x…") over msg by the SS58 hotkey
+// through the axon's Verifier, with the SDK's messages. btwallet's fallback
+// to a signature over "<Bytes>"+msg+"</Bytes>" (polkadot.js signRaw) is
+// left out: no SDK dendrite signs that way, and it would double what each
+// forgery costs. A hotkey that is not an SS58 address is ReasonBadHotkey.
+func (a *Axon) verifySignature(hotkey, msg, sig string) (reason string, err error) {
+	s, err := axonproto.ParseSignature(sig)
+	if err != nil {
+		return ReasonBadSignature, err
 	}
-	if len(s) != 2+128 {
-		//lint:ignore ST1005 the SDK's message, sent to the validator as is
-		return sig, errors.New("Invalid signature")
-	}
-	if _, err := hex.Decode(sig[:], []byte(s[2:])); err != nil {
-		//lint:ignore ST1005 the SDK's message, sent to the validator as is
-		return sig, errors.New("Invalid signature format")
-	}
-	return sig, nil
-}
-
-// VerifySignature checks sig (as sent, "0x…") over msg by the SS58 hotkey,
-// sr25519 with the "substrate" context. btwallet's fallback to a signature
-// over "<Bytes>"+msg+"</Bytes>" (polkadot.js signRaw) is left out: no SDK
-// dendrite signs that way, and it would double what each forgery costs.
-func VerifySignature(hotkey, msg, sig string) error {
-	pub, _, err := ss58.Decode(hotkey)
+	ok, err := a.opt.Verifier.Verify(hotkey, []byte(msg), s)
 	if err != nil {
 		//lint:ignore ST1005 the SDK's message, sent to the validator as is
-		return errors.New("No SS58 formatted address or public key provided.")
+		return ReasonBadHotkey, errors.New("No SS58 formatted address or public key provided.")
 	}
-	s, err := ParseSignature(sig)
-	if err != nil {
-		return err
+	if !ok {
+		//lint:ignore ST1005 the SDK's message, sent to the validator as is
+		return ReasonBadSignature, fmt.Errorf("Signature mismatch with %s and %s", msg, sig)
 	}
-	if wallet.Verify(pub, []byte(msg), s) {
-		return nil
-	}
-	//lint:ignore ST1005 the SDK's message, sent to the validator as is
-	return fmt.Errorf("Signature mismatch with %s and %s", msg, sig)
+	return "", nil
 }
 
 // verify is the SDK's default_verify with its bug fixed (an empty signature
@@ -245,7 +220,7 @@ func (a *Axon) verify(r *request, now time.Time) *refusal {
 	if d.Signature == nil || *d.Signature == "" {
 		return notVerified(ReasonMissingSignature, "Missing signature")
 	}
-	if _, err := ParseSignature(*d.Signature); err != nil {
+	if _, err := axonproto.ParseSignature(*d.Signature); err != nil {
 		return notVerified(ReasonBadSignature, err.Error())
 	}
 	uuid := ""
@@ -257,12 +232,8 @@ func (a *Axon) verify(r *request, now time.Time) *refusal {
 	if ref := a.nonces.check(key, *d.Nonce, windowed, r.timeout, now); ref != nil {
 		return ref
 	}
-	msg := Message(*d.Nonce, hotkey, a.hotkey, uuid, r.bodyHash)
-	if err := VerifySignature(hotkey, msg, *d.Signature); err != nil {
-		reason := ReasonBadSignature
-		if strings.HasPrefix(err.Error(), "No SS58") {
-			reason = ReasonBadHotkey
-		}
+	msg := axonproto.Message(*d.Nonce, hotkey, a.hotkey, uuid, r.bodyHash)
+	if reason, err := a.verifySignature(hotkey, msg, *d.Signature); err != nil {
 		return notVerified(reason, err.Error())
 	}
 	return a.nonces.store(key, *d.Nonce, windowed, r.timeout, now)

@@ -22,8 +22,6 @@ package axon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/axonproto"
 	"github.com/taominer/taominer/api/guard"
 )
 
@@ -64,24 +63,25 @@ type Metagraph interface {
 	Caller(hotkey string) (Caller, bool)
 }
 
+// Verifier checks the signatures of callers: sr25519 under the "substrate"
+// signing context, as chain/wallet's SS58Verifier does. Its method is called
+// concurrently.
+type Verifier interface {
+	// Verify reports whether sig is a signature of msg by the key of the
+	// SS58 address hotkey; an error means hotkey is not an SS58 address.
+	Verify(hotkey string, msg []byte, sig [64]byte) (bool, error)
+}
+
 // Inferer runs inference, as the KServe server's Inferer: the engine in
 // process, or the Redis front.
 type Inferer interface {
 	Infer(ctx context.Context, model, version string, req *api.InferRequest) (*api.InferResponse, error)
 }
 
-// Field is a required field of a synapse class with the JSON of its empty
-// value (`""`, `[]`, `0`, `{}`), sent base64-encoded as its
-// bt_header_input_obj_* placeholder.
-type Field struct {
-	Name  string
-	Empty string
-}
-
 // Call is one admitted synapse call, as its forward sees it.
 type Call struct {
 	// Synapse is the body, which the forward may change (e.g. set outputs).
-	Synapse *Synapse
+	Synapse *axonproto.Synapse
 	// Hotkey is the verified dendrite hotkey.
 	Hotkey string
 	// Caller is the hotkey's metagraph entry (zero when not registered but
@@ -100,7 +100,7 @@ type Kind struct {
 	// Name is the Python class name, the route.
 	Name string
 	// Required lists the class's required fields, for the input_obj headers.
-	Required []Field
+	Required []axonproto.Field
 	// HashFields is the class's required_hash_fields, in order.
 	HashFields []string
 	// Forward answers the call; nil echoes the synapse. An *api.Error sets
@@ -114,6 +114,8 @@ type Options struct {
 	// Hotkey is our own hotkey's SS58 address, the axon part of every
 	// signed message. Required.
 	Hotkey string
+	// Verifier checks the callers' signatures. Required.
+	Verifier Verifier
 	// Metagraph answers who the callers are; nil means no chain: only
 	// Allow hotkeys are served.
 	Metagraph Metagraph
@@ -171,6 +173,9 @@ func New(opt Options, kinds ...*Kind) (*Axon, error) {
 	if opt.Hotkey == "" {
 		return nil, errors.New("axon: no hotkey")
 	}
+	if opt.Verifier == nil {
+		return nil, errors.New("axon: no signature verifier")
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -188,7 +193,7 @@ func New(opt Options, kinds ...*Kind) (*Axon, error) {
 	}
 	a := &Axon{opt: opt, hotkey: opt.Hotkey, kinds: map[string]*Kind{}, log: opt.Logger,
 		allow: set(opt.Allow), deny: set(opt.Deny), nonces: newNonceStore(opt.NonceStoreSize),
-		limit: newLimiter(opt.RateLimit, opt.Burst), uuid: NewUUID(),
+		limit: newLimiter(opt.RateLimit, opt.Burst), uuid: axonproto.NewUUID(),
 		recent: newRecentLog(opt.RecentSize, opt.TopCallers, opt.Now())}
 	all := []*Kind{{Name: "Synapse"}}
 	if opt.Inferer != nil {
@@ -247,7 +252,7 @@ const (
 // seconds (non-positive: DefaultTimeout).
 func ForwardTimeout(seconds float64) time.Duration {
 	if !(seconds > 0) {
-		seconds = DefaultTimeout
+		seconds = axonproto.DefaultTimeout
 	}
 	t := time.Duration(min(seconds*1e9, float64(MaxTimeout)))
 	return t - min(t/10, MaxMargin)
@@ -309,12 +314,12 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, rq, kind, start, a.internal(ReasonBadBody, err))
 		return
 	}
-	syn, err := ParseSynapse(body)
+	syn, err := axonproto.ParseSynapse(body)
 	if err != nil {
 		a.invalidJSON(w, rq, kind, err, start)
 		return
 	}
-	hash, err := BodyHash(syn, kind.HashFields)
+	hash, err := axonproto.BodyHash(syn, kind.HashFields)
 	if err != nil {
 		a.refuse(w, r, rq, kind, start, a.internal(ReasonBadBody, err))
 		return
@@ -330,7 +335,7 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // forward runs the kind's forward under the deadline and answers with the
 // synapse.
-func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind *Kind, syn *Synapse, caller Caller, start time.Time) {
+func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind *Kind, syn *axonproto.Synapse, caller Caller, start time.Time) {
 	timeout := rq.timeout
 	if t, ok, err := syn.Float("timeout"); err == nil && ok {
 		timeout = t
@@ -346,11 +351,11 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 	}
 	axon, err := syn.Terminal("axon")
 	if err != nil {
-		axon = TerminalInfo{}
+		axon = axonproto.TerminalInfo{}
 	}
 	dendrite, err := syn.Terminal("dendrite")
 	if err != nil {
-		dendrite = TerminalInfo{}
+		dendrite = axonproto.TerminalInfo{}
 	}
 	code := int64(status)
 	elapsed := a.opt.Now().Sub(start).Seconds()
@@ -359,7 +364,7 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 	if _, ok := syn.Field("dendrite"); !ok {
 		_ = syn.SetValue("dendrite", dendrite)
 	}
-	respHash, err := BodyHash(syn, kind.HashFields)
+	respHash, err := axonproto.BodyHash(syn, kind.HashFields)
 	if err != nil {
 		respHash = ""
 	}
@@ -367,12 +372,12 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	h[HeaderName] = []string{kind.Name}
-	h[HeaderTimeout] = []string{PyFloat(timeout)}
+	h[axonproto.HeaderName] = []string{kind.Name}
+	h[axonproto.HeaderTimeout] = []string{axonproto.PyFloat(timeout)}
 	add := func(k, v string) { h[k] = []string{v} }
-	axon.Headers(PrefixAxon, add)
-	dendrite.Headers(PrefixDendrite, add)
-	a.inputObjHeaders(kind, add)
+	axon.Headers(axonproto.PrefixAxon, add)
+	dendrite.Headers(axonproto.PrefixDendrite, add)
+	axonproto.InputObjHeaders(kind.Required, add)
 	rq.tailHeaders(add, respHash)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
@@ -384,22 +389,22 @@ func (a *Axon) forward(w http.ResponseWriter, r *http.Request, rq *request, kind
 // forwardError maps a forward's error to the answer's status and message.
 func (a *Axon) forwardError(ctx context.Context, kind *Kind, timeout float64, err error) (int, string) {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return http.StatusRequestTimeout, "Response timeout after: " + PyFloat(timeout) + "s"
+		return http.StatusRequestTimeout, "Response timeout after: " + axonproto.PyFloat(timeout) + "s"
 	}
 	if e, ok := errors.AsType[*api.Error](err); ok && e.Kind != api.KindInternal {
 		if e.Kind == api.KindExpired {
-			return http.StatusRequestTimeout, "Response timeout after: " + PyFloat(timeout) + "s (" + e.Message + ")"
+			return http.StatusRequestTimeout, "Response timeout after: " + axonproto.PyFloat(timeout) + "s (" + e.Message + ")"
 		}
 		return api.StatusOf(e), e.Message
 	}
-	id := NewUUID()
+	id := axonproto.NewUUID()
 	a.log.Error("axon forward failed", "synapse", kind.Name, "error", err, "id", id)
 	return http.StatusInternalServerError, "Internal Server Error #" + id
 }
 
 // internal is a 500 refusal whose details are only logged.
 func (a *Axon) internal(reason string, err error) *refusal {
-	id := NewUUID()
+	id := axonproto.NewUUID()
 	a.log.Debug("axon request refused", "reason", reason, "error", err, "id", id)
 	return &refusal{reason: reason, status: http.StatusInternalServerError, msg: "Internal Server Error #" + id}
 }
@@ -447,18 +452,18 @@ func (a *Axon) refuse(w http.ResponseWriter, r *http.Request, rq *request, kind 
 	if kind != nil {
 		name = kind.Name
 	}
-	add(HeaderName, name)
+	add(axonproto.HeaderName, name)
 	if rq == nil {
-		rq = &request{timeout: DefaultTimeout}
+		rq = &request{timeout: axonproto.DefaultTimeout}
 	}
-	add(HeaderTimeout, PyFloat(rq.timeout))
+	add(axonproto.HeaderTimeout, axonproto.PyFloat(rq.timeout))
 	ax := rq.axon
 	code := int64(ref.status)
 	elapsed := a.opt.Now().Sub(start).Seconds()
 	nonce := start.UnixNano()
 	ax.StatusCode, ax.StatusMessage, ax.ProcessTime = &code, &ref.msg, &elapsed
 	ax.Version, ax.UUID, ax.Nonce, ax.Signature = &a.opt.Version, &a.uuid, &nonce, nil
-	ax.Headers(PrefixAxon, add)
+	ax.Headers(axonproto.PrefixAxon, add)
 	d := rq.dendrite
 	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		d.IP = &host
@@ -466,9 +471,9 @@ func (a *Axon) refuse(w http.ResponseWriter, r *http.Request, rq *request, kind 
 			d.Port = &p
 		}
 	}
-	d.Headers(PrefixDendrite, add)
+	d.Headers(axonproto.PrefixDendrite, add)
 	if kind != nil {
-		a.inputObjHeaders(kind, add)
+		axonproto.InputObjHeaders(kind.Required, add)
 	}
 	rq.tailHeaders(add, rq.bodyHash)
 	w.WriteHeader(ref.status)
@@ -491,35 +496,18 @@ func (rq *request) tailHeaders(add func(k, v string), bodyHash string) {
 	if rq.totalSize != nil {
 		ts = *rq.totalSize
 	}
-	add(HeaderHeaderSize, strconv.FormatInt(hs, 10))
-	add(HeaderTotalSize, strconv.FormatInt(ts, 10))
-	add(HeaderComputedBodyHash, bodyHash)
-}
-
-// inputObjHeaders adds the kind's bt_header_input_obj_* placeholders.
-func (a *Axon) inputObjHeaders(kind *Kind, add func(k, v string)) {
-	for _, f := range kind.Required {
-		add(PrefixInputObj+f.Name, base64.StdEncoding.EncodeToString([]byte(f.Empty)))
-	}
+	add(axonproto.HeaderHeaderSize, strconv.FormatInt(hs, 10))
+	add(axonproto.HeaderTotalSize, strconv.FormatInt(ts, 10))
+	add(axonproto.HeaderComputedBodyHash, bodyHash)
 }
 
 // pyList is Python's repr of a list of names.
 func pyList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = pyQuote(n)
+		q[i] = axonproto.PyQuote(n)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
-}
-
-// NewUUID returns a random (version 4) UUID, as the axon and the dendrite
-// (chain/dendrite) send in their terminal infos.
-func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // Handler returns the axon as the http.Handler of its server. ServeHTTP

@@ -19,7 +19,8 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/axonproto"
+	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/chain/wallet"
 )
 
@@ -93,7 +94,7 @@ func (e *echoInferer) Infer(ctx context.Context, model, version string, req *api
 func hashedKind(calls *atomic.Int64) *axon.Kind {
 	return &axon.Kind{
 		Name:       "Hashed",
-		Required:   []axon.Field{{Name: "text", Empty: `""`}},
+		Required:   []axonproto.Field{{Name: "text", Empty: `""`}},
 		HashFields: []string{"text", "label"},
 		Forward: func(ctx context.Context, c *axon.Call) error {
 			calls.Add(1)
@@ -117,6 +118,7 @@ func newFixture(t testing.TB, tweak func(*axon.Options)) *fixture {
 	f := &fixture{inf: &echoInferer{}, reg: prometheus.NewRegistry(), miner: key(t, "Bob")}
 	opt := axon.Options{
 		Hotkey:     f.miner.SS58(),
+		Verifier:   wallet.SS58Verifier{},
 		Metagraph:  testMetagraph(t),
 		MinStake:   100e9,
 		Deny:       []string{key(t, "Eve").SS58()},
@@ -152,11 +154,11 @@ func client(t testing.TB, name string) *dendrite.Client {
 // inferRequest is an Infer synapse over one FP32 input.
 func inferRequest(t testing.TB) dendrite.Request {
 	t.Helper()
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("model", "identity")
 	syn.Set("inputs", json.RawMessage(`[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4.5]]}]`))
 	syn.Set("outputs", json.RawMessage(`null`))
-	return dendrite.Request{Name: "Infer", Synapse: syn, Required: []axon.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
+	return dendrite.Request{Name: "Infer", Synapse: syn, Required: []axonproto.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
 }
 
 func TestGenuineInfer(t *testing.T) {
@@ -192,7 +194,7 @@ func TestGenuineInfer(t *testing.T) {
 	if resp.Dendrite.Hotkey == nil || *resp.Dendrite.Hotkey != key(t, "Alice").SS58() {
 		t.Errorf("dendrite terminal not echoed: %s", body["dendrite"])
 	}
-	if got := resp.Header.Get("computed_body_hash"); got != axon.EmptyBodyHash {
+	if got := resp.Header.Get("computed_body_hash"); got != axonproto.EmptyBodyHash {
 		t.Errorf("computed_body_hash header %v", got)
 	}
 	if got := resp.Header.Get("bt_header_input_obj_inputs"); got != "W10=" {
@@ -318,11 +320,11 @@ func TestTamperedBody(t *testing.T) {
 	f := newFixture(t, nil)
 	c := client(t, "Alice")
 	req := func() dendrite.Request {
-		syn := axon.NewSynapse()
+		syn := axonproto.NewSynapse()
 		_ = syn.SetValue("text", "hello")
 		_ = syn.SetValue("label", "greeting")
 		_ = syn.SetValue("result", nil)
-		return dendrite.Request{Name: "Hashed", Synapse: syn, Required: []axon.Field{{Name: "text", Empty: `""`}}, HashFields: []string{"text", "label"}}
+		return dendrite.Request{Name: "Hashed", Synapse: syn, Required: []axonproto.Field{{Name: "text", Empty: `""`}}, HashFields: []string{"text", "label"}}
 	}
 	r, _ := c.Call(context.Background(), f.target(), req())
 	if r.Status != 200 {
@@ -351,7 +353,7 @@ func TestMinimalRequest(t *testing.T) {
 	c := client(t, "Alice")
 	s, _ := c.Sign(f.target(), inferRequest(t))
 	for k := range s.Header {
-		if strings.HasPrefix(k, axon.PrefixInputObj) {
+		if strings.HasPrefix(k, axonproto.PrefixInputObj) {
 			delete(s.Header, k)
 		}
 	}

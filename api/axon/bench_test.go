@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taominer/taominer/chain/dendrite"
+	"github.com/taominer/taominer/api/dendrite"
 )
 
 // BenchmarkRefusal is the server-side cost of one refusal, per kind of

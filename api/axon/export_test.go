@@ -36,3 +36,9 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.Counter.GetValue()
 }
+
+// VerifySignature is the axon's signature check: the refusal reason and
+// the SDK's message when sig does not verify.
+func VerifySignature(a *Axon, hotkey, msg, sig string) (reason string, err error) {
+	return a.verifySignature(hotkey, msg, sig)
+}

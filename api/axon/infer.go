@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/axonproto"
 )
 
 // InferName is the route of the generic synapse that reaches every model.
@@ -28,7 +29,7 @@ const InferName = "Infer"
 func InferKind(inf Inferer) *Kind {
 	return &Kind{
 		Name:     InferName,
-		Required: []Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}},
+		Required: []axonproto.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}},
 		Forward: func(ctx context.Context, call *Call) error {
 			return forwardInfer(ctx, inf, call)
 		},

@@ -1,29 +1,15 @@
-package axon
+package axonproto
 
 import (
 	"bytes"
 	"crypto/sha3"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
-	"strings"
-)
-
-// Header names of the Bittensor synapse wire format (spec §1.2, §2.3). They
-// are lower case with underscores and must stay so on the wire.
-const (
-	HeaderName             = "name"
-	HeaderTimeout          = "timeout"
-	HeaderHeaderSize       = "header_size"
-	HeaderTotalSize        = "total_size"
-	HeaderComputedBodyHash = "computed_body_hash"
-	PrefixAxon             = "bt_header_axon_"
-	PrefixDendrite         = "bt_header_dendrite_"
-	PrefixInputObj         = "bt_header_input_obj_"
 )
 
 // DefaultTimeout is the synapse's default timeout in seconds, as the SDK's
@@ -33,93 +19,6 @@ const DefaultTimeout = 12.0
 // EmptyBodyHash is the body hash of a synapse without required_hash_fields:
 // SHA3-256 of the empty string.
 const EmptyBodyHash = "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
-
-// TerminalInfo is the SDK's TerminalInfo: what one end of a call says about
-// itself. Nil fields are JSON null and are left out of headers. Field order
-// is the SDK's, which is also the JSON order.
-type TerminalInfo struct {
-	StatusCode    *int64   `json:"status_code"`
-	StatusMessage *string  `json:"status_message"`
-	ProcessTime   *float64 `json:"process_time"`
-	IP            *string  `json:"ip"`
-	Port          *int64   `json:"port"`
-	Version       *int64   `json:"version"`
-	Nonce         *int64   `json:"nonce"`
-	UUID          *string  `json:"uuid"`
-	Hotkey        *string  `json:"hotkey"`
-	Signature     *string  `json:"signature"`
-}
-
-// Headers passes the terminal's non-nil fields to add as prefix+field
-// headers, formatted as Python's str() does.
-func (t *TerminalInfo) Headers(prefix string, add func(k, v string)) {
-	num := func(k string, v *int64) {
-		if v != nil {
-			add(prefix+k, strconv.FormatInt(*v, 10))
-		}
-	}
-	str := func(k string, v *string) {
-		if v != nil {
-			add(prefix+k, *v)
-		}
-	}
-	num("status_code", t.StatusCode)
-	str("status_message", t.StatusMessage)
-	if t.ProcessTime != nil {
-		add(prefix+"process_time", PyFloat(*t.ProcessTime))
-	}
-	str("ip", t.IP)
-	num("port", t.Port)
-	num("version", t.Version)
-	num("nonce", t.Nonce)
-	str("uuid", t.UUID)
-	str("hotkey", t.Hotkey)
-	str("signature", t.Signature)
-}
-
-// ParseTerminalHeaders reads the prefix+field headers (prefix PrefixAxon or
-// PrefixDendrite) through get, as the SDK's from_headers does: integers
-// must parse as integers and process_time as a float.
-func ParseTerminalHeaders(prefix string, get func(string) string) (TerminalInfo, error) {
-	var t TerminalInfo
-	var errs []error
-	num := func(k string) *int64 {
-		s := get(prefix + k)
-		if s == "" {
-			return nil
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("header %s%s: want an integer, got %q", prefix, k, s))
-			return nil
-		}
-		return &n
-	}
-	str := func(k string) *string {
-		if s := get(prefix + k); s != "" {
-			return &s
-		}
-		return nil
-	}
-	t.StatusCode = num("status_code")
-	t.StatusMessage = str("status_message")
-	if s := get(prefix + "process_time"); s != "" {
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("header %sprocess_time: want a number, got %q", prefix, s))
-		} else {
-			t.ProcessTime = &f
-		}
-	}
-	t.IP = str("ip")
-	t.Port = num("port")
-	t.Version = num("version")
-	t.Nonce = num("nonce")
-	t.UUID = str("uuid")
-	t.Hotkey = str("hotkey")
-	t.Signature = str("signature")
-	return t, errors.Join(errs...)
-}
 
 // Synapse is the JSON body of a synapse: an ordered set of top-level fields,
 // kept as raw JSON, so that fields the axon does not know are echoed as they
@@ -314,119 +213,18 @@ func BodyHash(s *Synapse, fields []string) (string, error) {
 	return hex.EncodeToString(h[:]), nil
 }
 
-// PyStr returns Python's str() of the JSON value raw as pydantic would hold
-// it: a string is its text, integers are decimal, other numbers use
-// Python's float repr, true/false/null are True/False/None, and lists and
-// lists are Python reprs (['a', 1, None]). A JSON number written with a
-// fraction or exponent is taken as a float, so a float field sent as 1 (not
-// 1.0) hashes differently than in Python; objects (dicts, whose key order
-// and value types only the Python class knows) are an error. Prefer string
-// fields for required_hash_fields.
-func PyStr(raw json.RawMessage) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", err
-	}
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	var b strings.Builder
-	if err := pyRepr(&b, v); err != nil {
-		return "", err
-	}
-	return b.String(), nil
+// Field is a required field of a synapse class with the JSON of its empty
+// value (`""`, `[]`, `0`, `{}`), sent base64-encoded as its
+// bt_header_input_obj_* placeholder.
+type Field struct {
+	Name  string
+	Empty string
 }
 
-func pyRepr(b *strings.Builder, v any) error {
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if x {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case json.Number:
-		s := string(x)
-		if !strings.ContainsAny(s, ".eE") {
-			b.WriteString(s)
-			return nil
-		}
-		f, _ := strconv.ParseFloat(s, 64)
-		b.WriteString(PyFloat(f))
-	case string:
-		b.WriteString(pyQuote(x))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if err := pyRepr(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	default:
-		return errors.New("objects are not supported in hashed fields; use string fields")
+// InputObjHeaders passes the bt_header_input_obj_* placeholder of each
+// field to add, as both ends send them.
+func InputObjHeaders(fields []Field, add func(k, v string)) {
+	for _, f := range fields {
+		add(PrefixInputObj+f.Name, base64.StdEncoding.EncodeToString([]byte(f.Empty)))
 	}
-	return nil
-}
-
-// pyQuote is Python's repr of a str for printable text: single quotes,
-// unless the text holds a single quote and no double quote.
-func pyQuote(s string) string {
-	q := byte('\'')
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		q = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == rune(q):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte(q)
-	return b.String()
-}
-
-// PyFloat formats f as Python's repr(float): the shortest round-trip
-// digits, with ".0" on integral values, exponent form below 1e-4 and from
-// 1e16, and inf, -inf, nan.
-func PyFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
-		s := strconv.FormatFloat(f, 'e', -1, 64) // e.g. 1e-05, 1.5e+16
-		return s
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
 }

@@ -1,5 +1,5 @@
 // Package dendrite signs and sends synapses as the Bittensor Python SDK's
-// dendrite does (spec wallet-and-axon.md §3), for tests, `miner query` and
+// dendrite does (spec wallet-and-axonproto.md §3), for tests, `miner query` and
 // validator tools.
 //
 // A request carries the SDK's header set (name, timeout, the three
@@ -7,7 +7,7 @@
 // including nonce = time.Now().UnixNano(), a uuid fixed per Client and the
 // signature, a bt_header_input_obj_* placeholder per required field, sizes,
 // computed_body_hash) and the whole synapse as the JSON body. The signature
-// is sr25519 ("substrate" context) over nonce.dendrite.axon.uuid.bodyhash.
+// is sr25519 ("substrate" context) over nonce.dendrite.axonproto.uuid.bodyhash.
 // Responses are read as process_server_response does: JSON required, the
 // body's synapse on 200, {"message"} otherwise, then the bt_header_* values
 // merged over the terminal info.
@@ -16,8 +16,6 @@ package dendrite
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,17 +28,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/chain/wallet"
+	"github.com/taominer/taominer/api/axonproto"
 )
 
 // Version is the dendrite version sent: SDK 10.2.0's version_as_int.
 const Version = 10002000
 
+// Signer signs as one hotkey: sr25519 under the "substrate" signing
+// context, as chain/wallet's Keypair does.
+type Signer interface {
+	// SS58 is the hotkey's address, sent as bt_header_dendrite_hotkey.
+	SS58() string
+	// Sign signs msg.
+	Sign(msg []byte) ([64]byte, error)
+}
+
+// ErrNoSecret is returned by New for a key that holds no secret.
+var ErrNoSecret = errors.New("dendrite: key has no secret to sign with")
+
 // Client is a dendrite: one hotkey, one uuid. The SDK uses a uuid1, whose
 // format the axon never checks; this is a random one.
 type Client struct {
-	key  *wallet.Keypair
+	key  Signer
 	uuid string
 	// IP is the dendrite's own external IP, sent as bt_header_dendrite_ip
 	// when set.
@@ -52,12 +61,14 @@ type Client struct {
 	Now func() time.Time
 }
 
-// New returns a dendrite signing with key, which must hold its secret.
-func New(key *wallet.Keypair) (*Client, error) {
-	if !key.HasSecret() {
-		return nil, wallet.ErrNoSecret
+// New returns a dendrite signing with key. A key that can say whether it
+// holds its secret (a HasSecret() bool method, as chain/wallet's Keypair
+// has) and holds none is refused with ErrNoSecret.
+func New(key Signer) (*Client, error) {
+	if k, ok := key.(interface{ HasSecret() bool }); ok && !k.HasSecret() {
+		return nil, ErrNoSecret
 	}
-	return &Client{key: key, uuid: axon.NewUUID()}, nil
+	return &Client{key: key, uuid: axonproto.NewUUID()}, nil
 }
 
 // UUID is the client's uuid, the same for each of its requests.
@@ -74,10 +85,10 @@ type Request struct {
 	// Name is the synapse's Python class name, the route.
 	Name string
 	// Synapse holds the subclass fields (base fields are filled in).
-	Synapse *axon.Synapse
+	Synapse *axonproto.Synapse
 	// Required lists the server class's required fields, for the
 	// bt_header_input_obj_* placeholders the Python axon needs.
-	Required []axon.Field
+	Required []axonproto.Field
 	// HashFields is the class's required_hash_fields.
 	HashFields []string
 	// Timeout in seconds (0: 12).
@@ -110,37 +121,37 @@ func (c *Client) Sign(target Target, req Request) (*Signed, error) {
 	}
 	timeout := req.Timeout
 	if timeout <= 0 {
-		timeout = axon.DefaultTimeout
+		timeout = axonproto.DefaultTimeout
 	}
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
 	}
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	if req.Synapse != nil {
 		syn = req.Synapse
 	}
-	hash, err := axon.BodyHash(syn, req.HashFields)
+	hash, err := axonproto.BodyHash(syn, req.HashFields)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: %w", err)
 	}
 	nonce := now().UnixNano()
 	hotkey := c.key.SS58()
-	msg := axon.Message(nonce, hotkey, target.Hotkey, c.uuid, hash)
+	msg := axonproto.Message(nonce, hotkey, target.Hotkey, c.uuid, hash)
 	sig, err := c.key.Sign([]byte(msg))
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: sign: %w", err)
 	}
-	sigText := "0x" + hex.EncodeToString(sig[:])
+	sigText := axonproto.FormatSignature(sig)
 	version := int64(Version)
-	d := axon.TerminalInfo{Version: &version, Nonce: &nonce, UUID: &c.uuid, Hotkey: &hotkey, Signature: &sigText}
+	d := axonproto.TerminalInfo{Version: &version, Nonce: &nonce, UUID: &c.uuid, Hotkey: &hotkey, Signature: &sigText}
 	if c.IP != "" {
 		d.IP = &c.IP
 	}
-	ax := axon.TerminalInfo{IP: &host, Port: &port, Hotkey: &target.Hotkey}
+	ax := axonproto.TerminalInfo{IP: &host, Port: &port, Hotkey: &target.Hotkey}
 
-	body := axon.NewSynapse()
-	_ = body.SetValue("timeout", json.Number(axon.PyFloat(timeout)))
+	body := axonproto.NewSynapse()
+	_ = body.SetValue("timeout", json.Number(axonproto.PyFloat(timeout)))
 	_ = body.SetValue("total_size", 0)
 	_ = body.SetValue("header_size", 0)
 	_ = body.SetValue("dendrite", d)
@@ -153,22 +164,20 @@ func (c *Client) Sign(target Target, req Request) (*Signed, error) {
 	h := s.Header
 	add := func(k, v string) { h[k] = []string{v} }
 	add("content-type", "application/json")
-	add(axon.HeaderName, req.Name)
-	add(axon.HeaderTimeout, axon.PyFloat(timeout))
-	ax.Headers(axon.PrefixAxon, add)
-	d.Headers(axon.PrefixDendrite, add)
-	for _, f := range req.Required {
-		add(axon.PrefixInputObj+f.Name, base64.StdEncoding.EncodeToString([]byte(f.Empty)))
-	}
-	add(axon.HeaderHeaderSize, "0")
-	add(axon.HeaderTotalSize, strconv.Itoa(len(s.Body)))
-	add(axon.HeaderComputedBodyHash, hash)
+	add(axonproto.HeaderName, req.Name)
+	add(axonproto.HeaderTimeout, axonproto.PyFloat(timeout))
+	ax.Headers(axonproto.PrefixAxon, add)
+	d.Headers(axonproto.PrefixDendrite, add)
+	axonproto.InputObjHeaders(req.Required, add)
+	add(axonproto.HeaderHeaderSize, "0")
+	add(axonproto.HeaderTotalSize, strconv.Itoa(len(s.Body)))
+	add(axonproto.HeaderComputedBodyHash, hash)
 	return s, nil
 }
 
 // appendFields copies the subclass fields of syn (not the base ones) after
 // those of body.
-func appendFields(body, syn *axon.Synapse) *axon.Synapse {
+func appendFields(body, syn *axonproto.Synapse) *axonproto.Synapse {
 	for _, k := range syn.Keys() {
 		switch k {
 		case "name", "timeout", "total_size", "header_size", "dendrite", "axon", "computed_body_hash":
@@ -188,10 +197,10 @@ type Response struct {
 	Status  int
 	Message string
 	// Synapse is the body of a 200 answer (nil otherwise).
-	Synapse *axon.Synapse
+	Synapse *axonproto.Synapse
 	// Axon and Dendrite are the terminal infos after the SDK's merge: the
 	// body's (on 200), then the response's bt_header_* values over them.
-	Axon, Dendrite axon.TerminalInfo
+	Axon, Dendrite axonproto.TerminalInfo
 	// Header and Body are the raw answer (nil when none came).
 	Header http.Header
 	Body   []byte
@@ -238,7 +247,7 @@ func (c *Client) Send(ctx context.Context, s *Signed) *Response {
 		var ne net.Error
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-			r.Status, r.Message = 408, "Request timeout after "+axon.PyFloat(s.Timeout)+" seconds"
+			r.Status, r.Message = 408, "Request timeout after "+axonproto.PyFloat(s.Timeout)+" seconds"
 		case r.Header != nil:
 			r.Status, r.Message = 400, "Payload error"
 		default:
@@ -261,7 +270,7 @@ func (r *Response) read(status int) {
 		return
 	}
 	if status == http.StatusOK {
-		syn, err := axon.ParseSynapse(r.Body)
+		syn, err := axonproto.ParseSynapse(r.Body)
 		if err != nil {
 			fail(err)
 			return
@@ -290,12 +299,12 @@ func (r *Response) read(status int) {
 	// aiohttp's case-keeping dict; Go's client canonicalises names, so they
 	// are looked up case-insensitively here (the axon's tests read the wire).
 	get := r.Header.Get
-	ha, err := axon.ParseTerminalHeaders(axon.PrefixAxon, get)
+	ha, err := axonproto.ParseTerminalHeaders(axonproto.PrefixAxon, get)
 	if err != nil {
 		fail(err)
 		return
 	}
-	hd, err := axon.ParseTerminalHeaders(axon.PrefixDendrite, get)
+	hd, err := axonproto.ParseTerminalHeaders(axonproto.PrefixDendrite, get)
 	if err != nil {
 		fail(err)
 		return
@@ -314,7 +323,7 @@ func (r *Response) read(status int) {
 
 // merge sets the non-nil fields of from on dst. All of TerminalInfo's
 // fields are pointers, nil when absent.
-func merge(dst *axon.TerminalInfo, from axon.TerminalInfo) {
+func merge(dst *axonproto.TerminalInfo, from axonproto.TerminalInfo) {
 	d, f := reflect.ValueOf(dst).Elem(), reflect.ValueOf(from)
 	for i := range f.NumField() {
 		if v := f.Field(i); v.Kind() == reflect.Pointer && !v.IsNil() {

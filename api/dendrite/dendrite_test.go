@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,21 +13,39 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/api/axonproto"
 	"github.com/taominer/taominer/chain/wallet"
 )
 
-func newClient(t *testing.T) *Client {
+func newKey(t *testing.T) *wallet.Keypair {
 	t.Helper()
 	kp, err := wallet.FromURI("//Alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(kp)
+	return kp
+}
+
+func newClient(t *testing.T) *Client {
+	t.Helper()
+	c, err := New(newKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// The wallet's keypair is what package main signs with.
+var _ Signer = (*wallet.Keypair)(nil)
+
+func TestNoSecret(t *testing.T) {
+	pub, err := wallet.FromSS58(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(pub); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("New(public key) = %v, want ErrNoSecret", err)
+	}
 }
 
 const bob = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
@@ -35,13 +54,13 @@ const bob = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
 // and values, body, and a signature that verifies over the 5-part message.
 func TestSignedRequest(t *testing.T) {
 	c := newClient(t)
-	syn := axon.NewSynapse()
+	syn := axonproto.NewSynapse()
 	_ = syn.SetValue("a", 1)
 	_ = syn.SetValue("b", 2)
 	syn.Set("d", json.RawMessage(`["foobar"]`))
 	s, err := c.Sign(Target{Addr: "203.0.113.7:8091", Hotkey: bob}, Request{
 		Name: "Dummy", Synapse: syn, HashFields: []string{"a", "b", "d"},
-		Required: []axon.Field{{Name: "a", Empty: "0"}, {Name: "d", Empty: "[]"}},
+		Required: []axonproto.Field{{Name: "a", Empty: "0"}, {Name: "d", Empty: "[]"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +92,7 @@ func TestSignedRequest(t *testing.T) {
 	if s.Message != msg {
 		t.Errorf("message %q, want %q", s.Message, msg)
 	}
-	if err := axon.VerifySignature(alice, msg, sig); err != nil {
+	if raw, err := axonproto.ParseSignature(sig); err != nil || !newKey(t).Verify([]byte(msg), raw) {
 		t.Errorf("signature does not verify: %v", err)
 	}
 	body := string(s.Body)
@@ -181,8 +200,8 @@ func TestResponses(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	code, msg, port, hotkey, other := int64(200), "Success", int64(8091), "x", "y"
-	dst := axon.TerminalInfo{StatusCode: &code, Hotkey: &hotkey}
-	merge(&dst, axon.TerminalInfo{StatusMessage: &msg, Port: &port, Hotkey: &other})
+	dst := axonproto.TerminalInfo{StatusCode: &code, Hotkey: &hotkey}
+	merge(&dst, axonproto.TerminalInfo{StatusMessage: &msg, Port: &port, Hotkey: &other})
 	if dst.StatusCode != &code || dst.StatusMessage != &msg || dst.Port != &port || dst.Hotkey != &other || dst.IP != nil || dst.Nonce != nil {
 		t.Errorf("merge = %+v", dst)
 	}
