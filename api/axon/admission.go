@@ -195,7 +195,7 @@ func (a *Axon) verifySignature(hotkey, msg, sig string) (reason string, err erro
 	if err != nil {
 		return ReasonBadSignature, err
 	}
-	ok, err := a.opt.Verifier.Verify(hotkey, []byte(msg), s)
+	ok, err := a.opt.Verifier.Verify(hotkey, msg, s)
 	if err != nil {
 		//lint:ignore ST1005 the SDK's message, sent to the validator as is
 		return ReasonBadHotkey, errors.New("No SS58 formatted address or public key provided.")

@@ -69,7 +69,7 @@ type Metagraph interface {
 type Verifier interface {
 	// Verify reports whether sig is a signature of msg by the key of the
 	// SS58 address hotkey; an error means hotkey is not an SS58 address.
-	Verify(hotkey string, msg []byte, sig [64]byte) (bool, error)
+	Verify(hotkey, msg string, sig [64]byte) (bool, error)
 }
 
 // Inferer runs inference, as the KServe server's Inferer: the engine in

@@ -161,18 +161,18 @@ func Verify(pub [32]byte, msg []byte, sig [64]byte) bool {
 	return err == nil && ok
 }
 
-// SS58Verifier verifies signatures by SS58 address (of any prefix), as an
-// axon checks its callers. The zero value is ready to use.
+// SS58Verifier verifies signatures of text messages by SS58 address (of any
+// prefix), as an axon checks its callers. The zero value is ready to use.
 type SS58Verifier struct{}
 
 // Verify reports whether sig is a valid signature of msg by the key of the
 // SS58 address addr (see [Verify]); an error means addr is not an address.
-func (SS58Verifier) Verify(addr string, msg []byte, sig [64]byte) (bool, error) {
+func (SS58Verifier) Verify(addr, msg string, sig [64]byte) (bool, error) {
 	pub, _, err := ss58.Decode(addr)
 	if err != nil {
 		return false, err
 	}
-	return Verify(pub, msg, sig), nil
+	return Verify(pub, []byte(msg), sig), nil
 }
 
 // Zero overwrites the secret material the keypair holds and leaves it

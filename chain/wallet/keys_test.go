@@ -246,17 +246,16 @@ func TestSS58Verifier(t *testing.T) {
 		alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
 		bob   = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
 	)
-	msg := []byte("1731000000000000000." + alice + "." + bob + ".6ba7b810-9dad-11d1-80b4-00c04fd430c8.a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a")
+	msg := "1731000000000000000." + alice + "." + bob + ".6ba7b810-9dad-11d1-80b4-00c04fd430c8.a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
 	var sig [64]byte
 	copy(sig[:], unhex(t, "6ab41bf1d2b07489a60f68db9304223ae9299a26495eb92e85d5aab18271de5ba415a6a4a65ea5220f8b48dd2d2ccbb6d47386fef1bd9eb4644b94ce2b5d2981"))
 	var v SS58Verifier
 	for _, tt := range []struct {
-		name, addr string
-		msg        []byte
-		ok, err    bool
+		name, addr, msg string
+		ok, err         bool
 	}{
 		{"vector", alice, msg, true, false},
-		{"changed message", alice, append(msg, 'x'), false, false},
+		{"changed message", alice, msg + "x", false, false},
 		{"other signer", bob, msg, false, false},
 		{"not an address", "5Grwva", msg, false, true},
 	} {
