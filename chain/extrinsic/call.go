@@ -144,3 +144,13 @@ func AddStake(m *metadata.Metadata, hotkey [32]byte, netuid uint16, amount uint6
 		arg{"amount_staked", "u64", scale.AppendU64(nil, amount)},
 	)
 }
+
+// SetCommitment encodes Commitments.set_commitment(netuid, info), signed by the hotkey. info is
+// the SCALE-encoded CommitmentInfo (a compact field count, then the Data values); build and check
+// it with chain/commitments, which knows the Data encoding and the runtime's limits.
+func SetCommitment(m *metadata.Metadata, netuid uint16, info []byte) (Call, error) {
+	return encodeCall(m, "Commitments", "set_commitment",
+		arg{"netuid", "u16", scale.AppendU16(nil, netuid)},
+		arg{"info", "vec<enum>", info},
+	)
+}
