@@ -401,8 +401,9 @@ func (n *Node) ServeSigning(other Handler) {
 }
 
 // Events builds System.Events for spec-343 metadata with one event per extrinsic: index 0
-// ExtrinsicSuccess, index 1 ExtrinsicFailed with SubtensorModule's error errName (success if
-// empty), followed by extra raw event records (each a complete EventRecord encoding).
+// ExtrinsicSuccess, index 1 ExtrinsicFailed with error errName, of SubtensorModule or written
+// "Pallet.Error" (success if empty), followed by extra raw event records (each a complete
+// EventRecord encoding).
 func Events(t testing.TB, md *metadata.Metadata, errName string, extra ...[]byte) []byte {
 	t.Helper()
 	sys, _ := md.Pallet("System")
@@ -418,7 +419,14 @@ func Events(t testing.TB, md *metadata.Metadata, errName string, extra ...[]byte
 	if errName == "" {
 		b = append(b, success.Index)
 	} else {
-		st, _ := md.Pallet("SubtensorModule")
+		palletName := "SubtensorModule"
+		if p, e, ok := strings.Cut(errName, "."); ok {
+			palletName, errName = p, e
+		}
+		st, err := md.Pallet(palletName)
+		if err != nil || st.Errors == nil {
+			t.Fatalf("chaintest: no errors of pallet %s", palletName)
+		}
 		errType, _ := md.Type(*st.Errors)
 		ev, ok := errType.Def.VariantByName(errName)
 		if !ok {

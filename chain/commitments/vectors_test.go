@@ -79,7 +79,7 @@ func readVectors(t *testing.T) vectors {
 }
 
 // loadMetadata decodes a runtime metadata fixture of chain/testdata/subtensor.
-func loadMetadata(t *testing.T, spec uint32, version uint8) *metadata.Metadata {
+func loadMetadata(t testing.TB, spec uint32, version uint8) *metadata.Metadata {
 	t.Helper()
 	for _, f := range fixtures.MetadataFiles {
 		if f.Spec != spec || f.Version != version {
