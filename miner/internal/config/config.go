@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"time"
@@ -64,6 +65,7 @@ type Serve struct {
 	Netuid                 int           `flag:"netuid" env:"TAOMINER_NETUID" yaml:"netuid" meta:"N" default:"-1" check:"min=-1" help:"Subnet to mine on with --network (0-65535); -1 means none."`
 	ExternalIP             string        `flag:"external-ip" env:"TAOMINER_EXTERNAL_IP" yaml:"external_ip" meta:"IP" help:"IP published on chain with serve_axon; empty detects the public IP. 127.0.0.1 and 0.0.0.0 are refused on finney and test."`
 	ExternalPort           int           `flag:"external-port" env:"TAOMINER_EXTERNAL_PORT" yaml:"external_port" meta:"PORT" default:"0" check:"min=0" help:"Port published on chain with serve_axon; 0 means --axon-port."`
+	CommitEndpoint         string        `flag:"commit-endpoint" env:"TAOMINER_COMMIT_ENDPOINT" yaml:"commit_endpoint" meta:"URL" help:"With --network, an http(s) URL published on chain as the hotkey's commitment on the subnet (Commitments pallet, the URL itself as one Raw field, at most 128 bytes), whenever the stored commitment differs and the rate limit allows; empty publishes none."`
 	MetagraphEvery         int           `flag:"metagraph-every" env:"TAOMINER_METAGRAPH_EVERY" yaml:"metagraph_every" meta:"BLOCKS" default:"0" check:"min=0" help:"Blocks between metagraph syncs with --network; 0 means once per tempo of the subnet."`
 	MinValidatorStake      float64       `flag:"min-validator-stake" env:"TAOMINER_MIN_VALIDATOR_STAKE" yaml:"min_validator_stake" meta:"ALPHA" default:"0" check:"min=0" help:"Least alpha stake (1 = 1e9 rao) of a validator the axon answers, on top of the validator permit; 0 relies on the permit alone."`
 	AllowHotkeys           []string      `flag:"allow-hotkey" env:"TAOMINER_ALLOW_HOTKEY" yaml:"allow_hotkey" meta:"SS58" help:"Hotkeys the axon answers whatever the metagraph says; without a chain only these are answered."`
@@ -94,6 +96,11 @@ func (s Serve) checkLimits() error {
 		errs = append(errs, fmt.Errorf("max_inflight_body_bytes (--max-inflight-body-bytes) is %d, below max_body_bytes "+
 			"(--max-body-bytes) %d: a body of the largest accepted size could never be admitted; raise it, lower "+
 			"max_body_bytes, or set 0 to size it from memory", s.MaxInflightBodyBytes, s.MaxBodyBytes))
+	}
+	if s.CommitEndpoint != "" {
+		if u, err := url.Parse(s.CommitEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("commit_endpoint (--commit-endpoint): %q is not an http:// or https:// URL with a host", s.CommitEndpoint))
+		}
 	}
 	for _, n := range s.TrustedNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {

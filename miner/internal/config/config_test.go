@@ -257,6 +257,8 @@ func TestLimitChecks(t *testing.T) {
 	}{
 		{[]string{"--max-inflight-body-bytes", "1000"}, "max_inflight_body_bytes (--max-inflight-body-bytes) is 1000, below max_body_bytes (--max-body-bytes) 67108864"},
 		{[]string{"--trusted-network", "10.0.0.0/33"}, `trusted_network (--trusted-network): "10.0.0.0/33" is neither a network`},
+		{[]string{"--commit-endpoint", "203.0.113.7:8000"}, `commit_endpoint (--commit-endpoint): "203.0.113.7:8000" is not an http:// or https:// URL with a host`},
+		{[]string{"--commit-endpoint", "ftp://203.0.113.7/"}, `commit_endpoint (--commit-endpoint): "ftp://203.0.113.7/" is not an http:// or https:// URL`},
 		{[]string{"--trusted-network", "10.0.0.0/8,192.0.2.1,::1", "--max-inflight-body-bytes", "67108864"}, ""},
 	} {
 		s, err := LoadServe(tc.args, nil)

@@ -88,6 +88,7 @@ func TestFullConfigFile(t *testing.T) {
 		Netuid:                 7,
 		ExternalIP:             "203.0.113.7",
 		ExternalPort:           9191,
+		CommitEndpoint:         "http://203.0.113.7:8000",
 		MetagraphEvery:         100,
 		MinValidatorStake:      1000.5,
 		AllowHotkeys:           []string{"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"},
