@@ -19,6 +19,7 @@ import (
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/server"
 	"github.com/taominer/taominer/chain/client"
+	"github.com/taominer/taominer/chain/commitments"
 	"github.com/taominer/taominer/chain/extrinsic"
 	"github.com/taominer/taominer/chain/metagraph"
 	"github.com/taominer/taominer/chain/neuron"
@@ -270,6 +271,9 @@ type chainNode struct {
 	synced   chan struct{} // a metagraph sync happened
 	ax       *axon.Axon    // the node's axon (nil: none); set before the HTTP server starts
 
+	commit     *commitments.Keeper // publishes --commit-endpoint; nil without it
+	commitWake chan struct{}       // a metagraph sync happened, for the commitment
+
 	mu           sync.Mutex
 	uid          int // -1 when not registered
 	onChain      neuron.AxonInfo
@@ -351,6 +355,14 @@ func startChain(ctx context.Context, cfg config.Serve, hot *wallet.Keypair, log 
 		n.closeRPC()
 		return nil, err
 	}
+	if cfg.CommitEndpoint != "" {
+		n.commitWake = make(chan struct{}, 1)
+		n.commit, err = commitments.NewKeeper(n.c, hot, netuid, cfg.CommitEndpoint, commitments.KeeperOptions{Logger: n.log, Ready: n.registered})
+		if err != nil {
+			n.closeRPC()
+			return nil, fmt.Errorf("--commit-endpoint: %w", err)
+		}
+	}
 	every := uint64(cfg.MetagraphEvery)
 	n.syncer = metagraph.New(n.c, metagraph.Options{NetUID: netuid, Every: every, Poll: opts.Poll, Logger: log, OnSync: n.onSync})
 	n.log.Info("following the chain", "endpoint", endpoint, "hotkey", n.hotSS58, "uid", n.uid, "axon", n.wantAddr)
@@ -382,9 +394,11 @@ func (n *chainNode) onSync(s *metagraph.Snapshot) {
 	case n.synced <- struct{}{}:
 	default:
 	}
-	select {
-	case n.projectWake <- struct{}{}:
-	default:
+	for _, wake := range []chan struct{}{n.projectWake, n.commitWake} {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -394,7 +408,21 @@ func (n *chainNode) Run(ctx context.Context) error {
 	g.Go(func() error { return n.syncer.Run(ctx) })
 	g.Go(func() error { return n.axonLoop(ctx) })
 	g.Go(func() error { return n.projectLoop(ctx) })
+	if n.commit != nil {
+		g.Go(func() error { return n.keepLoop(ctx, n.commitWake, n.commit.Ensure) })
+	}
 	return g.Wait()
+}
+
+// registered says why the hotkey cannot commit yet (the runtime refuses commitments from
+// unregistered hotkeys), or nil.
+func (n *chainNode) registered() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.uid < 0 {
+		return fmt.Errorf("hotkey %s is not registered on subnet %d", n.hotSS58, n.netuid)
+	}
+	return nil
 }
 
 // projectLoop runs the Yuma projection for the hotkey after each metagraph sync. A failure is
@@ -431,9 +459,15 @@ func (n *chainNode) projectLoop(ctx context.Context) error {
 // axonLoop checks the published axon at start, after each metagraph sync, and (until it is
 // published) every RetryServe.
 func (n *chainNode) axonLoop(ctx context.Context) error {
+	return n.keepLoop(ctx, n.synced, n.ensureAxon)
+}
+
+// keepLoop runs ensure at start, on each wake and, while it reports not done, after the wait it
+// asks for (0: RetryServe), until ctx ends.
+func (n *chainNode) keepLoop(ctx context.Context, wake <-chan struct{}, ensure func(context.Context) (bool, time.Duration)) error {
 	for {
 		wait := n.opts.RetryServe
-		if ok, retry := n.ensureAxon(ctx); ok {
+		if ok, retry := ensure(ctx); ok {
 			wait = 0
 		} else if retry > 0 {
 			wait = retry
@@ -446,7 +480,7 @@ func (n *chainNode) axonLoop(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-n.synced:
+		case <-wake:
 		case <-timer:
 		}
 		if t != nil {
@@ -563,6 +597,8 @@ type chainStatus struct {
 	// Projection is the Yuma epoch run locally on the latest metagraph and the on-chain weights
 	// and bonds; null before the first one (or when not registered).
 	Projection *projectionStatus `json:"projection"`
+	// Commitment is what --commit-endpoint publishes and what the chain holds; null without it.
+	Commitment *commitments.KeeperStatus `json:"commitment"`
 }
 
 type axonStatus struct {
@@ -642,6 +678,10 @@ func (n *chainNode) ChainStatus(context.Context) (any, error) {
 		v := n.ax.Validators()
 		st.Validators = &v
 	}
+	if n.commit != nil {
+		cs := n.commit.Status()
+		st.Commitment = &cs
+	}
 	if s := n.Snapshot(); s != nil {
 		st.Metagraph = &metagraphInfo{Block: s.Block, SyncedAt: s.SyncedAt, Source: s.Source, Neurons: len(s.Neurons), Tempo: s.Tempo}
 		if s.PriceKnown {
@@ -702,6 +742,9 @@ func (n *chainNode) collectors() []prometheus.Collector {
 			defer n.mu.Unlock()
 			return b2f(n.published)
 		}),
+		gauge("commitment_published", "1 when the chain's commitment of the hotkey is --commit-endpoint (0 without it).", func() float64 {
+			return b2f(n.commit != nil && n.commit.Published())
+		}),
 	}
 }
 
@@ -747,6 +790,9 @@ func loadServeHotkey(cfg config.Serve) (*wallet.Keypair, error) {
 // to the node. The returned node's Snapshot is the metagraph for whoever needs stakes and permits
 // (the axon).
 func (n *node) attachChain(ctx context.Context, reg prometheus.Registerer, opts *server.Options) (*chainNode, error) {
+	if n.cfg.Network == "" && n.cfg.CommitEndpoint != "" {
+		return nil, errors.New("--commit-endpoint needs --network (and --netuid, --wallet): the commitment is published on chain")
+	}
 	if n.cfg.Network == "" {
 		n.log.Info("offline: no --network given; serving without the chain (no registration check, no axon publishing, no metagraph)")
 		return nil, nil

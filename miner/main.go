@@ -33,6 +33,7 @@ Commands:
   bench     measure a server's throughput and latency, and the raw ONNX Runtime limit (miner bench --help)
   wallet    create, regenerate, list and show btcli-compatible wallets (miner wallet help)
   register  register the wallet's hotkey on a subnet by burning TAO (miner register --help)
+  commit    publish a text (an endpoint URL, a model id) as the hotkey's commitment on a subnet, or --show it (miner commit --help)
   status    show the hotkey's UID, stake, incentive, emission and axon on a subnet (miner status --help)
   query     sign one synapse with a hotkey and send it to an axon, as a validator does (miner query --help)
   validate  query axons with a reference input set, score the answers against a reference model, rank them (miner validate --help)
@@ -56,6 +57,9 @@ var interruptible = map[string]command{
 	},
 	"register": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return registerCmd(ctx, args, os.Stdin, stdout, stderr)
+	},
+	"commit": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return commitCmd(ctx, args, os.Stdin, stdout, stderr)
 	},
 	"status":   statusCmd,
 	"query":    queryCmd,

@@ -14,21 +14,21 @@ import (
 // Usage is an account's standing against the pallet's rate limit on one subnet, read at a block,
 // for a commitment included in the next block.
 type Usage struct {
-	Block uint64 // the block read at; the commitment is assumed to land in Block+1
+	Block uint64 `json:"block"` // the block read at; the commitment is assumed to land in Block+1
 
 	// Space rate limit (Rules.SpaceLimit, specs ≥ 300): Used of MaxSpace spent in Epoch, the
 	// subnet epoch of Block+1; the budget starts again at the next epoch, about NextEpochIn
 	// blocks away.
-	SpaceLimit  bool
-	Epoch       uint64
-	Used        uint64
-	MaxSpace    uint64
-	NextEpochIn uint64
+	SpaceLimit  bool   `json:"space_limit"`
+	Epoch       uint64 `json:"epoch,omitempty"`
+	Used        uint64 `json:"used_space,omitempty"`
+	MaxSpace    uint64 `json:"max_space,omitempty"`
+	NextEpochIn uint64 `json:"next_epoch_in,omitempty"`
 
 	// Block rate limit (spec 218): one commitment per RateLimit blocks after LastCommit (0:
 	// never committed).
-	LastCommit uint64
-	RateLimit  uint64
+	LastCommit uint64 `json:"last_commitment,omitempty"`
+	RateLimit  uint64 `json:"rate_limit_blocks,omitempty"`
 }
 
 // ErrRateLimited is matched (errors.Is) by every *RateLimitError.
