@@ -115,6 +115,7 @@ func startChainNode(t *testing.T, cc config.Serve) *testNode {
 	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
 	return startNode(t, repo, func(cfg *config.Serve) {
 		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey, cfg.ExternalIP = cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP
+		cfg.CommitEndpoint = cc.CommitEndpoint
 		cfg.AxonPort, cfg.ExternalPort = 0, 8091
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/chopsticks"
 	"github.com/taominer/taominer/chain/client"
+	"github.com/taominer/taominer/chain/commitments"
 	"github.com/taominer/taominer/chain/extrinsic"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
@@ -252,16 +253,21 @@ func TestChopsticks(t *testing.T) {
 	}
 	t.Logf("UIDs %v", uids)
 
-	// miner serve for m1: registration check, serve_axon, metagraph sync.
+	// miner serve for m1: registration check, serve_axon, metagraph sync, and its endpoint
+	// published as a commitment (--commit-endpoint).
 	useTestChainOptions(t)
 	cc := config.DefaultServe()
 	cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP = lc.node.URL(), netuid, root, "m1", "h", "203.0.113.9"
+	cc.CommitEndpoint = "http://203.0.113.9:8000"
 	tn := startChainNode(t, cc)
-	waitChain(t, tn, 2*time.Minute, func(st chainStatus) bool { return st.Axon.Published && st.Metagraph != nil && st.Neuron != nil })
+	waitChain(t, tn, 2*time.Minute, func(st chainStatus) bool {
+		return st.Axon.Published && st.Metagraph != nil && st.Neuron != nil && st.Commitment != nil && st.Commitment.Published
+	})
 	m1 := hot["m1"].PublicKey()
 	if ax := lc.read(t, "SubtensorModule", "Axons", net, m1[:]); len(ax) == 0 {
 		t.Fatal("Axons of m1 empty after miner serve published")
 	}
+	checkCommitments(t, lc, root, cc.CommitEndpoint, cold["m2"], hot["m2"], password)
 
 	// Validators stake, an epoch hands out permits, they set weights that disagree: v1 (more
 	// stake) prefers m1, v2 prefers m2.
@@ -323,6 +329,90 @@ func TestChopsticks(t *testing.T) {
 		}
 		t.Logf("epoch %d at block %d: miner status projected incentive %.6f for m1 (spec %d), as stored", epoch, e, rep.Projection.Incentive, rep.Projection.SpecVersion)
 	}
+}
+
+// checkCommitments checks what serve --commit-endpoint stored for m1, then runs `miner commit`
+// for m2 (its own wallet, so serve's keeper does not interfere): what the runtime cannot hold is
+// refused before submitting with the limit named (at spec 218: no BigRaw); a first commitment is
+// included; a second one within the rate limit is refused before submitting (spec 218: one per
+// RateLimit blocks, CommitmentSetRateLimitExceeded) and included once it has passed; `--show`
+// reads it back.
+func checkCommitments(t *testing.T, lc *localChain, root, endpoint string, cold, hot *wallet.Keypair, password string) {
+	t.Helper()
+	ctx := context.Background()
+	m1 := hotkeyPub(t, root, "m1")
+	raw := lc.read(t, "Commitments", "CommitmentOf", scale.AppendU16(nil, 1), m1[:])
+	reg, err := commitments.DecodeRegistration(raw)
+	if err != nil || len(reg.Fields) != 1 || reg.Fields[0].Kind != commitments.Raw || string(reg.Fields[0].Bytes) != endpoint {
+		t.Fatalf("CommitmentOf(1, m1) = %x: %+v, %v", raw, reg, err)
+	}
+	rules, err := commitments.ReadRules(lc.md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("spec %d: MaxFields %d, BigRaw %v, space limit %v, RateLimit %d; serve committed %q at block %d",
+		rules.Spec, rules.MaxFields, rules.Kinds[commitments.BigRaw], rules.SpaceLimit, rules.RateLimit, endpoint, reg.Block)
+
+	devWallet(t, root, "m2", cold, hot, password)
+	commit := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		args = append([]string{"--network", lc.node.URL(), "--netuid", "1", "--wallet-path", root, "--wallet", "m2", "--hotkey", "h"}, args...)
+		code := commitCmd(ctx, args, strings.NewReader(""), &out, &errOut)
+		t.Logf("miner commit %s: exit %d\n%s%s", strings.Join(args[10:], " "), code, out.String(), errOut.String())
+		return code, out.String(), errOut.String()
+	}
+	committed := func(data string) {
+		t.Helper()
+		if code, out, errOut := commit("--data", data); code != 0 || !strings.Contains(out, "committed: ") || !strings.Contains(out, fmt.Sprintf("%q", data)) {
+			t.Fatalf("miner commit: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+	long := strings.Repeat("m", 200)
+	if !rules.Kinds[commitments.BigRaw] {
+		if code, _, errOut := commit("--data", long); code != 1 || !strings.Contains(errOut, "not submitted") || !strings.Contains(errOut, "has no BigRaw") {
+			t.Errorf("miner commit of 200 bytes at spec %d: exit %d, %s", rules.Spec, code, errOut)
+		}
+	} else {
+		committed(long)
+	}
+	const first, second = "v1|http://203.0.113.9:8000|kserve-v2", "v1|http://203.0.113.9:8001|kserve-v2"
+	committed(first)
+	if !rules.SpaceLimit {
+		if code, out, errOut := commit("--data", second); code != 1 || !strings.Contains(errOut, "not submitted") || !strings.Contains(errOut, "CommitmentSetRateLimitExceeded") {
+			t.Fatalf("miner commit within RateLimit: exit %d\n%s%s", code, out, errOut)
+		}
+		lc.blocks(t, int(rules.RateLimit)-1)
+	}
+	committed(second)
+	code, out, errOut := commit("--show", "--json")
+	var rep struct {
+		Commitment *struct {
+			Fields []struct{ Text *string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Commitment == nil || len(rep.Commitment.Fields) != 1 ||
+		rep.Commitment.Fields[0].Text == nil || *rep.Commitment.Fields[0].Text != second {
+		t.Fatalf("miner commit --show: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	commit("--show")
+}
+
+// hotkeyPub is the public key of hotkey "h" of wallet name under root.
+func hotkeyPub(t *testing.T, root, name string) [32]byte {
+	t.Helper()
+	w, err := wallet.Open(root, name, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := w.HotkeyPub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := hotkeyOf(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }
 
 // forceEpoch builds blocks until subnet netuid has run an epoch (LastMechansimStepBlock is the
