@@ -113,14 +113,16 @@ func (lc *localChain) best(t *testing.T) uint64 {
 	return h.Number
 }
 
-// blocks builds n blocks.
+// blocks builds n blocks, 10 per call so that each call stays well within the RPC call timeout
+// (60 s) on a loaded machine.
 func (lc *localChain) blocks(t *testing.T, n int) {
 	t.Helper()
-	if n == 0 {
-		return
-	}
-	if _, err := lc.node.NewBlocks(context.Background(), n); err != nil {
-		t.Fatal(err)
+	for n > 0 {
+		k := min(n, 10)
+		if _, err := lc.node.NewBlocks(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+		n -= k
 	}
 }
 

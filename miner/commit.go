@@ -99,9 +99,18 @@ func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fmt.Fprintf(stdout, "network     %s (block %d, runtime %d)\n", *network, best, rules.Spec)
 	fmt.Fprintf(stdout, "subnet      %d\n", netuid)
 	fmt.Fprintf(stdout, "hotkey      %s (%s/%s)\n", hot.SS58(), w.Name, w.Hotkey)
-	fmt.Fprintf(stdout, "commitment  %s (%d bytes, costs %d of the rate limit)\n", field.Name(), len(field.Bytes), commitments.Cost([]commitments.Field{field}))
+	fields := []commitments.Field{field}
+	fmt.Fprintf(stdout, "commitment  %s (%d bytes)\n", field.Name(), len(field.Bytes))
+	u, err := commitments.ReadUsage(ctx, r.c, netuid, hot.PublicKey())
+	if err != nil {
+		return err
+	}
+	printUsage(stdout, u, "")
+	if err := u.Check(commitments.Cost(fields)); err != nil {
+		return fmt.Errorf("not submitted: %w", err)
+	}
 	fmt.Fprintln(stdout, "submitting set_commitment, waiting for inclusion…")
-	res, err := commitments.Commit(ctx, r.c, hot, netuid, []commitments.Field{field})
+	res, err := commitments.Commit(ctx, r.c, hot, netuid, fields)
 	switch {
 	case errors.Is(err, commitments.ErrRateLimited), errors.Is(err, commitments.ErrTooLong):
 		return fmt.Errorf("not submitted: %w", err)
@@ -210,12 +219,16 @@ func printCommitment(w io.Writer, rep commitmentReport) {
 			fmt.Fprintf(w, "  field %d   %s\n", i, f)
 		}
 	}
-	u := rep.Usage
+	printUsage(w, rep.Usage, rep.UsageError)
+}
+
+// printUsage prints the rate-limit standing (or why it is unknown).
+func printUsage(w io.Writer, u commitments.Usage, usageErr string) {
 	switch {
-	case rep.UsageError != "":
-		fmt.Fprintf(w, "rate limit  unknown: %s\n", rep.UsageError)
+	case usageErr != "":
+		fmt.Fprintf(w, "rate limit  unknown: %s\n", usageErr)
 	case u.SpaceLimit:
-		fmt.Fprintf(w, "rate limit  %d of MaxSpace %d used in subnet epoch %d (resets in about %d blocks; a commitment costs its length, at least %d)\n",
+		fmt.Fprintf(w, "rate limit  %d of MaxSpace %d used in subnet epoch %d (resets in about %d blocks); a commitment costs its length, at least %d\n",
 			u.Used, u.MaxSpace, u.Epoch, u.NextEpochIn, commitments.MinCost)
 	case u.LastCommit > 0:
 		fmt.Fprintf(w, "rate limit  one commitment per %d blocks; last at block %d\n", u.RateLimit, u.LastCommit)

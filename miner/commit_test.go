@@ -73,7 +73,7 @@ func TestCommitCommand(t *testing.T) {
 		{name: "bigraw", args: []string{"--data", strings.Repeat("y", 200)}, setup: func(t *testing.T, f *chainFixture) {
 			v, _ := commitments.AppendRegistration(nil, commitments.Registration{Block: 6852691, Fields: []commitments.Field{{Kind: commitments.BigRaw, Bytes: bytes.Repeat([]byte("y"), 200)}}})
 			f.set(t, chaintest.InBlock, "Commitments.CommitmentOf", v, net1(), bobKey[:])
-		}, code: 0, out: "commitment  BigRaw (200 bytes, costs 200", submit: true},
+		}, code: 0, out: "commitment  BigRaw (200 bytes)\nrate limit  0 of MaxSpace 3100", submit: true},
 		{name: "read back differs", args: []string{"--data", "other"}, code: 1, err: `CommitmentOf holds 1 fields: Raw23 "` + commitURL, submit: true},
 		{name: "too long", args: []string{"--data", long}, code: 1, err: "not submitted: commitments: 513 bytes do not fit: BigRaw holds at most 512 bytes"},
 		{name: "space used", args: []string{"--data", commitURL}, setup: func(t *testing.T, f *chainFixture) {

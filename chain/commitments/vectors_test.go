@@ -65,17 +65,16 @@ type vectors struct {
 	} `json:"storageKey"`
 }
 
-func readVectors(t *testing.T) vectors {
+// readJSON decodes testdata/name into v.
+func readJSON(t *testing.T, name string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "commitments_vectors.json"))
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	return v
 }
 
 // loadMetadata decodes a runtime metadata fixture of chain/testdata/subtensor.
@@ -106,7 +105,8 @@ func hexOf(b []byte) string { return "0x" + hex.EncodeToString(b) }
 // signed extrinsic (whose signature must verify over our payload; ours differs only in the
 // randomized signature).
 func TestVectors(t *testing.T) {
-	v := readVectors(t)
+	var v vectors
+	readJSON(t, "commitments_vectors.json", &v)
 	alice, err := wallet.FromURI("//Alice")
 	if err != nil {
 		t.Fatal(err)
@@ -251,14 +251,8 @@ type inspect map[string]struct {
 // independent reading of the same metadata: MaxFields, the Data variants, which rate limit
 // applies (RateLimit constant or UsedSpaceOf/MaxSpace), and the pallet errors that name them.
 func TestRulesAcrossRuntimes(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "commitments_metadata_inspect.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var in inspect
-	if err := json.Unmarshal(b, &in); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, "commitments_metadata_inspect.json", &in)
 	for _, f := range fixtures.MetadataFiles {
 		name := fmt.Sprintf("spec%d-v%d", f.Spec, f.Version)
 		want, ok := in[name]
