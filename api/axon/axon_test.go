@@ -387,7 +387,9 @@ func TestInferErrors(t *testing.T) {
 		{"unknown model", &echoInferer{err: api.NotFound("unknown model: 'identity'")}, "", 404, "unknown model: 'identity'"},
 		{"queue full", &echoInferer{err: api.Errorf(429, "model 'identity': queue full, retry later")}, "", 429, "model 'identity': queue full"},
 		{"backend failure", &echoInferer{err: fmt.Errorf("onnxruntime exploded")}, "", 500, "Internal Server Error #"},
-		{"deadline", &echoInferer{block: true}, "", 408, "Response timeout after: 0.3s"},
+		// The axon answers at 90 % of the timeout; the client gives up at
+		// 100 %: 2 s leaves a loaded machine 200 ms to deliver the 408.
+		{"deadline", &echoInferer{block: true}, "", 408, "Response timeout after: 2.0s"},
 		{"bad tensor", &echoInferer{}, `[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]`, 400, "input \"x\": shape [3] needs 3 elements"},
 	}
 	for _, tt := range tests {
@@ -395,6 +397,9 @@ func TestInferErrors(t *testing.T) {
 			f := newFixture(t, func(o *axon.Options) { o.Inferer = tt.inf })
 			req := inferRequest(t)
 			req.Timeout = 0.3
+			if tt.name == "deadline" {
+				req.Timeout = 2
+			}
 			if tt.body != "" {
 				req.Synapse.Set("inputs", json.RawMessage(tt.body))
 			}
