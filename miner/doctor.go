@@ -157,9 +157,13 @@ func diagnose(ctx context.Context, lib string, selftest bool) (*doctorReport, bo
 	for _, p := range onnx.Providers {
 		c := providerCheck{Name: p}
 		out, err := onnx.Probe(ctx, p, 0, onnx.BindingAuto)
-		if err != nil {
+		var missing *onnx.ProviderLoadError
+		switch {
+		case errors.As(err, &missing):
+			c.Error = missing.Error() // without the probe model's prefix
+		case err != nil:
 			c.Error = err.Error()
-		} else {
+		default:
 			c.Available, outputs[p] = true, out
 		}
 		r.Providers = append(r.Providers, c)

@@ -34,8 +34,10 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("cpu provider = %+v, want available", avail["cpu"])
 	}
 	for _, p := range []string{"cuda", "tensorrt"} {
-		if c := avail[p]; c.Available || !strings.Contains(c.Error, "Failed to load") {
-			t.Errorf("%s provider = %+v, want unavailable with ONNX Runtime's reason", p, c)
+		want := "execution_provider " + p + ": the ONNX Runtime library " + r.ONNXRuntime.Library + " has no "
+		if c := avail[p]; c.Available || !strings.HasPrefix(c.Error, want) || !strings.Contains(c.Error, "use the GPU build of ONNX Runtime") ||
+			!strings.Contains(c.Error, "execution_provider: cpu") {
+			t.Errorf("%s provider = %+v, want unavailable saying %q and what to use instead", p, c, want)
 		}
 	}
 	if len(r.GPUs) != 0 || !strings.Contains(r.NoGPUs, "NVML unavailable") {

@@ -12,7 +12,8 @@ import (
 
 // TestServeProviderUnavailable runs the miner on this CPU-only ONNX Runtime
 // with models that ask for a GPU provider: without a fallback the model is
-// UNAVAILABLE with ONNX Runtime's own error in the index, with fallback: cpu
+// UNAVAILABLE with a reason in the index that says the library has no such
+// provider and what to use instead, with fallback: cpu
 // it serves on the CPU, and the other models serve either way.
 func TestServeProviderUnavailable(t *testing.T) {
 	dir := t.TempDir()
@@ -27,9 +28,10 @@ func TestServeProviderUnavailable(t *testing.T) {
 	rows := index(t, tn, "")
 	for _, tt := range []struct{ model, provider string }{{"cuda_strict", "cuda"}, {"trt_strict", "tensorrt"}} {
 		r := rows[tt.model+"/1"]
-		if r.State != api.StateUnavailable || !strings.Contains(r.Reason, tt.provider+" execution provider") ||
-			!strings.Contains(r.Reason, "Failed to load") {
-			t.Errorf("%s = %+v, want UNAVAILABLE with ONNX Runtime's provider error", tt.model, r)
+		if r.State != api.StateUnavailable || !strings.Contains(r.Reason, "execution_provider "+tt.provider+": the ONNX Runtime library ") ||
+			!strings.Contains(r.Reason, "provider (libonnxruntime_providers_shared.so is not beside it: this is a CPU build); use the GPU build of ONNX Runtime") ||
+			!strings.Contains(r.Reason, "fallback: cpu") {
+			t.Errorf("%s = %+v, want UNAVAILABLE saying the library has no %s provider and what to use instead", tt.model, r, tt.provider)
 		}
 	}
 	x := tensor.Tensor{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 2}, Data: modeltest.F32Bytes(1, 2)}

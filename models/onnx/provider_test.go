@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -14,12 +15,13 @@ import (
 	"github.com/taominer/taominer/models/tensor"
 )
 
-// ortProviderError is part of the message this CPU-only ONNX Runtime gives
-// when a GPU provider's shared library cannot be loaded.
-const ortProviderError = "Failed to load"
+// noProvider is part of the message when a GPU provider is asked of this
+// CPU-only ONNX Runtime.
+const noProvider = "provider (libonnxruntime_providers_shared.so is not beside it: this is a CPU build)"
 
 // TestProviderGPUFailsWithoutLibrary checks that asking for a GPU provider
-// on this CPU-only library fails the open with ONNX Runtime's own message.
+// on this CPU-only library fails the open with a message that names the
+// library, says it has no such provider and what to use instead.
 func TestProviderGPUFailsWithoutLibrary(t *testing.T) {
 	modeltest.InitRuntime(t)
 	path := modeltest.Path(t, "row_sum.onnx")
@@ -34,10 +36,22 @@ func TestProviderGPUFailsWithoutLibrary(t *testing.T) {
 				s.Close()
 				t.Fatalf("Open on %s succeeded on a CPU-only library; want ONNX Runtime's error", p)
 			}
-			for _, want := range []string{p + " execution provider (device 1)", ortProviderError, "row_sum.onnx"} {
+			name := map[string]string{"cuda": "CUDA", "tensorrt": "TensorRT"}[p]
+			for _, want := range []string{
+				"row_sum.onnx: execution_provider " + p + ": the ONNX Runtime library " + onnx.Library() + " has no " + name + " " + noProvider,
+				"use the GPU build of ONNX Runtime (the gpu image has it; elsewhere point --onnxruntime-lib at the libonnxruntime.so.1 of onnxruntime-linux-x64-gpu)",
+				"or set execution_provider: cpu, or fallback: cpu in the model's YAML",
+			} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("Open on %s: error %q lacks %q", p, err, want)
 				}
+			}
+			if strings.Contains(err.Error(), "cannot open shared object file") {
+				t.Errorf("Open on %s: error %q repeats the loader's raw message", p, err)
+			}
+			var pe *onnx.ProviderLoadError
+			if !errors.As(err, &pe) || !pe.NoProvider() || pe.Provider != p || pe.Err == nil {
+				t.Errorf("Open on %s: error %#v, want a *ProviderLoadError saying the provider is absent", p, err)
 			}
 		})
 	}
@@ -62,7 +76,7 @@ func TestProviderFallbackCPU(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], "provider=cuda") ||
-		!strings.Contains(lines[0], ortProviderError) {
+		!strings.Contains(lines[0], noProvider) {
 		t.Errorf("log = %q, want one warning naming cuda and ONNX Runtime's error", logs.String())
 	}
 	in := tensor.Tensor{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 2}, Data: modeltest.F32Bytes(1, 2)}
@@ -72,6 +86,33 @@ func TestProviderFallbackCPU(t *testing.T) {
 	}
 	if got := modeltest.F32s(out[0].Data); len(got) != 1 || got[0] != 3 {
 		t.Errorf("row sum = %v, want [3]", got)
+	}
+}
+
+// TestProviderMissingDependency checks the message when the provider is
+// there but a library it needs is not (a GPU build without CUDA
+// installed); the text is ONNX Runtime's as a GPU build prints it.
+func TestProviderMissingDependency(t *testing.T) {
+	const lib = "/opt/onnxruntime/lib/libonnxruntime_providers_cuda.so"
+	ortErr := errors.New("provider_bridge_ort.cc:1988 onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : " +
+		"Failed to load library " + lib + " with error: libcublasLt.so.12: cannot open shared object file: No such file or directory")
+	err := onnx.ProviderError(onnx.ProviderCUDA, 0, ortErr)
+	var pe *onnx.ProviderLoadError
+	if !errors.As(err, &pe) || pe.NoProvider() || pe.Missing != "libcublasLt.so.12" || pe.Loading != lib {
+		t.Fatalf("ProviderError = %#v, want a missing dependency libcublasLt.so.12 of %s", err, lib)
+	}
+	want := "execution_provider cuda: ONNX Runtime's CUDA provider " + lib + " needs libcublasLt.so.12, which the dynamic loader cannot find; " +
+		"install the CUDA libraries this ONNX Runtime was built for (the gpu image has them) and add their folder to LD_LIBRARY_PATH, " +
+		"or set execution_provider: cpu, or fallback: cpu in the model's YAML to run it on the CPU when the GPU provider cannot load"
+	if err.Error() != want {
+		t.Errorf("message:\n got %s\nwant %s", err, want)
+	}
+	if !errors.Is(err, ortErr) {
+		t.Error("ProviderLoadError does not unwrap to ONNX Runtime's error")
+	}
+	other := onnx.ProviderError(onnx.ProviderTensorRT, 2, errors.New("invalid device"))
+	if other.Error() != "tensorrt execution provider (device 2): invalid device" {
+		t.Errorf("other error = %q, want ONNX Runtime's message with the provider and device", other)
 	}
 }
 
@@ -86,8 +127,8 @@ func TestProbe(t *testing.T) {
 			t.Errorf("Probe cpu %s = %v, want %v", b, got, onnx.ProbeWant)
 		}
 	}
-	if _, err := onnx.Probe(context.Background(), onnx.ProviderCUDA, 0, onnx.BindingAuto); err == nil || !strings.Contains(err.Error(), ortProviderError) {
-		t.Errorf("Probe cuda: err %v, want ONNX Runtime's load error", err)
+	if _, err := onnx.Probe(context.Background(), onnx.ProviderCUDA, 0, onnx.BindingAuto); err == nil || !strings.Contains(err.Error(), noProvider) {
+		t.Errorf("Probe cuda: err %v, want the library to say it has no CUDA provider", err)
 	}
 }
 

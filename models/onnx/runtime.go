@@ -34,6 +34,13 @@ func Init(path string) error {
 	return nil
 }
 
+// Library is the path Init loaded the runtime from ("" before Init).
+func Library() string {
+	initMu.Lock()
+	defer initMu.Unlock()
+	return initPath
+}
+
 // Version returns the loaded runtime's version string.
 func Version() string { return ort.GetVersion() }
 
@@ -56,8 +63,8 @@ type Options struct {
 	IntraOpThreads int
 	// ExecutionProvider is "cpu" (or ""), "cuda" or "tensorrt". GPU
 	// providers are shared libraries ONNX Runtime loads at run time; when
-	// they cannot load, Open fails with ONNX Runtime's own error unless
-	// Fallback is "cpu".
+	// they cannot load, Open fails (with a *ProviderLoadError when a library
+	// is missing) unless Fallback is "cpu".
 	ExecutionProvider string
 	// DeviceID is the CUDA device ordinal of a GPU provider.
 	DeviceID int
@@ -162,27 +169,27 @@ func appendProvider(so *ort.SessionOptions, provider string, device int) error {
 	case ProviderCUDA:
 		po, err := ort.NewCUDAProviderOptions()
 		if err != nil {
-			return fmt.Errorf("cuda execution provider: %w", err)
+			return providerError(provider, device, err)
 		}
 		defer po.Destroy()
 		if err := po.Update(dev); err != nil {
-			return fmt.Errorf("cuda execution provider (device %d): %w", device, err)
+			return providerError(provider, device, err)
 		}
 		if err := so.AppendExecutionProviderCUDA(po); err != nil {
-			return fmt.Errorf("cuda execution provider (device %d): %w", device, err)
+			return providerError(provider, device, err)
 		}
 		return nil
 	case ProviderTensorRT:
 		po, err := ort.NewTensorRTProviderOptions()
 		if err != nil {
-			return fmt.Errorf("tensorrt execution provider: %w", err)
+			return providerError(provider, device, err)
 		}
 		defer po.Destroy()
 		if err := po.Update(dev); err != nil {
-			return fmt.Errorf("tensorrt execution provider (device %d): %w", device, err)
+			return providerError(provider, device, err)
 		}
 		if err := so.AppendExecutionProviderTensorRT(po); err != nil {
-			return fmt.Errorf("tensorrt execution provider (device %d): %w", device, err)
+			return providerError(provider, device, err)
 		}
 		return nil
 	default:

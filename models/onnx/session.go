@@ -79,7 +79,8 @@ func specs(kind string, infos []ort.InputOutputInfo) ([]models.TensorSpec, error
 
 // Open creates a session for the model file with the given inputs and
 // outputs (as ReadIO returned them), on opts' execution provider. When a GPU
-// provider cannot load, the error wraps ONNX Runtime's message; with
+// provider cannot load, the error is a *ProviderLoadError (a shared library
+// is missing) or wraps ONNX Runtime's message; with
 // opts.Fallback "cpu" Open logs one warning and opens the model on the CPU
 // instead.
 func Open(path string, io models.IO, opts Options) (*Session, error) {
