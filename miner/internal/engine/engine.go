@@ -126,6 +126,9 @@ func (e *Engine) LoadAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(entries) == 0 {
+		e.log.Warn(emptyFolderMessage(e.opt.Dir, e.opt.ModelControl), "dir", e.opt.Dir)
+	}
 	for i := range entries {
 		if err := e.load(ctx, &entries[i]); err != nil {
 			e.log.Error("model failed to load", "model", entries[i].Name, "err", err)
@@ -135,6 +138,20 @@ func (e *Engine) LoadAll(ctx context.Context) error {
 	e.started = true
 	e.mu.Unlock()
 	return nil
+}
+
+// emptyFolderMessage is the startup warning for a model folder with no
+// models: what to put there and how it gets loaded in mode.
+func emptyFolderMessage(dir, mode string) string {
+	then := "then load it with POST /v2/repository/models/NAME/load (--model-control explicit)"
+	switch mode {
+	case ControlPoll:
+		then = "the miner loads it when it appears (--model-control poll)"
+	case ControlNone:
+		then = "then restart the miner (--model-control none loads models only at startup)"
+	}
+	return fmt.Sprintf("no models in the model folder %s: put NAME.onnx there (optional config NAME.yaml) or NAME/1/%s (optional config NAME/config.yaml); "+
+		"%s; until a model is ready, readiness answers 503", dir, models.ModelFile, then)
 }
 
 func (e *Engine) model(name string) *model {
