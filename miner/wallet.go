@@ -395,6 +395,9 @@ type passwordSource struct {
 	got    []byte
 }
 
+// get returns the password. With confirm (a password that will encrypt a
+// new key) it must pass btcli's rule, wallet.CheckPassword, and a typed one
+// is asked twice; a password that unlocks a keyfile is taken as it is.
 func (p *passwordSource) get(confirm bool) ([]byte, error) {
 	if p.got != nil {
 		return p.got, nil
@@ -402,6 +405,11 @@ func (p *passwordSource) get(confirm bool) ([]byte, error) {
 	if p.env != nil {
 		if len(p.env) == 0 {
 			return nil, fmt.Errorf("%s is set but empty", walletPasswordEnv)
+		}
+		if confirm {
+			if err := wallet.CheckPassword(p.env); err != nil {
+				return nil, fmt.Errorf("%s: %w", walletPasswordEnv, err)
+			}
 		}
 		p.got = p.env
 		return p.got, nil
@@ -414,6 +422,10 @@ func (p *passwordSource) get(confirm bool) ([]byte, error) {
 		return nil, errors.New("empty password")
 	}
 	if confirm {
+		if err := wallet.CheckPassword(pw); err != nil {
+			clear(pw)
+			return nil, err
+		}
 		again, err := p.read("Repeat the password: ")
 		if err != nil {
 			clear(pw)

@@ -239,6 +239,58 @@ func TestWalletErrors(t *testing.T) {
 	}
 }
 
+// TestWalletWeakPassword: new and regen refuse a coldkey password that
+// fails btcli's rule, before asking for it again and before writing
+// anything; show --unlock takes the same password for an existing keyfile.
+func TestWalletWeakPassword(t *testing.T) {
+	root := t.TempDir()
+	const want = "miner wallet: coldkey password too weak: shorter than 6 characters (btcli's minimum); " +
+		"choose a longer password that mixes upper- and lower-case letters, digits, spaces and symbols and avoids repeats and runs such as aaa or 123\n"
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"new", []string{"new", "--cold"}},
+		{"new both", []string{"new"}},
+		{"regen", []string{"regen", "--cold", "--uri", "//Alice"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Run("typed", func(t *testing.T) {
+				t.Setenv(walletPasswordEnv, "") // restored after the test
+				os.Unsetenv(walletPasswordEnv)
+				var out, errOut bytes.Buffer
+				args := append(tt.args, "--wallet-path", root)
+				code := walletCmd(context.Background(), args, strings.NewReader("a\na\n"), &out, &errOut)
+				if code != 1 || !strings.HasSuffix(errOut.String(), want) || strings.Contains(errOut.String(), "Repeat") {
+					t.Errorf("wallet %v: exit %d, stderr %q; want 1 ending %q, before the repeat prompt", args, code, errOut.String(), want)
+				}
+			})
+			t.Run("env", func(t *testing.T) {
+				t.Setenv(walletPasswordEnv, "a")
+				code, _, errOut := runWallet(t, append(tt.args, "--wallet-path", root)...)
+				if code != 1 || errOut != strings.Replace(want, "miner wallet: ", "miner wallet: "+walletPasswordEnv+": ", 1) {
+					t.Errorf("exit %d, stderr %q; want 1 with %s named", code, errOut, walletPasswordEnv)
+				}
+			})
+		})
+	}
+	if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+		t.Errorf("refused keys left %v (%v)", entries, err)
+	}
+
+	// A keyfile sealed with a one-character password still unlocks.
+	dir := filepath.Join(root, "weak")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join("..", "chain", "wallet", "testdata", "ansible_vault_weak.txt"), filepath.Join(dir, "coldkey"))
+	t.Setenv(walletPasswordEnv, "a")
+	if code, out, errOut := runWallet(t, "show", "--unlock", "--wallet-path", root, "--wallet", "weak"); code != 0 || !strings.Contains(out, "coldkey unlocked") {
+		t.Errorf("show --unlock with the weak password: exit %d: %s%s", code, out, errOut)
+	}
+}
+
 func TestWalletPasswordPrompt(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -249,7 +301,9 @@ func TestWalletPasswordPrompt(t *testing.T) {
 	}{
 		{"confirmed", "s3cret\ns3cret\n", true, "s3cret", ""},
 		{"crlf", "s3cret\r\n", false, "s3cret", ""},
-		{"mismatch", "a\nb\n", true, "", "differ"},
+		{"mismatch", "s3cret\ns3cre7\n", true, "", "differ"},
+		{"weak new key", "a\na\n", true, "", "coldkey password too weak: shorter than 6 characters (btcli's minimum); choose a longer password"},
+		{"weak unlock", "zz\n", false, "zz", ""},
 		{"empty", "\n", false, "", "empty password"},
 		{"no input", "", false, "", walletPasswordEnv},
 	}
@@ -280,6 +334,16 @@ func TestWalletPasswordPrompt(t *testing.T) {
 	p := &passwordSource{env: []byte("from env"), stdin: strings.NewReader("typed\n")}
 	if got, err := p.get(true); err != nil || string(got) != "from env" {
 		t.Errorf("env password = %q, %v", got, err)
+	}
+	// A weak one from the environment may unlock, not encrypt a new key.
+	p = &passwordSource{env: []byte("abcabc")}
+	if _, err := p.get(true); err == nil || err.Error() != walletPasswordEnv+": coldkey password too weak: strength score 18 of 100, btcli needs 20; "+
+		"choose a longer password that mixes upper- and lower-case letters, digits, spaces and symbols and avoids repeats and runs such as aaa or 123" {
+		t.Errorf("weak env password for a new key: %v", err)
+	}
+	p = &passwordSource{env: []byte("abcabc")}
+	if got, err := p.get(false); err != nil || string(got) != "abcabc" {
+		t.Errorf("weak env password to unlock = %q, %v", got, err)
 	}
 	if code := walletCmd(context.Background(), []string{"help"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Errorf("wallet help: exit %d", code)

@@ -205,15 +205,16 @@ func exists(paths ...string) (string, bool) {
 }
 
 // SetColdkey writes kp as the coldkey, sealed with password ($NACL), and its
-// coldkeypub.txt. The key is derived once; the sealed data is opened again
-// and compared before anything is written. Existing files are refused with
-// [ErrExists] unless overwrite is set.
+// coldkeypub.txt. The password must pass btcli's rule ([CheckPassword]). The
+// key is derived once; the sealed data is opened again and compared before
+// anything is written. Existing files are refused with [ErrExists] unless
+// overwrite is set.
 func (w *Wallet) SetColdkey(kp *Keypair, password []byte, overwrite bool) error {
 	if !kp.HasSecret() {
 		return ErrNoSecret
 	}
-	if len(password) == 0 {
-		return errors.New("coldkey password is empty")
+	if err := CheckPassword(password); err != nil {
+		return err
 	}
 	if p, ok := exists(w.ColdkeyPath(), w.ColdkeyPubPath()); ok && !overwrite {
 		return fmt.Errorf("%s: %w", p, ErrExists)
