@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/loadgen"
 )
 
@@ -106,7 +107,7 @@ func parseBench(args []string) (*loadgen.Options, bool, *flag.FlagSet, error) {
 	fs.Var(&rawBatch, "raw-batch", "comma-separated `LIST` of batch sizes for --raw")
 
 	if err := fs.Parse(args); err != nil {
-		return nil, false, fs, err
+		return nil, false, fs, config.FlagError(fs, "miner bench", err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -179,6 +180,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		benchUsage(stdout, fs)
 		return 0
+	}
+	var unknown *config.UnknownFlagError
+	if errors.As(err, &unknown) {
+		fmt.Fprintln(stderr, "miner bench:", err) // it says where the options are
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "miner bench: %v\nRun miner bench --help for the options.\n", err)

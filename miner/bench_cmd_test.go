@@ -88,7 +88,7 @@ func TestBenchFlags(t *testing.T) {
 		{"bad window", []string{"--model", "m", "--window", "0s"}, 2, "--window 0s: must be positive"},
 		{"bad batch", []string{"--model", "m", "--batch", "0"}, 2, "--batch 0: must be at least 1"},
 		{"bad max trials", []string{"--model", "m", "--max-trials", "0"}, 2, "--max-trials 0: must be at least 1"},
-		{"unknown flag", []string{"--model", "m", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"--model", "m", "--nope"}, 2, "unknown flag --nope (miner bench --help lists them)"},
 		{"stray argument", []string{"--model", "m", "extra"}, 2, `unexpected argument "extra"`},
 		{"server down", []string{"--model", "m", "--url", "http://127.0.0.1:1"}, 1, "connection refused"},
 	}

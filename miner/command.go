@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/taominer/taominer/miner/internal/config"
 )
 
 // Helpers shared by the subcommands: flag parsing, exit codes and reading stdin.
@@ -15,18 +17,46 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// newFlagSet is the flag set of a subcommand: errors are returned, and
-// messages go to stderr.
+// newFlagSet is the flag set of a subcommand, named by the command line
+// that runs it ("miner doctor"): errors are returned, and the usage goes to
+// stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	flags := flag.NewFlagSet(name, flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	return flags
 }
 
+// parse parses args into flags, holding back the flag package's own
+// messages: -h prints the usage and returns flag.ErrHelp, and a flag that
+// is not defined is a *config.UnknownFlagError that suggests the closest
+// one ("unknown flag --modles; did you mean --models? (miner serve --help
+// lists them)"). Other errors are the flag package's.
+func parse(flags *flag.FlagSet, args []string) error {
+	out, usage := flags.Output(), flags.Usage
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {}
+	err := flags.Parse(args)
+	flags.SetOutput(out)
+	flags.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", flags.Name())
+			flags.PrintDefaults()
+		}
+		return err
+	case err != nil:
+		return config.FlagError(flags, flags.Name(), err)
+	}
+	return nil
+}
+
 // parseFlags parses args into flags and allows no positional argument. It
 // returns flag.ErrHelp for -h, and a usageError for a bad command line.
 func parseFlags(flags *flag.FlagSet, args []string) error {
-	if err := flags.Parse(args); err != nil {
+	if err := parse(flags, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -51,14 +81,16 @@ func parseSubnetFlags(flags *flag.FlagSet, args []string, netuid *int) (uint16, 
 	return n, nil
 }
 
-// parseOrExit parses args into flags, which report their own errors, for a
-// command that returns its exit code itself. ok is false when the command
-// should stop with code: 0 after -h or --help, 2 after a bad flag.
+// parseOrExit parses args into flags for a command that returns its exit
+// code itself, reporting a bad flag after the command's name. ok is false
+// when the command should stop with code: 0 after -h or --help, 2 after a
+// bad flag.
 func parseOrExit(flags *flag.FlagSet, args []string) (code int, ok bool) {
-	if err := flags.Parse(args); err != nil {
+	if err := parse(flags, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, false
 		}
+		fmt.Fprintln(flags.Output(), flags.Name()+":", err)
 		return 2, false
 	}
 	return 0, true

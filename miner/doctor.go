@@ -98,7 +98,7 @@ func kernelSelftest(g kernels.GPUKernels, built bool) []selftestItem {
 // and GPUs of this machine and exits 0 when the CPU path works (with or
 // without a GPU); 1 when ONNX Runtime cannot load or a selftest fails.
 func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("doctor", stderr)
+	fs := newFlagSet("miner doctor", stderr)
 	lib := fs.String("onnxruntime-lib", os.Getenv("TAOMINER_ONNXRUNTIME_LIB"), "path of libonnxruntime.so; empty searches the usual places")
 	selftest := fs.Bool("selftest", false, "run a tiny inference on each usable device and compare it with the CPU result")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -47,7 +47,7 @@ var unlockColdkey = (*wallet.Wallet).UnlockColdkey
 var errDeclined = errors.New("not registered: declined")
 
 func register(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("register", stderr)
+	flags, wf := newWalletFlagSet("miner register", stderr)
 	flags.Usage = func() { registerUsage(stderr) }
 	netuidFlag := flags.Int("netuid", -1, "subnet to register on")
 	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")

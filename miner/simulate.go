@@ -164,7 +164,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func parseSimulate(args []string, stderr io.Writer) (simOptions, error) {
-	flags := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	flags := flag.NewFlagSet("miner simulate", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() { simulateUsage(stderr) }
 	var o simOptions

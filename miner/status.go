@@ -73,7 +73,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("status", stderr)
+	flags, wf := newWalletFlagSet("miner status", stderr)
 	flags.Usage = func() { statusUsage(stderr) }
 	netuidFlag := flags.Int("netuid", -1, "subnet")
 	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")

@@ -134,7 +134,7 @@ type validator struct {
 }
 
 func validate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("validate", stderr)
+	flags, wf := newWalletFlagSet("miner validate", stderr)
 	flags.Usage = func() { validateUsage(stderr) }
 	var axons axonFlags
 	flags.Var(&axons, "axon", "IP:PORT=SS58 (repeatable)")

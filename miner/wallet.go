@@ -50,8 +50,10 @@ type walletFlags struct {
 	path, name, hotkey string
 }
 
-func newWalletFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *walletFlags) {
-	flags := newFlagSet("miner wallet "+name, stderr)
+// newWalletFlagSet is newFlagSet with the wallet flags; command is the
+// command's full name ("miner wallet new", "miner register").
+func newWalletFlagSet(command string, stderr io.Writer) (*flag.FlagSet, *walletFlags) {
+	flags := newFlagSet(command, stderr)
 	return flags, addWalletFlags(flags, "hotkey name")
 }
 
@@ -134,7 +136,7 @@ func walletCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 const mnemonicWarning = "Write this mnemonic down and keep it offline: anyone who has it controls the key, and it is not shown again."
 
 func walletNew(ctx context.Context, args []string, pw *passwordSource, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("new", stderr)
+	flags, wf := newWalletFlagSet("miner wallet new", stderr)
 	cold := flags.Bool("cold", false, "create the coldkey")
 	hot := flags.Bool("hot", false, "create the hotkey")
 	overwrite := flags.Bool("overwrite", false, "replace existing keys")
@@ -218,7 +220,7 @@ func writeKey(w *wallet.Wallet, what string, kp *wallet.Keypair, password []byte
 }
 
 func walletRegen(ctx context.Context, args []string, pw *passwordSource, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("regen", stderr)
+	flags, wf := newWalletFlagSet("miner wallet regen", stderr)
 	cold := flags.Bool("cold", false, "regenerate the coldkey")
 	hot := flags.Bool("hot", false, "regenerate the hotkey")
 	mnemonic := flags.String("mnemonic", "", "BIP39 mnemonic")
@@ -273,7 +275,7 @@ func walletRegen(ctx context.Context, args []string, pw *passwordSource, stdout,
 }
 
 func walletList(args []string, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("list", stderr)
+	flags, wf := newWalletFlagSet("miner wallet list", stderr)
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -319,7 +321,7 @@ type walletShowJSON struct {
 }
 
 func walletShow(ctx context.Context, args []string, pw *passwordSource, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("show", stderr)
+	flags, wf := newWalletFlagSet("miner wallet show", stderr)
 	asJSON := flags.Bool("json", false, "print JSON")
 	unlockCold := flags.Bool("unlock", false, "decrypt the coldkey and check it against coldkeypub.txt")
 	if err := parseFlags(flags, args); err != nil {

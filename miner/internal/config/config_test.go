@@ -156,7 +156,6 @@ func TestLoadServeErrors(t *testing.T) {
 		env  []string
 		want []string // substrings of the error
 	}{
-		{"unknown flag", []string{"--bogus"}, nil, []string{"command line", "-bogus"}},
 		{"extra argument", []string{"extra"}, nil, []string{`unexpected argument "extra"`}},
 		{"bad flag int", []string{"--max-batch-size", "x"}, nil, []string{`invalid value "x" for flag -max-batch-size: want an integer`}},
 		{"bad flag duration", []string{"--shutdown-timeout=10"}, nil, []string{"-shutdown-timeout", "want a duration"}},

@@ -98,6 +98,10 @@ func (set *optionSet) parseFlags(args []string) (map[*option]reflect.Value, *str
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil, err
 		}
+		var unknown *UnknownFlagError
+		if errors.As(FlagError(fs, "miner serve", err), &unknown) {
+			return nil, nil, unknown
+		}
 		return nil, nil, fmt.Errorf("load config: command line: %w", err)
 	}
 	if fs.NArg() > 0 {

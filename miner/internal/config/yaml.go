@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
-	"strings"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -78,11 +79,11 @@ func decodeDocument(text []byte) (*yaml.Node, error) {
 	return root, nil
 }
 
-// suggest returns a hint for an unknown key written like a flag, e.g.
-// "http-addr" for "http_addr".
+// suggest returns a hint for an unknown key: the known key closest to it
+// (Suggest), e.g. "http_addr" for "http-addr" or "models_dir" for
+// "modles_dir".
 func (set *optionSet) suggest(key string) string {
-	guess := strings.ToLower(strings.ReplaceAll(strings.TrimLeft(key, "-"), "-", "_"))
-	if set.byYAML[guess] != nil && guess != key {
+	if guess := Suggest(key, slices.Collect(maps.Keys(set.byYAML))); guess != "" {
 		return fmt.Sprintf(" (did you mean %q?)", guess)
 	}
 	return ""

@@ -14,6 +14,7 @@ func TestBadConfigFiles(t *testing.T) {
 	tests := map[string]string{
 		"unknown-key.bad.yaml":           `line 2: unknown key "bogus"`,
 		"flag-style-key.bad.yaml":        `line 1: unknown key "http-addr" (did you mean "http_addr"?)`,
+		"typo-key.bad.yaml":              `line 1: unknown key "modles" (did you mean "models"?)`,
 		"list-for-int.bad.yaml":          "line 1: max_batch_size: want a single value, got a list",
 		"mapping-for-string.bad.yaml":    "line 1: http_addr: want a single value, got a mapping",
 		"bad-int.bad.yaml":               `line 1: max_queue_size: invalid value "lots": want an integer`,
