@@ -160,9 +160,10 @@ var tableFields = []string{
 // fakeStats serves /v1/stats: the n-th request (from 1) gets statsFor(n),
 // so every poll shows different numbers. While fail is set it answers 500.
 type fakeStats struct {
-	mu   sync.Mutex
-	n    int
-	fail bool
+	mu     sync.Mutex
+	n      int
+	fail   bool
+	frozen bool // serve poll n again and again
 }
 
 var statsEpoch = time.Date(2026, 11, 22, 1, 40, 0, 123456789, time.UTC) // nanoseconds, as time.Time marshals
@@ -234,7 +235,7 @@ func statsFor(n int) statsDoc {
 func (s *fakeStats) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	fail := s.fail
-	if !fail {
+	if !fail && !s.frozen {
 		s.n++
 	}
 	n := s.n
@@ -246,6 +247,19 @@ func (s *fakeStats) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(statsFor(n))
+}
+
+// freeze makes every later poll get the document of the next poll that has
+// both workers and GPUs, and returns its number.
+func (s *fakeStats) freeze() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	for s.n%2 != 0 || s.n%3 == 1 {
+		s.n++
+	}
+	s.frozen = true
+	return s.n
 }
 
 func (s *fakeStats) setFail(fail bool) {
@@ -497,6 +511,24 @@ func TestDashboardBrowser(t *testing.T) {
 		n = checkSnapshot(t, s)
 	}
 
+	// At phone widths nothing sticks out of the viewport, and every table
+	// scrolls inside its card far enough to show each of its columns. The
+	// fake serves one document with all four tables from here on.
+	frozen := stats.freeze()
+	waitFor("a poll with workers and GPUs", fmt.Sprintf(`Number(document.body.dataset.polls) >= %d && !document.getElementById("workers-section").hidden && !document.getElementById("gpus-section").hidden`, s.Polls+2))
+	for _, width := range []int64{375, 320} {
+		var layout phoneLayout
+		if err := chromedp.Run(ctx,
+			chromedp.EmulateViewport(width, 800),
+			chromedp.Sleep(200*time.Millisecond), // relayout
+			chromedp.Evaluate(phoneLayoutJS, &layout, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+		); err != nil {
+			t.Fatalf("phone layout at %dpx: %v", width, err)
+		}
+		checkPhoneLayout(t, width, layout)
+	}
+	n = frozen // what the screenshots show
+
 	// Screenshots, desktop then phone width.
 	for _, shot := range []struct {
 		name          string
@@ -523,6 +555,133 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Errorf("page error: %s", e)
 	}
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// phoneLayout is what phoneLayoutJS measures of the page at one width.
+type phoneLayout struct {
+	Viewport  float64 `json:"viewport"`
+	PageWidth float64 `json:"pageWidth"` // the document's scroll width
+	// Outside lists elements (not inside a table's scrolling card) whose
+	// box reaches past the viewport.
+	Outside []string     `json:"outside"`
+	Tables  []phoneTable `json:"tables"`
+}
+
+// phoneTable is one shown table in its card, measured before and after
+// scrolling the card to its end.
+type phoneTable struct {
+	ID          string  `json:"id"`
+	Columns     int     `json:"columns"`
+	OverflowX   string  `json:"overflowX"`
+	ScrollWidth float64 `json:"scrollWidth"`
+	ClientWidth float64 `json:"clientWidth"`
+	CardLeft    float64 `json:"cardLeft"`
+	CardRight   float64 `json:"cardRight"`
+	// Reachable is how many of the first row's cells lay wholly in sight
+	// at some point while the card scrolled from start to end.
+	Reachable int `json:"reachable"`
+	// LastLeft and LastRight bound the first row's last cell once scrolled
+	// to the end.
+	LastLeft  float64 `json:"lastLeft"`
+	LastRight float64 `json:"lastRight"`
+	// Cue says the card shows that more columns lie to the right
+	// (data-more on the card).
+	CueAtStart bool `json:"cueAtStart"`
+	CueAtEnd   bool `json:"cueAtEnd"`
+}
+
+const phoneLayoutJS = `(() => {
+  const vw = document.documentElement.clientWidth;
+  const out = {viewport: vw, pageWidth: document.documentElement.scrollWidth, outside: [], tables: []};
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\s+/).join(".") : "");
+  for (const el of document.querySelectorAll("body *")) {
+    const card = el.closest(".table-wrap");
+    if (card && card !== el) continue; // clipped by its scrolling card
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.left < -0.5 || r.right > vw + 0.5) out.outside.push(name(el) + " " + r.left.toFixed(1) + ".." + r.right.toFixed(1));
+  }
+  const frame = () => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+  return (async () => {
+    for (const card of document.querySelectorAll(".table-wrap")) {
+      if (card.offsetParent === null) continue; // its section is hidden
+      const table = card.querySelector("table");
+      // The GPU and worker rows are rebuilt on every poll: find the row
+      // each time.
+      const rowCells = () => [...[...table.querySelectorAll("tbody tr")].find(tr => tr.offsetParent !== null && tr.children.length > 1).children];
+      let cells = rowCells();
+      const cr = card.getBoundingClientRect();
+      // A cell is seen when it lies wholly inside the card, right of the
+      // sticky first column.
+      const seen = new Set();
+      const look = () => {
+        cells = rowCells();
+        const edge = cells[0].getBoundingClientRect().right;
+        cells.forEach((c, i) => {
+          const r = c.getBoundingClientRect();
+          if ((i === 0 || r.left >= edge - 0.5) && r.left >= cr.left - 0.5 && r.right <= cr.right + 0.5) seen.add(i);
+        });
+      };
+      // Layout follows scrollLeft at once; the cue follows the scroll
+      // event, so reading it waits for frames.
+      const to = x => { card.scrollLeft = x; look(); };
+      to(0); await frame();
+      const t = {id: table.id, columns: cells.length, overflowX: getComputedStyle(card).overflowX,
+        scrollWidth: card.scrollWidth, clientWidth: card.clientWidth, cardLeft: cr.left, cardRight: cr.right,
+        cueAtStart: card.dataset.more === "true"};
+      for (let x = 0; x < card.scrollWidth; x += 8) to(x);
+      to(card.scrollWidth); await frame();
+      cells = rowCells();
+      const last = cells[cells.length - 1].getBoundingClientRect();
+      Object.assign(t, {reachable: seen.size, lastLeft: last.left, lastRight: last.right, cueAtEnd: card.dataset.more === "true"});
+      to(0); await frame();
+      out.tables.push(t);
+    }
+    return out;
+  })();
+})()`
+
+// checkPhoneLayout checks the page at a phone width: the page is no wider
+// than the viewport, and each table scrolls inside its card (which fits the
+// viewport) to show its last column, with a cue while more lies to the
+// right.
+func checkPhoneLayout(t *testing.T, width int64, l phoneLayout) {
+	t.Helper()
+	if l.PageWidth > l.Viewport {
+		t.Errorf("%dpx: page is %.0fpx wide, wider than the %.0fpx viewport", width, l.PageWidth, l.Viewport)
+	}
+	for _, el := range l.Outside {
+		t.Errorf("%dpx: %s reaches past the viewport", width, el)
+	}
+	shown := map[string]bool{}
+	for _, tb := range l.Tables {
+		shown[tb.ID] = true
+		if tb.CardLeft < 0 || tb.CardRight > l.Viewport+0.5 {
+			t.Errorf("%dpx: table %s's card spans %.1f..%.1f, outside the viewport", width, tb.ID, tb.CardLeft, tb.CardRight)
+		}
+		if tb.ScrollWidth <= tb.ClientWidth {
+			continue // it fits
+		}
+		if tb.OverflowX != "auto" && tb.OverflowX != "scroll" {
+			t.Errorf("%dpx: table %s is %.0fpx wide in a %.0fpx card that does not scroll (overflow-x %s)", width, tb.ID, tb.ScrollWidth, tb.ClientWidth, tb.OverflowX)
+		}
+		if tb.LastLeft < tb.CardLeft-0.5 || tb.LastRight > tb.CardRight+0.5 {
+			t.Errorf("%dpx: table %s scrolled to its end shows its last column at %.1f..%.1f, outside its card %.1f..%.1f",
+				width, tb.ID, tb.LastLeft, tb.LastRight, tb.CardLeft, tb.CardRight)
+		}
+		if tb.Reachable != tb.Columns {
+			t.Errorf("%dpx: table %s: scrolling its card brings %d of its %d columns into sight", width, tb.ID, tb.Reachable, tb.Columns)
+		}
+		if !tb.CueAtStart || tb.CueAtEnd {
+			t.Errorf("%dpx: table %s: more-to-the-right cue %v at the start and %v at the end, want true then false", width, tb.ID, tb.CueAtStart, tb.CueAtEnd)
+		}
+	}
+	for _, id := range []string{"models", "totals", "gpus", "workers"} {
+		if !shown[id] {
+			t.Errorf("%dpx: table %s not measured (hidden?)", width, id)
+		}
+	}
+	t.Logf("%dpx: page %.0fpx wide; tables %v", width, l.PageWidth, l.Tables)
 }
 
 // checkSnapshot checks the page against the fake's documents and returns

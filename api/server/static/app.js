@@ -340,6 +340,22 @@
     banner.hidden = false;
   }
 
+  // markOverflow sets data-more on each table card that has columns out of
+  // sight to its right (app.css fades its edge).
+  function markOverflow() {
+    var cards = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < cards.length; i++) {
+      var c = cards[i];
+      var more = c.scrollLeft + c.clientWidth < c.scrollWidth - 1;
+      if (c.getAttribute("data-more") !== String(more)) c.setAttribute("data-more", String(more));
+    }
+  }
+  (function () {
+    var cards = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < cards.length; i++) cards[i].addEventListener("scroll", markOverflow, { passive: true });
+    window.addEventListener("resize", markOverflow);
+  })();
+
   function poll() {
     var ctl = typeof AbortController === "function" ? new AbortController() : null;
     var timer = ctl ? setTimeout(function () { ctl.abort(); }, TIMEOUT_MS) : null;
@@ -360,6 +376,7 @@
       .then(function (doc) {
         if (!doc || typeof doc !== "object") throw new Error(STATS_URL + " returned no JSON object");
         render(doc);
+        markOverflow();
         polls++;
         lastGood = new Date();
         document.body.setAttribute("data-polls", String(polls));
