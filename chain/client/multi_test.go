@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/taominer/taominer/chain/chaintest"
-	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 )
 
 // TestStorageMulti reads a recorded state_queryStorageAt exchange (seed "neurons", spec 208):

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/taominer/taominer/chain/commitments"
-	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/scale"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/taominer/taominer/chain/commitments"
 	"github.com/taominer/taominer/chain/extrinsic"
-	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/wallet"

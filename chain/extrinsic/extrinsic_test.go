@@ -12,7 +12,7 @@ import (
 	schnorrkel "github.com/ChainSafe/go-schnorrkel"
 
 	"github.com/taominer/taominer/chain/extrinsic"
-	"github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
 )
@@ -91,7 +91,7 @@ func ss58Decode(t *testing.T, addr string) [32]byte {
 
 func hash32(t *testing.T, s string) [32]byte {
 	var h [32]byte
-	if b := chaintest.Hex(t, s); len(b) == 32 {
+	if b := fixtures.Hex(t, s); len(b) == 32 {
 		copy(h[:], b)
 	} else {
 		t.Fatalf("hash %s: %d bytes", s, len(b))
@@ -193,8 +193,8 @@ func TestRuntimeMetadataVectors(t *testing.T) {
 	for _, file := range []string{"vectors-spec218-local.json", "vectors-spec300-local.json", "vectors-spec381-finney.json"} {
 		t.Run(file, func(t *testing.T) {
 			var vf vectorFile
-			mustJSON(t, chaintest.Read(t, file), &vf)
-			m, err := metadata.Decode(chaintest.MetadataBlob(t, vf.Metadata))
+			mustJSON(t, fixtures.Read(t, file), &vf)
+			m, err := metadata.Decode(fixtures.MetadataBlob(t, vf.Metadata))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +255,7 @@ func checkVector(t *testing.T, m *metadata.Metadata, signer *testSigner, example
 	if got := "0x" + hex.EncodeToString(payload); got != wantPayload {
 		t.Errorf("payload = %s\nwant      %s", got, wantPayload)
 	}
-	ex := chaintest.Hex(t, example)
+	ex := fixtures.Hex(t, example)
 	dec, err := extrinsic.Decode(m, ex)
 	if err != nil {
 		t.Fatalf("decode example: %v", err)
@@ -307,7 +307,7 @@ func TestSpec343Vectors(t *testing.T) {
 			Hash      string `json:"extrinsic_hash_blake2_256"`
 		} `json:"vectors"`
 	}
-	mustJSON(t, chaintest.Read(t, "signed_extrinsics_spec343.json"), &vf)
+	mustJSON(t, fixtures.Read(t, "signed_extrinsics_spec343.json"), &vf)
 	alice := hash32(t, vf.Signer.PublicKey)
 	signer := newTestSigner(t)
 	for _, f := range []struct {
@@ -318,9 +318,9 @@ func TestSpec343Vectors(t *testing.T) {
 			var m *metadata.Metadata
 			var err error
 			if f.opaque {
-				m, err = metadata.DecodeOpaque(chaintest.MetadataBlob(t, f.name))
+				m, err = metadata.DecodeOpaque(fixtures.MetadataBlob(t, f.name))
 			} else {
-				m, err = metadata.Decode(chaintest.MetadataBlob(t, f.name))
+				m, err = metadata.Decode(fixtures.MetadataBlob(t, f.name))
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -339,7 +339,7 @@ func TestSpec343Vectors(t *testing.T) {
 			p := base
 			p.BlockHash = genesis
 			checkVector(t, m, signer, alice, br, p, v.Payload, v.Extrinsic)
-			if h := extrinsic.Hash(chaintest.Hex(t, v.Extrinsic)); "0x"+hex.EncodeToString(h[:]) != v.Hash {
+			if h := extrinsic.Hash(fixtures.Hex(t, v.Extrinsic)); "0x"+hex.EncodeToString(h[:]) != v.Hash {
 				t.Errorf("extrinsic hash = %x, want %s", h, v.Hash)
 			}
 
@@ -368,7 +368,7 @@ func TestSpec343Vectors(t *testing.T) {
 // TestLongPayloadIsHashed signs a set_weights call whose payload exceeds 256 bytes: the signature
 // must verify over blake2b-256(payload), not over the payload.
 func TestLongPayloadIsHashed(t *testing.T) {
-	m, err := metadata.Decode(chaintest.MetadataBlob(t, "metadata-spec381-v16.scale"))
+	m, err := metadata.Decode(fixtures.MetadataBlob(t, "metadata-spec381-v16.scale"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestLongPayloadIsHashed(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	m, err := metadata.Decode(chaintest.MetadataBlob(t, "metadata-spec300-v14.scale"))
+	m, err := metadata.Decode(fixtures.MetadataBlob(t, "metadata-spec300-v14.scale"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,12 +460,12 @@ func TestErrors(t *testing.T) {
 // (GSRPC-built, polkadot.js-checked) has ip_type 4 as expected.
 func TestServeAxonIPTypeQuirk(t *testing.T) {
 	var vf vectorFile
-	mustJSON(t, chaintest.Read(t, "vectors-spec381-finney.json"), &vf)
+	mustJSON(t, fixtures.Read(t, "vectors-spec381-finney.json"), &vf)
 	for _, v := range vf.Vectors {
 		if v.Method != "serve_axon" {
 			continue
 		}
-		call := chaintest.Hex(t, v.Call)
+		call := fixtures.Hex(t, v.Call)
 		if len(call) != 30 || call[26] != 0 || call[27] != 4 {
 			t.Errorf("serve_axon vector call %x: expected ip_type 0, protocol 4 at bytes 26, 27", call)
 		}
@@ -479,7 +479,7 @@ func TestAddStakeAcrossRuntimes(t *testing.T) {
 	for _, blob := range []string{"metadata-spec218-v14.scale", "metadata-spec300-v14.scale",
 		"metadata-spec346-v16.scale", "metadata-spec381-v16.scale"} {
 		t.Run(blob, func(t *testing.T) {
-			m, err := metadata.Decode(chaintest.MetadataBlob(t, blob))
+			m, err := metadata.Decode(fixtures.MetadataBlob(t, blob))
 			if err != nil {
 				t.Fatal(err)
 			}

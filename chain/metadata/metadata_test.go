@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
 )
 
 func load(t *testing.T, name string, opaque bool) *metadata.Metadata {
 	t.Helper()
-	b := chaintest.MetadataBlob(t, name)
+	b := fixtures.MetadataBlob(t, name)
 	var (
 		m   *metadata.Metadata
 		err error
@@ -41,7 +41,7 @@ var wantExtensions = map[uint32][]string{
 }
 
 func TestMetadataFixtures(t *testing.T) {
-	for _, f := range chaintest.MetadataFiles {
+	for _, f := range fixtures.MetadataFiles {
 		t.Run(f.Name, func(t *testing.T) {
 			m := load(t, f.Name, f.Opaque)
 			if m.Version != f.Version {
@@ -209,7 +209,7 @@ func checkVariant(t *testing.T, m *metadata.Metadata, id uint32, name string, id
 }
 
 func TestDecodeErrors(t *testing.T) {
-	good := chaintest.MetadataBlob(t, "metadata-spec218-v14.scale")
+	good := fixtures.MetadataBlob(t, "metadata-spec218-v14.scale")
 	tests := []struct {
 		name string
 		in   []byte

@@ -15,7 +15,7 @@ import (
 
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/client"
-	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/metagraph"
 	"github.com/taominer/taominer/chain/neuron"

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/neuron"
 )
 
@@ -21,7 +21,7 @@ func recordedResult(t *testing.T, seed, method, first string) string {
 			} `json:"response"`
 		} `json:"seeds"`
 	}
-	if err := json.Unmarshal(chaintest.Read(t, "ws_recorded.json"), &rec); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "ws_recorded.json"), &rec); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range rec.Seeds[seed][method] {
@@ -72,7 +72,7 @@ type wantNeuron struct {
 // (1024 neurons, every byte consumed) and compares the first five with the independently decoded
 // derived/neurons_lite_netuid1_block6852690_first5.json.
 func TestRecordedMetagraph(t *testing.T) {
-	raw := chaintest.Hex(t, recordedResult(t, "metagraph", "state_call", "NeuronInfoRuntimeApi_get_neurons_lite"))
+	raw := fixtures.Hex(t, recordedResult(t, "metagraph", "state_call", "NeuronInfoRuntimeApi_get_neurons_lite"))
 	ns, err := neuron.DecodeLiteList(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestRecordedMetagraph(t *testing.T) {
 		Count   int          `json:"count"`
 		Neurons []wantNeuron `json:"neurons"`
 	}
-	if err := json.Unmarshal(chaintest.Read(t, "neurons_lite_netuid1_block6852690_first5.json"), &want); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "neurons_lite_netuid1_block6852690_first5.json"), &want); err != nil {
 		t.Fatal(err)
 	}
 	if len(ns) != want.Count || len(ns) != 1024 {
@@ -134,7 +134,7 @@ func TestRecordedMetagraph(t *testing.T) {
 
 // TestLegacyWrapped decodes the spec-208 reply, which wraps Vec<NeuronInfoLite> in Vec<u8>.
 func TestLegacyWrapped(t *testing.T) {
-	raw := chaintest.Hex(t, recordedResult(t, "neurons_lite", "state_call", "NeuronInfoRuntimeApi_get_neurons_lite"))
+	raw := fixtures.Hex(t, recordedResult(t, "neurons_lite", "state_call", "NeuronInfoRuntimeApi_get_neurons_lite"))
 	ns, err := neuron.DecodeLiteList(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestLegacyWrapped(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	raw := chaintest.Hex(t, recordedResult(t, "metagraph", "state_call", "NeuronInfoRuntimeApi_get_neurons_lite"))
+	raw := fixtures.Hex(t, recordedResult(t, "metagraph", "state_call", "NeuronInfoRuntimeApi_get_neurons_lite"))
 	for _, b := range [][]byte{raw[:len(raw)-1], append(append([]byte{}, raw...), 0), {0x04, 1, 2, 3}} {
 		if _, err := neuron.DecodeLiteList(b); err == nil {
 			t.Errorf("decoded corrupt input of %d bytes", len(b))
@@ -163,7 +163,7 @@ func TestBadInput(t *testing.T) {
 
 func TestAccountAndAxon(t *testing.T) {
 	// System.Account value recorded in seed get_balance (storage_key_vectors.json).
-	a, err := neuron.DecodeAccountInfo(chaintest.Hex(t, "0x8d000000010000000100000000000000d0c30fbc0100000000e1f50500000000000000000000000000000000000000000000000000000080"))
+	a, err := neuron.DecodeAccountInfo(fixtures.Hex(t, "0x8d000000010000000100000000000000d0c30fbc0100000000e1f50500000000000000000000000000000000000000000000000000000080"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestAccountAndAxon(t *testing.T) {
 		t.Errorf("AccountInfo = %+v", a)
 	}
 	var ax []byte
-	ax = append(ax, chaintest.Hex(t, "2257640000000000"+"397f8900"+"6d3bdec0000000000000000000000000"+"8c17"+"04"+"04"+"00"+"00")...)
+	ax = append(ax, fixtures.Hex(t, "2257640000000000"+"397f8900"+"6d3bdec0000000000000000000000000"+"8c17"+"04"+"04"+"00"+"00")...)
 	info, err := neuron.DecodeAxonInfo(ax)
 	if err != nil || info.Block != 6575906 || info.Port != 6028 {
 		t.Errorf("AxonInfo = %+v, %v", info, err)

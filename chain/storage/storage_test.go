@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/storage"
 )
@@ -50,7 +50,7 @@ func TestTwoxKnown(t *testing.T) {
 // hash table.
 func TestRecordedKeys(t *testing.T) {
 	var vf vectorFile
-	if err := json.Unmarshal(chaintest.Read(t, "storage_key_vectors.json"), &vf); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "storage_key_vectors.json"), &vf); err != nil {
 		t.Fatal(err)
 	}
 	if len(vf.Vectors) < 20 {
@@ -61,7 +61,7 @@ func TestRecordedKeys(t *testing.T) {
 			t.Errorf("Twox128(%q) = %s, want %s", name, got, want)
 		}
 	}
-	m, err := metadata.DecodeOpaque(chaintest.MetadataBlob(t, "metadata_at_version15_spec343.hex"))
+	m, err := metadata.DecodeOpaque(fixtures.MetadataBlob(t, "metadata_at_version15_spec343.hex"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +74,9 @@ func TestRecordedKeys(t *testing.T) {
 				t.Fatalf("%s.%s: unknown hasher %q", v.Pallet, v.Item, a.Hasher)
 			}
 			hashers = append(hashers, h)
-			keys = append(keys, chaintest.Hex(t, a.Raw))
+			keys = append(keys, fixtures.Hex(t, a.Raw))
 		}
-		want := chaintest.Hex(t, v.Key)
+		want := fixtures.Hex(t, v.Key)
 		if len(v.Args) == 0 && len(want) > 48 {
 			// System.Account is recorded without its args: Blake2_128Concat(AccountId32).
 			hashers = []metadata.Hasher{metadata.Blake2_128Concat}
@@ -98,11 +98,11 @@ func TestRecordedKeys(t *testing.T) {
 
 func TestWorkedExample(t *testing.T) {
 	// Spec §3.1: Uids(14, 0x1a33…093e).
-	m, err := metadata.Decode(chaintest.MetadataBlob(t, "metadata_v14_spec343.hex"))
+	m, err := metadata.Decode(fixtures.MetadataBlob(t, "metadata_v14_spec343.hex"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hk := chaintest.Hex(t, "1a33474e4a857009da52aaa4080f176465f99c09763e03b9cd5ee038cec4093e")
+	hk := fixtures.Hex(t, "1a33474e4a857009da52aaa4080f176465f99c09763e03b9cd5ee038cec4093e")
 	got, err := storage.Key(m, "SubtensorModule", "Uids", []byte{14, 0}, hk)
 	if err != nil {
 		t.Fatal(err)

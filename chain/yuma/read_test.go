@@ -11,7 +11,7 @@ import (
 
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/client"
-	fixtures "github.com/taominer/taominer/chain/internal/chaintest"
+	"github.com/taominer/taominer/chain/internal/fixtures"
 	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/storage"
