@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/taominer/taominer/api"
 	"io"
 	"log/slog"
 	"math/big"
@@ -282,7 +283,7 @@ type chainNode struct {
 	lastServeAt  time.Time
 
 	projectWake chan struct{} // a metagraph sync to project from
-	projection  *projectionStatus
+	projection  *api.Projection
 	projectErr  string
 	projectAt   time.Time
 }
@@ -438,7 +439,7 @@ func (n *chainNode) projectLoop(ctx context.Context) error {
 		if s == nil {
 			continue
 		}
-		var pr *projectionStatus
+		var pr *api.Projection
 		var err error
 		if nr, ok := s.ByHotkey(n.hotSS58); ok {
 			pr, err = project(ctx, n.c, s, nr.UID)
@@ -581,64 +582,12 @@ func sameAxon(cur neuron.AxonInfo, a extrinsic.Axon) bool {
 }
 
 // chainStatus is the body of GET /v1/chain.
-type chainStatus struct {
-	Network    string         `json:"network"`
-	Endpoint   string         `json:"endpoint"`
-	Netuid     uint16         `json:"netuid"`
-	Hotkey     string         `json:"hotkey"`
-	Registered bool           `json:"registered"`
-	UID        *int           `json:"uid"`
-	Axon       axonStatus     `json:"axon"`
-	Neuron     *neuronStatus  `json:"neuron,omitempty"`
-	Metagraph  *metagraphInfo `json:"metagraph"`
-	Errors     map[string]any `json:"errors"`
-	// Validators is what the axon saw of its callers; null when no axon runs.
-	Validators *axon.Validators `json:"validators"`
-	// Projection is the Yuma epoch run locally on the latest metagraph and the on-chain weights
-	// and bonds; null before the first one (or when not registered).
-	Projection *projectionStatus `json:"projection"`
-	// Commitment is what --commit-endpoint publishes and what the chain holds; null without it.
-	Commitment *commitments.KeeperStatus `json:"commitment"`
-}
-
-type axonStatus struct {
-	Ours         string `json:"ours"`
-	Version      uint32 `json:"version"`
-	OnChain      string `json:"on_chain"`
-	OnChainBlock uint64 `json:"on_chain_block"`
-	Published    bool   `json:"published"`
-}
-
-type metagraphInfo struct {
-	Block       uint64    `json:"block"`
-	SyncedAt    time.Time `json:"synced_at"`
-	Source      string    `json:"source"`
-	Neurons     int       `json:"neurons"`
-	Tempo       uint16    `json:"tempo"`
-	MovingPrice *float64  `json:"moving_price_tao_per_alpha"`
-}
-
-// neuronStatus is one neuron's figures, shared by GET /v1/chain and `miner status`.
-type neuronStatus struct {
-	UID                uint16   `json:"uid"`
-	StakeAlpha         float64  `json:"stake_alpha"`
-	Incentive          float64  `json:"incentive"`
-	Dividends          float64  `json:"dividends"`
-	ValidatorPermit    bool     `json:"validator_permit"`
-	Active             bool     `json:"active"`
-	EmissionAlphaTempo float64  `json:"emission_alpha_per_tempo"`
-	EmissionAlphaDay   float64  `json:"emission_alpha_per_day"`
-	EmissionTAODay     *float64 `json:"emission_tao_per_day"`
-	Rank               int      `json:"rank"`
-	Miners             int      `json:"miners"`
-	LastUpdate         uint64   `json:"last_update"`
-}
 
 // describeNeuron computes a neuron's figures from a snapshot.
-func describeNeuron(s *metagraph.Snapshot, nr *metagraph.Neuron) *neuronStatus {
+func describeNeuron(s *metagraph.Snapshot, nr *metagraph.Neuron) *api.NeuronStatus {
 	rank, miners := s.MinerRank(nr.UID)
 	perTempo := float64(nr.Emission) / raoPerTAO
-	out := &neuronStatus{
+	out := &api.NeuronStatus{
 		UID: nr.UID, StakeAlpha: float64(nr.Stake) / raoPerTAO, Incentive: nr.Incentive, Dividends: nr.Dividends,
 		ValidatorPermit: nr.ValidatorPermit, Active: nr.Active,
 		EmissionAlphaTempo: perTempo, EmissionAlphaDay: perTempo * s.EpochsPerDay(),
@@ -652,27 +601,27 @@ func describeNeuron(s *metagraph.Snapshot, nr *metagraph.Neuron) *neuronStatus {
 }
 
 // ChainStatus reports the node's chain state (server.ChainSource).
-func (n *chainNode) ChainStatus(context.Context) (any, error) {
+func (n *chainNode) ChainStatus(context.Context) (*api.ChainStatus, error) {
 	n.mu.Lock()
-	st := chainStatus{
+	st := api.ChainStatus{
 		Network: n.network, Endpoint: n.endpoint, Netuid: n.netuid, Hotkey: n.hotSS58, Registered: n.uid >= 0,
-		Axon:   axonStatus{Ours: n.wantAddr, Version: n.want.Version, OnChain: axonAddr(n.onChain), OnChainBlock: n.onChain.Block, Published: n.published},
-		Errors: map[string]any{},
+		Axon:   api.AxonPublication{Ours: n.wantAddr, Version: n.want.Version, OnChain: axonAddr(n.onChain), OnChainBlock: n.onChain.Block, Published: n.published},
+		Errors: map[string]api.StatusError{},
 	}
 	if n.uid >= 0 {
 		uid := n.uid
 		st.UID = &uid
 	}
 	if n.lastServeErr != "" {
-		st.Errors["axon"] = map[string]any{"error": n.lastServeErr, "at": n.lastServeAt}
+		st.Errors["axon"] = api.StatusError{Error: n.lastServeErr, At: n.lastServeAt}
 	}
 	st.Projection = n.projection
 	if n.projectErr != "" {
-		st.Errors["projection"] = map[string]any{"error": n.projectErr, "at": n.projectAt}
+		st.Errors["projection"] = api.StatusError{Error: n.projectErr, At: n.projectAt}
 	}
 	n.mu.Unlock()
 	if at, err := n.syncer.LastError(); err != nil {
-		st.Errors["metagraph"] = map[string]any{"error": err.Error(), "at": at}
+		st.Errors["metagraph"] = api.StatusError{Error: err.Error(), At: at}
 	}
 	if n.ax != nil {
 		v := n.ax.Validators()
@@ -680,10 +629,11 @@ func (n *chainNode) ChainStatus(context.Context) (any, error) {
 	}
 	if n.commit != nil {
 		cs := n.commit.Status()
-		st.Commitment = &cs
+		st.Commitment = &api.CommitmentStatus{Ours: cs.Ours, OnChain: cs.OnChain, OnChainBlock: cs.OnChainBlock,
+			Published: cs.Published, Error: cs.Error, ErrorAt: cs.ErrorAt}
 	}
 	if s := n.Snapshot(); s != nil {
-		st.Metagraph = &metagraphInfo{Block: s.Block, SyncedAt: s.SyncedAt, Source: s.Source, Neurons: len(s.Neurons), Tempo: s.Tempo}
+		st.Metagraph = &api.MetagraphInfo{Block: s.Block, SyncedAt: s.SyncedAt, Source: s.Source, Neurons: len(s.Neurons), Tempo: s.Tempo}
 		if s.PriceKnown {
 			p := s.MovingPrice
 			st.Metagraph.MovingPrice = &p
@@ -692,7 +642,7 @@ func (n *chainNode) ChainStatus(context.Context) (any, error) {
 			st.Neuron = describeNeuron(s, nr)
 		}
 	}
-	return st, nil
+	return &st, nil
 }
 
 // collectors are the taominer_chain_* gauges, read from the current state at each scrape.
@@ -728,9 +678,9 @@ func (n *chainNode) collectors() []prometheus.Collector {
 		gauge("emission_alpha", "Alpha the hotkey earned in the subnet's last epoch (per tempo).",
 			mine(func(_ *metagraph.Snapshot, nr *metagraph.Neuron) float64 { return float64(nr.Emission) / raoPerTAO })),
 		gauge("projected_incentive", "The hotkey's incentive if the epoch ran at the last metagraph sync (Yuma run locally), 0 to 1.",
-			n.projected(func(p *projectionStatus) float64 { return p.Incentive })),
+			n.projected(func(p *api.Projection) float64 { return p.Incentive })),
 		gauge("projected_emission_alpha", "Alpha the hotkey would earn if the epoch ran at the last metagraph sync (Yuma run locally).",
-			n.projected(func(p *projectionStatus) float64 { return p.EmissionAlpha })),
+			n.projected(func(p *api.Projection) float64 { return p.EmissionAlpha })),
 		gauge("last_sync_block", "Block of the latest metagraph sync; 0 before the first.", func() float64 {
 			if s := n.Snapshot(); s != nil {
 				return float64(s.Block)
@@ -749,7 +699,7 @@ func (n *chainNode) collectors() []prometheus.Collector {
 }
 
 // projected reads a figure of the latest projection (0 without one).
-func (n *chainNode) projected(f func(*projectionStatus) float64) func() float64 {
+func (n *chainNode) projected(f func(*api.Projection) float64) func() float64 {
 	return func() float64 {
 		n.mu.Lock()
 		defer n.mu.Unlock()
@@ -818,17 +768,9 @@ func (n *node) attachChain(ctx context.Context, reg prometheus.Registerer, opts 
 	return cn, nil
 }
 
-// axonReport is the body of GET /v1/axon: the axon's address and hotkey and what it saw of its
-// callers, the same validators section as GET /v1/chain, online or offline.
-type axonReport struct {
-	Hotkey     string          `json:"hotkey"`
-	Addr       string          `json:"addr"`
-	Validators axon.Validators `json:"validators"`
-}
-
 // AxonStatus reports the axon's recent callers (server.AxonSource).
-func (a *axonNode) AxonStatus(context.Context) (any, error) {
-	return axonReport{Hotkey: a.ax.Hotkey(), Addr: a.ln.Addr().String(), Validators: a.ax.Validators()}, nil
+func (a *axonNode) AxonStatus(context.Context) (*api.AxonReport, error) {
+	return &api.AxonReport{Hotkey: a.ax.Hotkey(), Addr: a.ln.Addr().String(), Validators: a.ax.Validators()}, nil
 }
 
 // wireValidators shows the axon's recent callers, when it runs, in GET /v1/axon and in the

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/taominer/taominer/api"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -122,7 +123,7 @@ func startChainNode(t *testing.T, cc config.Serve) *testNode {
 
 // waitChain polls the node's GET /v1/chain (which must answer 200) until ok accepts it, failing
 // after timeout.
-func waitChain(t *testing.T, tn *testNode, timeout time.Duration, ok func(chainStatus) bool) chainStatus {
+func waitChain(t *testing.T, tn *testNode, timeout time.Duration, ok func(api.ChainStatus) bool) api.ChainStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -130,7 +131,7 @@ func waitChain(t *testing.T, tn *testNode, timeout time.Duration, ok func(chainS
 		if res.status != http.StatusOK {
 			t.Fatalf("GET /v1/chain = %d %s", res.status, res.body)
 		}
-		var st chainStatus
+		var st api.ChainStatus
 		if err := json.Unmarshal(res.body, &st); err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +351,7 @@ func TestChainServe(t *testing.T) {
 	root := pubWallet(t, bob, [32]byte{}, devKey(t, "//Alice").PublicKey())
 	cc := chainConfig(f, root)
 	tn := startChainNode(t, cc)
-	st := waitChain(t, tn, 20*time.Second, func(st chainStatus) bool {
+	st := waitChain(t, tn, 20*time.Second, func(st api.ChainStatus) bool {
 		return st.Metagraph != nil && st.Axon.Published && st.Axon.OnChain != "" && st.Neuron != nil
 	})
 	if st.Network != f.n.URL() || st.Netuid != 1 || st.Hotkey != bob.SS58() || !st.Registered || st.UID == nil || *st.UID != 7 ||
@@ -389,7 +390,7 @@ func TestChainServe(t *testing.T) {
 		}
 	}
 	// GET /v1/chain lists those calls, newest first, with the callers' UIDs.
-	st = chainStatus{}
+	st = api.ChainStatus{}
 	if err := json.Unmarshal(tn.do(t, http.MethodGet, "/v1/chain", nil, nil).body, &st); err != nil || st.Validators == nil {
 		t.Fatalf("GET /v1/chain validators: %v %+v", err, st.Validators)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/taominer/taominer/api"
 	"io"
 
 	"github.com/taominer/taominer/chain/client"
@@ -13,45 +14,13 @@ import (
 // maxWeighers bounds the validators listed in a projection.
 const maxWeighers = 16
 
-// projectionStatus is what the hotkey would get if the subnet's epoch ran at the snapshot's block,
-// shared by GET /v1/chain and `miner status`.
-type projectionStatus struct {
-	Block     uint64  `json:"block"`
-	Incentive float64 `json:"incentive"`
-	Consensus float64 `json:"consensus"`
-	Dividends float64 `json:"dividends"`
-	// EmissionAlpha is the hotkey's part of BasisAlpha, what the next epoch is expected to
-	// distribute: what the last one did (the sum of the metagraph's emissions), or, before any
-	// epoch paid anything, the pending emission. PendingAlpha is the subnet's pending emission at
-	// the block, what an epoch in the next block would distribute.
-	EmissionAlpha float64 `json:"emission_alpha"`
-	BasisAlpha    float64 `json:"basis_alpha"`
-	PendingAlpha  float64 `json:"pending_alpha"`
-	// SpecVersion is the runtime whose epoch rules and hyperparameters were used.
-	SpecVersion uint32 `json:"spec_version"`
-	// Weighers are the validators whose weight on the hotkey counts, largest share of its rank
-	// first (at most 16).
-	Weighers []projectionWeigher `json:"weighers"`
-	// Assumptions names what the projection does not read from the chain.
-	Assumptions string `json:"assumptions"`
-}
-
-type projectionWeigher struct {
-	UID       uint16  `json:"uid"`
-	Hotkey    string  `json:"hotkey"`
-	Stake     float64 `json:"stake"`
-	Weight    float64 `json:"weight"`
-	Clipped   float64 `json:"clipped"`
-	RankShare float64 `json:"rank_share"`
-}
-
 const projectionAssumptions = "hyperparameters, epoch rules of the runtime's spec, alpha and root stake with childkey inheritance, " +
 	"permits, weights and bonds read at the block; emission as the last epoch's; not modelled: commit-reveal commits (weights are used as stored)"
 
 // project reads at the snapshot's block what the subnet's epoch would read in the next block —
 // the runtime's hyperparameters and epoch rules, stakes, weights, bonds and pending emission
 // (chain/yuma.ReadEpoch) — and runs the Yuma epoch for uid (chain/yuma.Project).
-func project(ctx context.Context, c *client.Client, s *metagraph.Snapshot, uid uint16) (*projectionStatus, error) {
+func project(ctx context.Context, c *client.Client, s *metagraph.Snapshot, uid uint16) (*api.Projection, error) {
 	in, p, err := yuma.ReadEpoch(ctx, c, s.NetUID, s.BlockHash)
 	if err != nil {
 		return nil, fmt.Errorf("projection: %w", err)
@@ -68,19 +37,19 @@ func project(ctx context.Context, c *client.Client, s *metagraph.Snapshot, uid u
 	if err != nil {
 		return nil, fmt.Errorf("projection: %w", err)
 	}
-	out := &projectionStatus{Block: s.Block, Incentive: pr.Incentive, Consensus: pr.Consensus, Dividends: pr.Dividends,
+	out := &api.Projection{Block: s.Block, Incentive: pr.Incentive, Consensus: pr.Consensus, Dividends: pr.Dividends,
 		EmissionAlpha: float64(pr.Emission) / raoPerTAO, BasisAlpha: float64(in.RaoEmission) / raoPerTAO,
 		PendingAlpha: float64(pending) / raoPerTAO,
-		SpecVersion:  p.Rules.SpecVersion, Weighers: []projectionWeigher{}, Assumptions: projectionAssumptions}
+		SpecVersion:  p.Rules.SpecVersion, Weighers: []api.ProjectionWeigher{}, Assumptions: projectionAssumptions}
 	for _, w := range pr.Weighers[:min(len(pr.Weighers), maxWeighers)] {
-		out.Weighers = append(out.Weighers, projectionWeigher{UID: w.UID, Hotkey: w.Hotkey, Stake: w.Stake,
+		out.Weighers = append(out.Weighers, api.ProjectionWeigher{UID: w.UID, Hotkey: w.Hotkey, Stake: w.Stake,
 			Weight: w.Weight, Clipped: w.Clipped, RankShare: w.RankShare})
 	}
 	return out, nil
 }
 
 // printProjection writes the projection lines of `miner status`.
-func printProjection(w io.Writer, p *projectionStatus, errText string) {
+func printProjection(w io.Writer, p *api.Projection, errText string) {
 	if p == nil {
 		if errText != "" {
 			fmt.Fprintf(w, "projected   unavailable: %s\n", errText)

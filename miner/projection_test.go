@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/taominer/taominer/api"
 	"math"
 	"net/http"
 	"strings"
@@ -166,7 +167,7 @@ func TestChainProjection(t *testing.T) {
 	root := pubWallet(t, bob, [32]byte{}, devKey(t, "//Alice").PublicKey())
 	cc := chainConfig(f, root)
 	tn := startChainNode(t, cc)
-	st := waitChain(t, tn, 20*time.Second, func(st chainStatus) bool { return st.Projection != nil })
+	st := waitChain(t, tn, 20*time.Second, func(st api.ChainStatus) bool { return st.Projection != nil })
 	if p := st.Projection; p.Incentive < 0.9999 || p.Block != 6852690 || p.EmissionAlpha <= 0 || len(p.Weighers) == 0 {
 		t.Errorf("projection %+v", p)
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/taominer/taominer/api"
 	"io"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
-	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/chain/metagraph"
 )
 
@@ -39,24 +39,24 @@ Options:
 
 // statusReport is `miner status --json`.
 type statusReport struct {
-	Network    string          `json:"network"`
-	Netuid     uint16          `json:"netuid"`
-	Block      uint64          `json:"block"`
-	Tempo      uint16          `json:"tempo"`
-	Hotkey     string          `json:"hotkey"`
-	Registered bool            `json:"registered"`
-	Neuron     *neuronStatus   `json:"neuron"`
-	PriceTAO   *float64        `json:"moving_price_tao_per_alpha"`
-	Axon       statusAxon      `json:"axon"`
-	Node       json.RawMessage `json:"node,omitempty"`
-	NodeError  string          `json:"node_error,omitempty"`
+	Network    string            `json:"network"`
+	Netuid     uint16            `json:"netuid"`
+	Block      uint64            `json:"block"`
+	Tempo      uint16            `json:"tempo"`
+	Hotkey     string            `json:"hotkey"`
+	Registered bool              `json:"registered"`
+	Neuron     *api.NeuronStatus `json:"neuron"`
+	PriceTAO   *float64          `json:"moving_price_tao_per_alpha"`
+	Axon       statusAxon        `json:"axon"`
+	Node       json.RawMessage   `json:"node,omitempty"`
+	NodeError  string            `json:"node_error,omitempty"`
 	// Validators is the node's validators section: what its axon saw of validator calls (from
 	// GET /v1/chain, or GET /v1/axon when the node runs offline); absent without --url or axon.
-	Validators *axon.Validators `json:"validators,omitempty"`
+	Validators *api.Validators `json:"validators,omitempty"`
 	// Projection is what the hotkey would get if the epoch ran at Block (null when not
 	// registered or when it could not be computed: ProjectionError).
-	Projection      *projectionStatus `json:"projection"`
-	ProjectionError string            `json:"projection_error,omitempty"`
+	Projection      *api.Projection `json:"projection"`
+	ProjectionError string          `json:"projection_error,omitempty"`
 }
 
 type statusAxon struct {
@@ -157,11 +157,11 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // nodeChain fetches a running node's GET /v1/chain and the validators section in it. A node
 // that runs offline answers 404 there; its axon's validators then come from GET /v1/axon, and
 // the 404 is still reported.
-func nodeChain(ctx context.Context, base string) (json.RawMessage, *axon.Validators, error) {
+func nodeChain(ctx context.Context, base string) (json.RawMessage, *api.Validators, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var section struct {
-		Validators *axon.Validators `json:"validators"`
+		Validators *api.Validators `json:"validators"`
 	}
 	body, code, err := nodeGet(ctx, base, "/v1/chain")
 	if code == http.StatusNotFound {
@@ -261,7 +261,7 @@ func printStatus(w io.Writer, r statusReport, walletName string) {
 
 // printValidators shows what the node's axon saw: totals, the busiest callers and the recent
 // calls, newest first.
-func printValidators(w io.Writer, v *axon.Validators) {
+func printValidators(w io.Writer, v *api.Validators) {
 	fmt.Fprintf(w, "validators  %d answered, %d refused since %s\n", v.Answered, v.Refused, v.Since.Format(time.RFC3339))
 	uid := func(u *int) string {
 		if u == nil {

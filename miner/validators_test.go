@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/taominer/taominer/api"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestAxonRecentQueries(t *testing.T) {
 	}
 
 	res := tn.do(t, http.MethodGet, "/v1/axon", nil, nil)
-	var rep axonReport
+	var rep api.AxonReport
 	if res.status != 200 || json.Unmarshal(res.body, &rep) != nil {
 		t.Fatalf("GET /v1/axon = %d %s", res.status, res.body)
 	}
@@ -41,7 +42,7 @@ func TestAxonRecentQueries(t *testing.T) {
 	if rep.Hotkey != target.Hotkey || rep.Addr == "" || v.Answered != 1 || v.Refused != 1 || len(v.Recent) != 2 || len(v.Callers) != 2 {
 		t.Fatalf("GET /v1/axon = %s", res.body)
 	}
-	want := []axon.Query{
+	want := []api.AxonQuery{
 		{Hotkey: charlie.SS58(), Synapse: "Infer", Status: 403, Reason: axon.ReasonNotAllowed},
 		{Hotkey: alice.SS58(), Synapse: "Infer", Status: 200},
 	}

@@ -1,6 +1,7 @@
 package axon
 
 import (
+	"github.com/taominer/taominer/api"
 	"slices"
 	"strings"
 	"sync"
@@ -16,50 +17,6 @@ const (
 // maxHotkeyLen bounds a logged hotkey: SS58 addresses are 48 characters;
 // a forged header cannot make the log hold more.
 const maxHotkeyLen = 64
-
-// Query is one call the axon answered or refused, as the recent-queries
-// log keeps it.
-type Query struct {
-	Time time.Time `json:"time"`
-	// Hotkey is the caller's claimed hotkey (verified only when Reason is
-	// empty or a refusal after the signature check); "" when none came.
-	Hotkey string `json:"hotkey"`
-	// UID is the hotkey's UID in the metagraph; nil when not known.
-	UID     *int   `json:"uid"`
-	Synapse string `json:"synapse"`
-	Status  int    `json:"status"`
-	// Reason is the refusal reason (a taominer_axon_refused_total label);
-	// "" for calls that passed admission.
-	Reason string `json:"reason,omitempty"`
-	// Message is the status message sent back.
-	Message string `json:"message,omitempty"`
-	// ProcessMS is the time from arrival to answer, in milliseconds.
-	ProcessMS float64 `json:"process_ms"`
-}
-
-// CallerStats are one hotkey's counters.
-type CallerStats struct {
-	Hotkey string `json:"hotkey"`
-	UID    *int   `json:"uid"`
-	// Answered counts calls that passed admission (whatever the forward
-	// answered); Errors those of them not answered 200; Refused calls
-	// refused by admission.
-	Answered   uint64    `json:"answered"`
-	Errors     uint64    `json:"errors"`
-	Refused    uint64    `json:"refused"`
-	LastSeen   time.Time `json:"last_seen"`
-	LastStatus int       `json:"last_status"`
-}
-
-// Validators is what the axon saw of its callers: the recent calls,
-// newest first, the busiest callers, and totals since start.
-type Validators struct {
-	Since    time.Time     `json:"since"`
-	Answered uint64        `json:"answered"`
-	Refused  uint64        `json:"refused"`
-	Recent   []Query       `json:"recent"`
-	Callers  []CallerStats `json:"callers"`
-}
 
 // entry is a ring slot; uid -1 is unknown. Strings are shared with the
 // request (constants or header values), so recording allocates nothing.
@@ -168,21 +125,21 @@ func uidPtr(u int32) *int {
 }
 
 // snapshot copies the log: calls newest first, callers by calls made.
-func (l *recentLog) snapshot() Validators {
+func (l *recentLog) snapshot() api.Validators {
 	l.mu.Lock()
-	v := Validators{Since: l.since, Answered: l.answered, Refused: l.refused,
-		Recent: make([]Query, 0, l.n), Callers: make([]CallerStats, 0, len(l.callers))}
+	v := api.Validators{Since: l.since, Answered: l.answered, Refused: l.refused,
+		Recent: make([]api.AxonQuery, 0, l.n), Callers: make([]api.AxonCaller, 0, len(l.callers))}
 	for k := 1; k <= l.n; k++ {
 		e := &l.ring[(l.next-k+len(l.ring))%len(l.ring)]
-		v.Recent = append(v.Recent, Query{Time: e.at, Hotkey: e.hotkey, UID: uidPtr(e.uid), Synapse: e.synapse,
+		v.Recent = append(v.Recent, api.AxonQuery{Time: e.at, Hotkey: e.hotkey, UID: uidPtr(e.uid), Synapse: e.synapse,
 			Status: int(e.status), Reason: e.reason, Message: e.msg, ProcessMS: e.ms})
 	}
 	for _, c := range l.callers {
-		v.Callers = append(v.Callers, CallerStats{Hotkey: c.hotkey, UID: uidPtr(c.uid), Answered: c.answered,
+		v.Callers = append(v.Callers, api.AxonCaller{Hotkey: c.hotkey, UID: uidPtr(c.uid), Answered: c.answered,
 			Errors: c.errors, Refused: c.refused, LastSeen: c.last, LastStatus: int(c.lastStatus)})
 	}
 	l.mu.Unlock()
-	slices.SortStableFunc(v.Callers, func(a, b CallerStats) int {
+	slices.SortStableFunc(v.Callers, func(a, b api.AxonCaller) int {
 		if ta, tb := a.Answered+a.Refused, b.Answered+b.Refused; ta != tb {
 			if ta > tb {
 				return -1
@@ -210,15 +167,15 @@ func (a *Axon) record(hotkey, synapse string, status int, reason, msg string, st
 
 // Recent returns the last calls answered or refused, newest first (at
 // most Options.RecentSize).
-func (a *Axon) Recent() []Query { return a.recent.snapshot().Recent }
+func (a *Axon) Recent() []api.AxonQuery { return a.recent.snapshot().Recent }
 
 // Callers returns the per-hotkey counters of the busiest callers (at most
 // Options.TopCallers), most calls first.
-func (a *Axon) Callers() []CallerStats { return a.recent.snapshot().Callers }
+func (a *Axon) Callers() []api.AxonCaller { return a.recent.snapshot().Callers }
 
 // Validators returns the recent calls, the busiest callers and the totals
 // in one consistent copy, for GET /v1/chain and GET /v1/axon.
-func (a *Axon) Validators() Validators { return a.recent.snapshot() }
+func (a *Axon) Validators() api.Validators { return a.recent.snapshot() }
 
 // Hotkey is the axon's own hotkey, SS58.
 func (a *Axon) Hotkey() string { return a.hotkey }

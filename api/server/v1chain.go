@@ -9,17 +9,16 @@ import (
 	"github.com/taominer/taominer/api"
 )
 
-// ChainSource reports the node's chain status for GET /v1/chain: any value that marshals to JSON
-// (the miner's network, subnet, UID, registration, axon and sync state). The server knows nothing
-// of the chain itself.
+// ChainSource reports the node's chain status for GET /v1/chain (the miner's network, subnet,
+// UID, registration, axon and sync state). The server knows nothing of the chain itself.
 type ChainSource interface {
-	ChainStatus(ctx context.Context) (any, error)
+	ChainStatus(ctx context.Context) (*api.ChainStatus, error)
 }
 
-// AxonSource reports what the node's axon saw of validators for GET /v1/axon: any value that
-// marshals to JSON (recent calls, per-caller counters).
+// AxonSource reports what the node's axon saw of validators for GET /v1/axon (recent calls,
+// per-caller counters).
 type AxonSource interface {
-	AxonStatus(ctx context.Context) (any, error)
+	AxonStatus(ctx context.Context) (*api.AxonReport, error)
 }
 
 // routeV1Chain adds GET /v1/chain: the chain status, or 404 when the node runs offline; and

@@ -8,16 +8,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/server"
 )
 
-type chainSource map[string]any
+type chainSource api.ChainStatus
 
-func (c chainSource) ChainStatus(context.Context) (any, error) { return map[string]any(c), nil }
+func (c chainSource) ChainStatus(context.Context) (*api.ChainStatus, error) {
+	s := api.ChainStatus(c)
+	return &s, nil
+}
 
-type axonSource map[string]any
+type axonSource api.AxonReport
 
-func (a axonSource) AxonStatus(context.Context) (any, error) { return map[string]any(a), nil }
+func (a axonSource) AxonStatus(context.Context) (*api.AxonReport, error) {
+	r := api.AxonReport(a)
+	return &r, nil
+}
 
 // statusCase is one GET of a JSON status route: the server's options and
 // the answer wanted.
@@ -46,13 +53,13 @@ func testStatusRoute(t *testing.T, path string, tests []statusCase) {
 func TestV1Chain(t *testing.T) {
 	testStatusRoute(t, "/v1/chain", []statusCase{
 		{"offline", server.Options{}, http.StatusNotFound, "runs offline"},
-		{"online", server.Options{Chain: chainSource{"network": "test", "uid": 3}}, http.StatusOK, `"network":"test"`},
+		{"online", server.Options{Chain: chainSource{Network: "test", Netuid: 3}}, http.StatusOK, `"network":"test","endpoint":"","netuid":3`},
 	})
 }
 
 func TestV1Axon(t *testing.T) {
 	testStatusRoute(t, "/v1/axon", []statusCase{
 		{"no axon", server.Options{}, http.StatusNotFound, "no axon runs"},
-		{"axon", server.Options{Axon: axonSource{"answered": 2, "recent": []any{}}}, http.StatusOK, `"answered":2`},
+		{"axon", server.Options{Axon: axonSource{Hotkey: "5F", Validators: api.Validators{Answered: 2}}}, http.StatusOK, `"answered":2`},
 	})
 }
