@@ -243,84 +243,181 @@ type VersionPolicy struct {
 func decodeNodeStrict(n *yaml.Node, v any, what string, known ...string) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !slices.Contains(known, k.Value) {
-			return fmt.Errorf("line %d: field %s not found in %s", k.Line, k.Value, what)
+			return unknownKey(k, what, known)
 		}
 	}
-	if err := checkIntegers(n, reflect.TypeOf(v), what); err != nil {
+	if err := checkNode(n, reflect.TypeOf(v), what); err != nil {
 		return err
 	}
 	return n.Decode(v)
 }
 
+// unknownKey is the error for key k, not one of known, in the mapping
+// called what ("" at the top of the file).
+func unknownKey(k *yaml.Node, what string, known []string) error {
+	if what == "" {
+		return fmt.Errorf("line %d: unknown key %s (the model config keys are %s)", k.Line, k.Value, strings.Join(known, ", "))
+	}
+	return fmt.Errorf("line %d: unknown key %s in %s (its keys are %s)", k.Line, k.Value, what, strings.Join(known, ", "))
+}
+
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-// checkIntegers rejects numbers with a fraction or exponent (4.5, 16.0,
-// 1e3) where t, the type n decodes into, wants an integer: yaml.v3 would
-// silently truncate them. Types with their own UnmarshalYAML check
-// themselves (see decodeNodeStrict).
-func checkIntegers(n *yaml.Node, t reflect.Type, where string) error {
+// checkNode checks the shape of n against t, the type it decodes into,
+// before yaml.v3 decodes it, so that every error names the line and the
+// key as the file writes it (dynamic_batching.priority_levels) and says
+// what was expected in the file's words: yaml.v3's own errors name Go types
+// ("cannot unmarshal !!int `-5` into uint64", "field x not found in type
+// models.Config"). It also rejects numbers with a fraction or exponent
+// (4.5, 16.0, 1e3) where an integer is wanted, which yaml.v3 would
+// silently truncate. Types with their own UnmarshalYAML check themselves
+// (see decodeNodeStrict). All errors are returned, joined.
+func checkNode(n *yaml.Node, t reflect.Type, key string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	what := key
+	if what == "" {
+		what = "the model config"
+	}
 	switch {
 	case n.Kind == yaml.DocumentNode:
+		var errs []error
 		for _, c := range n.Content {
-			if err := checkIntegers(c, t, where); err != nil {
-				return err
-			}
+			errs = append(errs, checkNode(c, t, key))
 		}
+		return errors.Join(errs...)
+	case n.Kind == 0, n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return nil // empty, or absent: the default
 	case reflect.PointerTo(t).Implements(unmarshalerType):
-	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			for k := range t.NumField() {
-				if f := t.Field(k); strings.Split(f.Tag.Get("yaml"), ",")[0] == n.Content[i].Value {
-					key := n.Content[i].Value
-					if where != "" {
-						key = where + "." + key
-					}
-					if err := checkIntegers(n.Content[i+1], f.Type, key); err != nil {
-						return err
-					}
-				}
-			}
+		return nil
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: %s must be a mapping of keys (key: value), not %s", n.Line, what, describe(n))
 		}
-	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		return checkMapping(n, t, key)
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return fmt.Errorf("line %d: %s must be a list ([a, b]), not %s", n.Line, what, describe(n))
+		}
+		var errs []error
 		for _, c := range n.Content {
-			if err := checkIntegers(c, t.Elem(), where); err != nil {
-				return err
-			}
+			errs = append(errs, checkNode(c, t.Elem(), key))
 		}
-	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
-		switch t.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			return fmt.Errorf("line %d: %s: %s is not an integer", n.Line, where, n.Value)
+		return errors.Join(errs...)
+	case n.Kind != yaml.ScalarNode:
+		return fmt.Errorf("line %d: %s must be a single value, not %s", n.Line, what, describe(n))
+	}
+	return checkScalar(n, t, what)
+}
+
+// checkMapping checks the keys of mapping n against the fields of struct t.
+func checkMapping(n *yaml.Node, t reflect.Type, key string) error {
+	var known []string
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name := strings.Split(f.Tag.Get("yaml"), ",")[0]; name != "" && name != "-" {
+			known = append(known, name)
+			fields[name] = f.Type
+		}
+	}
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ft, ok := fields[k.Value]
+		if !ok {
+			errs = append(errs, unknownKey(k, key, known))
+			continue
+		}
+		sub := k.Value
+		if key != "" {
+			sub = key + "." + k.Value
+		}
+		errs = append(errs, checkNode(n.Content[i+1], ft, sub))
+	}
+	return errors.Join(errs...)
+}
+
+// checkScalar checks a scalar for a string, boolean or integer of type t.
+func checkScalar(n *yaml.Node, t reflect.Type, what string) error {
+	switch t.Kind() {
+	case reflect.Bool:
+		if n.ShortTag() != "!!bool" {
+			return fmt.Errorf("line %d: %s: %s is not true or false", n.Line, what, quote(n))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		var v int64
+		if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+			if n.ShortTag() == "!!int" {
+				return fmt.Errorf("line %d: %s: %s is too large", n.Line, what, n.Value)
+			}
+			return fmt.Errorf("line %d: %s: %s is not an integer", n.Line, what, quote(n))
+		}
+		if reflect.New(t).Elem().OverflowInt(v) {
+			return fmt.Errorf("line %d: %s: %s is too large", n.Line, what, n.Value)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.ShortTag() != "!!int" {
+			return fmt.Errorf("line %d: %s: %s is not an integer", n.Line, what, quote(n))
+		}
+		var v uint64
+		if err := n.Decode(&v); err != nil {
+			var neg int64
+			if n.Decode(&neg) == nil && neg < 0 {
+				return fmt.Errorf("line %d: %s: %s must not be negative", n.Line, what, n.Value)
+			}
+			return fmt.Errorf("line %d: %s: %s is too large", n.Line, what, n.Value)
+		}
+		if reflect.New(t).Elem().OverflowUint(v) {
+			return fmt.Errorf("line %d: %s: %s is too large (at most %d)", n.Line, what, n.Value,
+				uint64(1)<<(t.Bits())-1)
 		}
 	}
 	return nil
 }
 
+// describe names what node n is, in the file's words.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return quote(n)
+}
+
+// quote writes a scalar as the file has it: strings in double quotes.
+func quote(n *yaml.Node) string {
+	if n.ShortTag() == "!!str" {
+		return strconv.Quote(n.Value)
+	}
+	return n.Value
+}
+
 // ParseConfig decodes a model config strictly: unknown keys are errors.
+// Errors name the line and key and say what was expected.
 func ParseConfig(text []byte) (Config, error) {
 	var c Config
 	if len(bytes.TrimSpace(text)) == 0 {
 		return c, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return Config{}, fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := checkNode(&doc, reflect.TypeFor[Config](), ""); err != nil {
+		return Config{}, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); errors.Is(err, io.EOF) {
 		return Config{}, nil // only comments
 	} else if err != nil {
-		return Config{}, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(text, &doc); err != nil {
-		return Config{}, err
-	}
-	if err := checkIntegers(&doc, reflect.TypeFor[Config](), ""); err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {

@@ -116,26 +116,26 @@ instance_group:
 // badConfigs maps each testdata/*.bad.yaml fixture to the substrings its
 // error must contain (besides the file name).
 var badConfigs = map[string][]string{
-	"unknown_key":                        {"line 2: field max_queue_delay not found"},
-	"unknown_nested_key":                 {"line 3: field max_queue_delay not found"},
+	"unknown_key":                        {"line 2: unknown key max_queue_delay (the model config keys are max_batch_size, dynamic_batching,"},
+	"unknown_nested_key":                 {"line 3: unknown key max_queue_delay in dynamic_batching (its keys are preferred_batch_size, max_queue_delay_microseconds,"},
 	"negative_max_batch_size":            {"max_batch_size must not be negative, got -1"},
-	"max_batch_size_string":              {"line 1: cannot unmarshal !!str `four` into int"},
+	"max_batch_size_string":              {`line 1: max_batch_size: "four" is not an integer`},
 	"unknown_execution_provider":         {`execution_provider "tpu" is not cpu, cuda or tensorrt`},
-	"execution_provider_list":            {"line 1: cannot unmarshal !!seq into string"},
+	"execution_provider_list":            {"line 1: execution_provider must be a single value, not a list"},
 	"negative_intra_op_threads":          {"intra_op_threads must not be negative, got -2"},
 	"negative_device_id":                 {"device_id must not be negative, got -1"},
 	"device_id_float":                    {"line 2: device_id: 0.5 is not an integer"},
-	"device_id_string":                   {"line 2: cannot unmarshal !!str `gpu0` into int"},
+	"device_id_string":                   {`line 2: device_id: "gpu0" is not an integer`},
 	"unknown_fallback":                   {`fallback "cuda" is not cpu (or absent)`},
 	"preferred_batch_size_zero":          {"dynamic_batching.preferred_batch_size: 0 is not positive"},
-	"preferred_batch_size_scalar":        {"line 2: cannot unmarshal !!int `4` into []int"},
-	"negative_queue_delay":               {"line 2: cannot unmarshal !!int `-5` into uint64"},
+	"preferred_batch_size_scalar":        {"line 2: dynamic_batching.preferred_batch_size must be a list ([a, b]), not 4"},
+	"negative_queue_delay":               {"line 2: dynamic_batching.max_queue_delay_microseconds: -5 must not be negative"},
 	"instance_group_count_zero":          {"line 3: instance_group count must be at least 1, got 0"},
 	"instance_group_count_missing":       {"line 2: instance_group count must be at least 1, got 0"},
-	"instance_group_count_string":        {"line 2: cannot unmarshal !!str `two` into int"},
+	"instance_group_count_string":        {`line 2: instance_group.count: "two" is not an integer`},
 	"instance_group_list_count_zero":     {"line 4: instance_group count must be at least 1, got 0"},
-	"instance_group_list_unknown_key":    {"line 4: field gpus not found in instance_group"},
-	"instance_group_mapping_unknown_key": {"line 3: field name not found in instance_group"},
+	"instance_group_list_unknown_key":    {"line 4: unknown key gpus in instance_group (its keys are count, kind)"},
+	"instance_group_mapping_unknown_key": {"line 3: unknown key name in instance_group (its keys are count, kind)"},
 	"instance_group_unknown_kind":        {`line 2: instance_group kind "KIND_TPU" is not KIND_AUTO, KIND_CPU or KIND_GPU`},
 	"instance_group_list_unknown_kind":   {`line 3: instance_group kind "KIND_MODEL"`},
 	"instance_group_scalar":              {"line 1: instance_group must be a mapping or a list"},
@@ -144,26 +144,26 @@ var badConfigs = map[string][]string{
 	"version_policy_none":                {"version_policy needs exactly one of latest, all, specific"},
 	"version_policy_specific_empty":      {"version_policy.specific.versions is empty"},
 	"version_policy_latest_zero":         {"version_policy.latest.num_versions must be at least 1"},
-	"version_policy_versions_string":     {"line 3: cannot unmarshal !!str `two` into int64"},
+	"version_policy_versions_string":     {`line 3: version_policy.specific.versions: "two" is not an integer`},
 	"several_errors":                     {"max_batch_size must not be negative", `execution_provider "tpu"`},
-	"not_a_mapping":                      {"line 1: cannot unmarshal !!seq"},
-	"syntax":                             {"yaml: line 1"},
+	"not_a_mapping":                      {"line 1: the model config must be a mapping of keys (key: value), not a list"},
+	"syntax":                             {"not valid YAML: line 1: did not find expected ',' or ']'"},
 	"max_batch_size_float":               {"line 1: max_batch_size: 16.0 is not an integer"},
 	"instance_group_count_float":         {"line 1: instance_group.count: 1.5 is not an integer"},
 	"preferred_batch_size_float":         {"line 2: dynamic_batching.preferred_batch_size: 8.5 is not an integer"},
 	"priority_levels_float":              {"line 2: dynamic_batching.priority_levels: 1.5 is not an integer"},
-	"priority_levels_negative":           {"line 2: cannot unmarshal !!int `-1` into uint64"},
+	"priority_levels_negative":           {"line 2: dynamic_batching.priority_levels: -1 must not be negative"},
 	"priority_levels_too_many":           {"dynamic_batching.priority_levels must be at most 1048576, got 2000000"},
 	"priority_default_missing":           {"dynamic_batching.default_priority_level must be in 1..2 (priority_levels), got 0"},
 	"priority_default_out_of_range":      {"dynamic_batching.default_priority_level must be in 1..2 (priority_levels), got 3"},
 	"priority_default_without_levels":    {"dynamic_batching.default_priority_level 1 needs priority_levels"},
-	"priority_queue_policy":              {"line 2: field priority_queue_policy not found"},
-	"queue_policy_unknown_key":           {"line 3: field default_timeout not found"},
+	"priority_queue_policy":              {"line 2: unknown key priority_queue_policy in dynamic_batching"},
+	"queue_policy_unknown_key":           {"line 3: unknown key default_timeout in dynamic_batching.default_queue_policy"},
 	"timeout_action_delay":               {"dynamic_batching.default_queue_policy.timeout_action DELAY is not supported; use REJECT"},
 	"timeout_action_unknown":             {`dynamic_batching.default_queue_policy.timeout_action "reject" is not REJECT or DELAY`},
-	"max_queue_size_negative":            {"line 3: cannot unmarshal !!int `-1` into uint32"},
+	"max_queue_size_negative":            {"line 3: dynamic_batching.default_queue_policy.max_queue_size: -1 must not be negative"},
 	"default_timeout_too_large":          {"default_timeout_microseconds must be at most 9223372036854775, got 18446744073709551615"},
-	"allow_timeout_override_string":      {"line 3: cannot unmarshal !!str `maybe` into bool"},
+	"allow_timeout_override_string":      {`line 3: dynamic_batching.default_queue_policy.allow_timeout_override: "maybe" is not true or false`},
 	"instances_zero":                     {"instances must be at least 1, got 0"},
 	"instances_float":                    {"line 2: instances: 1.5 is not an integer"},
 	"instances_and_instance_group":       {"instances and instance_group both set"},
@@ -176,7 +176,13 @@ var badConfigs = map[string][]string{
 	"gpus_with_cpu_provider":             {"gpus auto needs a GPU execution_provider"},
 	"gpus_with_device_id":                {"device_id 1 and gpus both set: keep gpus (device_id: 1 is gpus: [1])"},
 	"gpu_min_free_without_auto":          {"gpu_min_free_mib applies only with gpus: auto"},
+	"max_queue_size_too_large":           {"line 3: dynamic_batching.default_queue_policy.max_queue_size: 5000000000 is too large (at most 4294967295)"},
+	"several_type_errors":                {`line 1: max_batch_size: "four" is not an integer`, "line 3: dynamic_batching.priority_levels: -2 must not be negative"},
 }
+
+// goWords are words of Go, not of the config file, that no config error
+// may show (yaml.v3's own errors do: "into uint64", "in type models.Config").
+var goWords = []string{"models.", "uint", "int64", "int32", "[]int", "!!", "unmarshal", "type "}
 
 func TestBadConfigs(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.bad.yaml"))
@@ -206,6 +212,11 @@ func TestBadConfigs(t *testing.T) {
 			for _, w := range append([]string{path}, want...) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("LoadConfigFile(%s) error:\n%v\nwant it to contain %q (file:\n%s)", path, err, w, text)
+				}
+			}
+			for _, w := range goWords {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("LoadConfigFile(%s) error:\n%v\nnames Go's %q, not the file's words", path, err, w)
 				}
 			}
 		})

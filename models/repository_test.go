@@ -209,7 +209,7 @@ func TestScan(t *testing.T) {
 			name:    "bad folder config",
 			files:   map[string]string{"m/1/model.onnx": model, "m/config.yaml": "max_batch_size: 4\nmax_batch_sise: 8\n", "ok.onnx": model},
 			want:    []entryView{{Name: "m", Versions: []string{"1 m/1/model.onnx"}, ConfigPath: "m/config.yaml"}, {Name: "ok", Versions: []string{"1 ok.onnx"}}},
-			wantErr: map[string][]string{"m": {"model config <repo>/m/config.yaml", "line 2: field max_batch_sise not found"}},
+			wantErr: map[string][]string{"m": {"model config <repo>/m/config.yaml", "line 2: unknown key max_batch_sise (the model config keys are max_batch_size,"}},
 		},
 		{
 			name:    "bad dropped-in config",

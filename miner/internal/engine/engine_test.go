@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/front"
 	"github.com/taominer/taominer/models"
@@ -193,11 +195,12 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 		edit       map[string]string
 		row        string // the index row that shows the failure
 		state, why string
+		want       []string // the model's index rows
 	}{
-		{"corrupt file", map[string]string{"a.onnx": "garbage"}, "a/1", api.StateReady, "reload failed: protobuf parsing failed"},
-		{"empty file", map[string]string{"a.onnx": ""}, "a/1", api.StateReady, "reload failed: protobuf parsing failed"},
-		{"broken new version", map[string]string{"m/2/model.onnx": "garbage"}, "m/2", api.StateUnavailable, "protobuf parsing failed"},
-		{"bad config", map[string]string{"a.yaml": "bogus_key: 1\n"}, "a/", api.StateUnavailable, "bogus_key"},
+		{"corrupt file", map[string]string{"a.onnx": "garbage"}, "a/1", api.StateReady, "reload failed: protobuf parsing failed", []string{"a/1"}},
+		{"empty file", map[string]string{"a.onnx": ""}, "a/1", api.StateReady, "reload failed: protobuf parsing failed", []string{"a/1"}},
+		{"broken new version", map[string]string{"m/2/model.onnx": "garbage"}, "m/2", api.StateUnavailable, "protobuf parsing failed", []string{"m/1", "m/2"}},
+		{"bad config", map[string]string{"a.yaml": "bogus_key: 1\n"}, "a/1", api.StateReady, "reload failed: model config ", []string{"a/1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,7 +224,79 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 			if got := e.LoadFailures()[name]; got != 1 {
 				t.Errorf("load failures of %s = %d, want 1", name, got)
 			}
+			if rows := modelRows(t, e, name); len(rows) != len(tt.want) {
+				t.Errorf("index rows of %s = %+v, want %d", name, rows, len(tt.want))
+			}
 		})
+	}
+}
+
+// modelRows returns the index rows of one model.
+func modelRows(t *testing.T, e *Engine, model string) []api.RepositoryIndexEntry {
+	t.Helper()
+	rows, err := e.Index(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.DeleteFunc(rows, func(r api.RepositoryIndexEntry) bool { return r.Name != model })
+}
+
+// TestBadConfigOneRow: a model whose config breaks is one index row: READY
+// with "reload failed: " and the error while an older version serves,
+// UNAVAILABLE with the error when none does. Mending the config brings
+// back the plain READY row.
+func TestBadConfigOneRow(t *testing.T) {
+	e, _, dir := startEngine(t, map[string]string{"a.onnx": "ok 1", "never.onnx": "ok 1", "never.yaml": "max_batch_size: four\n"}, ControlPoll)
+	wantErr := dir + "/never.yaml: line 1: max_batch_size: \"four\" is not an integer"
+	if diff := cmp.Diff([]api.RepositoryIndexEntry{{Name: "never", State: api.StateUnavailable, Reason: "model config " + wantErr}},
+		modelRows(t, e, "never")); diff != "" {
+		t.Errorf("rows of a model that never loaded (-want +got):\n%s", diff)
+	}
+	writeFile(t, filepath.Join(dir, "a.yaml"), "dynamic_batching:\n  max_queue_delay_microseconds: -5\n")
+	if err := e.Load(t.Context(), "a"); err == nil {
+		t.Fatal("Load with a broken config: no error")
+	}
+	want := []api.RepositoryIndexEntry{{Name: "a", Version: "1", State: api.StateReady,
+		Reason: "reload failed: model config " + dir + "/a.yaml: line 2: dynamic_batching.max_queue_delay_microseconds: -5 must not be negative"}}
+	if diff := cmp.Diff(want, modelRows(t, e, "a")); diff != "" {
+		t.Errorf("rows of a serving model with a broken config (-want +got):\n%s", diff)
+	}
+	writeFile(t, filepath.Join(dir, "a.yaml"), "")
+	if err := e.Load(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	want = []api.RepositoryIndexEntry{{Name: "a", Version: "1", State: api.StateReady}}
+	if diff := cmp.Diff(want, modelRows(t, e, "a")); diff != "" {
+		t.Errorf("rows after the config is mended (-want +got):\n%s", diff)
+	}
+}
+
+// TestRemoveForgets: a model removed from the folder leaves the index
+// (unlike an unload, which keeps UNAVAILABLE "unloaded" rows), lookups
+// answer 404, and its load failures stay counted.
+func TestRemoveForgets(t *testing.T) {
+	e, _, dir := startEngine(t, map[string]string{"a.onnx": "ok 1", "m/1/model.onnx": "ok 1", "m/2/model.onnx": "garbage",
+		"m/config.yaml": "version_policy: {all: {}}\n"}, ControlPoll)
+	if err := os.RemoveAll(filepath.Join(dir, "m")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove(t.Context(), "m"); err != nil {
+		t.Fatal(err)
+	}
+	if rows := modelRows(t, e, "m"); len(rows) != 0 {
+		t.Errorf("index rows of the removed model = %+v, want none", rows)
+	}
+	if err := e.ModelReady("m", ""); api.StatusOf(err) != http.StatusNotFound {
+		t.Errorf("ready m after removal: %v, want 404", err)
+	}
+	if s, err := e.Stats("", ""); err != nil || len(s.ModelStats) != 1 || s.ModelStats[0].Name != "a" {
+		t.Errorf("stats after removal = %+v (%v), want a only", s, err)
+	}
+	if got := e.LoadFailures()["m"]; got != 1 {
+		t.Errorf("load failures of the removed model = %d, want 1 (counts never drop)", got)
+	}
+	if err := e.Remove(t.Context(), "nope"); err != nil {
+		t.Errorf("Remove of an unknown model: %v, want nil", err)
 	}
 }
 

@@ -49,33 +49,60 @@ func (e *Engine) Load(ctx context.Context, name string) error {
 }
 
 // Unload stops serving a model: new requests get 404 (after the index shows
-// it UNAVAILABLE), queued ones are answered first. A model removed from the
-// repository folder is unloaded the same way. With the model control mode
-// none, Unload is refused.
+// it UNAVAILABLE), queued ones are answered first. With the model control
+// mode none, Unload is refused.
 func (e *Engine) Unload(ctx context.Context, name string) error {
 	if err := e.controlAllowed("unload", name); err != nil {
 		return err
 	}
+	if !e.takeOut(name, false) {
+		return api.BadRequest("failed to unload '%s': model is not known", name)
+	}
+	return nil
+}
+
+// Remove forgets a model whose files left the repository folder: it is
+// drained as Unload drains it, and its rows leave the index (and so GET
+// /v1/stats and the dashboard) instead of staying as UNAVAILABLE
+// "unloaded". Its load failures stay counted (LoadFailures only grows). A
+// model the engine does not know is no error.
+func (e *Engine) Remove(_ context.Context, name string) error {
+	e.takeOut(name, true)
+	return nil
+}
+
+// takeOut stops serving a model and drains its versions; forget drops
+// the model's rows, otherwise every row becomes UNAVAILABLE "unloaded"
+// (so that lookups answer 404). It reports whether the model was known.
+func (e *Engine) takeOut(name string, forget bool) bool {
 	e.loadMu.Lock()
 	e.mu.Lock()
 	m, ok := e.models[name]
 	if !ok {
 		e.mu.Unlock()
 		e.loadMu.Unlock()
-		return api.BadRequest("failed to unload '%s': model is not known", name)
+		return false
 	}
 	retired := slices.Collect(maps.Values(m.ready))
-	// Every row, including failed versions and a failed model-level load,
-	// becomes "unloaded", so that lookups answer 404.
-	for n := range m.status {
-		m.status[n] = status{api.StateUnavailable, reasonUnloaded}
+	if forget {
+		delete(e.models, name)
+	} else {
+		// Every row, including failed versions and a failed model-level
+		// load, becomes "unloaded".
+		for n := range m.status {
+			m.status[n] = status{api.StateUnavailable, reasonUnloaded}
+		}
+		clear(m.ready)
 	}
-	clear(m.ready)
 	e.mu.Unlock()
 	e.loadMu.Unlock()
 	e.retire(retired)
-	e.log.Info("model unloaded", "model", name, "versions", len(retired))
-	return nil
+	msg := "model unloaded"
+	if forget {
+		msg = "model removed from the folder; unloaded and forgotten"
+	}
+	e.log.Info(msg, "model", name, "versions", len(retired))
+	return true
 }
 
 // LoadFailures returns, per model name, how many loads of a version (or of
@@ -133,8 +160,7 @@ func (e *Engine) switchIn(ctx context.Context, entry *models.Entry) ([]*version,
 	}
 	log := e.log.With("model", entry.Name)
 	if entry.Err != nil {
-		e.failed(entry.Name, 0, status{api.StateUnavailable, entry.Err.Error()})
-		if e.servingAny(entry.Name) {
+		if e.badConfig(entry.Name, entry.Err) {
 			log.Error("reload failed; the serving versions stay", "err", entry.Err)
 		}
 		return nil, api.BadRequest("failed to load '%s': %v", entry.Name, entry.Err)
@@ -204,11 +230,25 @@ func (e *Engine) failed(name string, v int64, s status) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) servingAny(name string) bool {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	m, ok := e.models[name]
-	return ok && len(m.ready) > 0
+// badConfig records a model whose config does not load, as one failure.
+// Its serving versions stay, each one row READY with "reload failed: "
+// and the error; without one, the model is one UNAVAILABLE row with the
+// error. Rows of versions that are not serving go: the config, not they,
+// is what is wrong now. It reports whether versions still serve.
+func (e *Engine) badConfig(name string, err error) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failures[name]++
+	m := e.model(name)
+	clear(m.status)
+	if len(m.ready) == 0 {
+		m.status[0] = status{api.StateUnavailable, err.Error()}
+		return false
+	}
+	for n := range m.ready {
+		m.status[n] = status{api.StateReady, "reload failed: " + err.Error()}
+	}
+	return true
 }
 
 // retire drains and closes versions taken out of service. It runs outside

@@ -195,7 +195,7 @@ func (r *chanRepo) Load(_ context.Context, name string) error {
 	return nil
 }
 
-func (r *chanRepo) Unload(_ context.Context, name string) error {
+func (r *chanRepo) Remove(_ context.Context, name string) error {
 	r.calls <- "unload " + name
 	return nil
 }

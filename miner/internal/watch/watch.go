@@ -25,14 +25,15 @@ import (
 // time a changed model must keep its fingerprint before it is loaded.
 const DefaultDebounce = 150 * time.Millisecond
 
-// Repository is what the watcher drives: loading and unloading one model of
+// Repository is what the watcher drives: loading and removing one model of
 // the folder. engine.Engine implements it.
 type Repository interface {
 	// Load (re)loads a model from the folder. A failure must leave the
 	// serving copy in place; the watcher does not retry it.
 	Load(ctx context.Context, name string) error
-	// Unload drains a model and stops serving it.
-	Unload(ctx context.Context, name string) error
+	// Remove drains a model whose files left the folder, stops serving it
+	// and forgets it.
+	Remove(ctx context.Context, name string) error
 }
 
 // Options configure a Watcher.
@@ -230,7 +231,7 @@ func (w *Watcher) apply(ctx context.Context, a action) {
 		return
 	}
 	log.Info("model repository: model removed; unloading")
-	if err := w.repo.Unload(ctx, a.name); err != nil {
-		log.Warn("model repository: unload failed", "err", err)
+	if err := w.repo.Remove(ctx, a.name); err != nil {
+		log.Warn("model repository: removal failed", "err", err)
 	}
 }

@@ -269,7 +269,7 @@ func (r *fakeRepo) Load(_ context.Context, name string) error {
 	return nil
 }
 
-func (r *fakeRepo) Unload(_ context.Context, name string) error {
+func (r *fakeRepo) Remove(_ context.Context, name string) error {
 	r.record(fmt.Sprintf("unload %s at %v", name, time.Since(r.start)))
 	return nil
 }
