@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -21,24 +18,42 @@ import (
 	"github.com/taominer/taominer/miner/internal/engine"
 )
 
-// axonNode is the node's running axon: its handler, server and bound
-// listener.
+// axonNode is the node's running axon: its handler on its bound port.
 type axonNode struct {
-	ax  *axon.Axon
-	srv *http.Server
-	ln  net.Listener
+	ax   *axon.Axon
+	port *livePort
 }
 
-// startAxon binds the Bittensor axon on all interfaces at --axon-port when
-// a wallet is configured and the node answers requests (not a worker). It
-// forwards to inf (the engine, or the Redis front), and checks callers
-// against mg (nil: no chain, only --allow-hotkey callers are answered).
-// The server runs as one of the node's loops and shuts down with it.
-func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Metagraph) error {
-	cfg := n.cfg
-	if cfg.Wallet == "" || cfg.Role == roleWorker {
+// runsAxon reports whether the node runs an axon: a wallet is configured
+// and the node answers requests (not a worker).
+func (n *node) runsAxon() bool { return n.cfg.Wallet != "" && n.cfg.Role != roleWorker }
+
+// bindAxon binds the Bittensor axon's port on all interfaces at
+// --axon-port, when the node runs an axon, before anything slow: until
+// startAxon it answers 503 "starting: ...". The port shuts down with the
+// node's loops.
+func (n *node) bindAxon() error {
+	if !n.runsAxon() {
 		return nil
 	}
+	p, err := n.openPort("axon", "axon", "--axon-port", fmt.Sprintf(":%d", n.cfg.AxonPort), axon.Starting(n.startPhase))
+	if err != nil {
+		return err
+	}
+	n.axon = &axonNode{port: p}
+	n.loops = append(n.loops, p.run(n.cfg.ShutdownTimeout))
+	return nil
+}
+
+// startAxon builds the axon of the port bindAxon bound, if any, and
+// serves it there. It forwards to inf (the engine, or the Redis front),
+// and checks callers against mg (nil: no chain, only --allow-hotkey
+// callers are answered).
+func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Metagraph) error {
+	if n.axon == nil {
+		return nil
+	}
+	cfg := n.cfg
 	hotkey, err := axonHotkey(cfg)
 	if err != nil {
 		return fmt.Errorf("axon: %w", err)
@@ -73,15 +88,8 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.AxonPort))
-	if err != nil {
-		return fmt.Errorf("axon listen: %w", err)
-	}
-	p := n.guards.port("axon")
-	a := &axonNode{ax: ax, ln: p.Listen(ln), srv: p.Server(p.Handler("axon", ax.Handler()))}
-	n.axon = a
-	n.closers = append(n.closers, func() { _ = ln.Close() })
-	n.loops = append(n.loops, a.run(cfg.ShutdownTimeout))
+	n.axon.ax = ax
+	n.axon.port.set(ax.Handler())
 	if cfg.ModelControl == engine.ControlPoll {
 		every := cfg.RepositoryPollInterval
 		if every <= 0 {
@@ -93,7 +101,7 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	if mg != nil {
 		chain = "metagraph"
 	}
-	log.Info("axon serving", "addr", ln.Addr().String(), "hotkey", hotkey, "callers", chain,
+	log.Info("axon serving", "addr", n.axon.port.Addr(), "hotkey", hotkey, "callers", chain,
 		"min_validator_stake", cfg.MinValidatorStake, "rate_limit", cfg.AxonRateLimit)
 	return nil
 }
@@ -128,24 +136,21 @@ func mappingOptions() mapping.Options {
 	}}
 }
 
-// run serves until ctx ends, then shuts down within timeout.
-func (a *axonNode) run(timeout time.Duration) func(context.Context) error {
+// run serves until ctx ends, then shuts down within timeout; a server
+// that fails before ends it with its error.
+func (p *livePort) run(timeout time.Duration) func(context.Context) error {
 	return func(ctx context.Context) error {
-		errc := make(chan error, 1)
-		go func() { errc <- a.srv.Serve(a.ln) }()
 		select {
-		case err := <-errc:
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
+		case <-p.done:
+			if err := p.wait(); err != nil {
+				return fmt.Errorf("axon server: %w", err)
 			}
-			return fmt.Errorf("axon server: %w", err)
+			return nil
 		case <-ctx.Done():
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		err := a.srv.Shutdown(sctx)
-		<-errc
-		return err
+		return p.shutdown(sctx)
 	}
 }
 
@@ -154,7 +159,7 @@ func (n *node) AxonAddr() string {
 	if n.axon == nil {
 		return ""
 	}
-	return n.axon.ln.Addr().String()
+	return n.axon.port.Addr()
 }
 
 // axonHotkey loads the serving hotkey once and returns its SS58 address;

@@ -770,7 +770,7 @@ func (n *node) attachChain(ctx context.Context, reg prometheus.Registerer, opts 
 
 // AxonStatus reports the axon's recent callers (server.AxonSource).
 func (a *axonNode) AxonStatus(context.Context) (*api.AxonReport, error) {
-	return &api.AxonReport{Hotkey: a.ax.Hotkey(), Addr: a.ln.Addr().String(), Validators: a.ax.Validators()}, nil
+	return &api.AxonReport{Hotkey: a.ax.Hotkey(), Addr: a.port.Addr(), Validators: a.ax.Validators()}, nil
 }
 
 // wireValidators shows the axon's recent callers, when it runs, in GET /v1/axon and in the

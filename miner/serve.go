@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -39,6 +38,9 @@ type nodeOptions struct {
 	// noObservers leaves the batchers without observers (no histograms, no
 	// /v1/stats windows), to measure what they cost.
 	noObservers bool
+	// opener, when set, opens the models instead of ONNX Runtime's opener
+	// (tests: a model that takes long to open).
+	opener engine.Opener
 }
 
 // newLogger builds the process logger from the config.
@@ -76,14 +78,15 @@ func (o onnxOpener) Open(_ context.Context, path string, cfg models.Config) (mod
 	return io, s, nil
 }
 
-// node is a running miner: its engine and HTTP server on a bound listener.
+// node is a running miner: its engine and its ports.
 type node struct {
 	log     *slog.Logger
 	engine  *engine.Engine // nil on an api-role node
 	watcher *watch.Watcher // nil unless --model-control=poll
-	http    *http.Server
-	ln      net.Listener
+	http    *livePort      // KServe, health, metrics (ports.go)
+	reg     *prometheus.Registry
 	cfg     config.Serve
+	phase   atomic.Pointer[string] // what the start is doing, for the starting answers
 	// loops run until the node's context ends (the Redis worker and
 	// directory); closers run after them and the engine, in order.
 	loops   []func(context.Context) error
@@ -92,38 +95,81 @@ type node struct {
 	guards  *guards   // the public ports' limits (guards.go)
 }
 
-// newNode loads the runtime and the models and binds the HTTP listener;
-// with --redis it adds the Redis worker and front its role asks for.
+// newNode loads the runtime, binds the ports, then loads the models and
+// attaches the chain; with --redis it adds the Redis worker and front its
+// role asks for.
 func newNode(ctx context.Context, cfg config.Serve, log *slog.Logger) (*node, error) {
 	return newNodeWith(ctx, cfg, log, nodeOptions{})
 }
 
 // newNodeWith is newNode with options beyond the config.
 func newNodeWith(ctx context.Context, cfg config.Serve, log *slog.Logger, nopt nodeOptions) (*node, error) {
-	var rdb *redis.Client
-	if cfg.Redis == "" {
-		if cfg.Role != roleAll {
-			return nil, fmt.Errorf("--role %s needs --redis", cfg.Role)
-		}
-	} else {
-		var err error
-		if rdb, err = redisq.NewClient(cfg.Redis); err != nil {
+	if cfg.Redis == "" && cfg.Role != roleAll {
+		return nil, fmt.Errorf("--role %s needs --redis", cfg.Role)
+	}
+	if cfg.Role != roleAPI {
+		// A quick check of the config, before the ports.
+		if err := loadRuntime(cfg, log); err != nil {
 			return nil, err
 		}
-		redisq.SetLogger(log)
 	}
-	n, err := buildNode(ctx, cfg, log, rdb, nopt)
+	n, err := bindNode(cfg, log)
 	if err != nil {
-		if rdb != nil {
-			_ = rdb.Close()
-		}
 		return nil, err
 	}
-	if rdb != nil {
-		n.closers = append(n.closers, func() { _ = rdb.Close() })
+	if err := n.build(ctx, nopt); err != nil {
+		n.close()
+		return nil, err
 	}
 	return n, nil
 }
+
+// loadRuntime finds and loads the ONNX Runtime library.
+func loadRuntime(cfg config.Serve, log *slog.Logger) error {
+	lib, err := onnx.FindLibrary(cfg.ONNXRuntimeLib)
+	if err != nil {
+		return err
+	}
+	if err := onnx.Init(lib); err != nil {
+		return err
+	}
+	log.Info("onnxruntime loaded", "library", lib, "version", onnx.Version())
+	return nil
+}
+
+// bindNode binds every port of the node before anything slow happens (the
+// models loading, the chain attaching): the HTTP port, and the axon port
+// when the node runs one. Both answer at once: the HTTP port's liveness
+// 200, its readiness 503, every other route (and the axon) 503 "starting:
+// <phase>" until build swaps in the real handlers.
+func bindNode(cfg config.Serve, log *slog.Logger) (*node, error) {
+	n := &node{log: log, cfg: cfg, reg: prometheus.NewRegistry()}
+	n.setPhase("loading models")
+	if cfg.Role == roleAPI {
+		n.setPhase("attaching to the chain")
+	}
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := n.setupGuards(n.reg); err != nil {
+		return nil, err
+	}
+	metricsHandler := promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg})
+	p, err := n.openPort("http", "kserve", "--http-addr", cfg.HTTPAddr, server.Starting(n.startPhase, metricsHandler))
+	if err != nil {
+		return nil, err
+	}
+	n.http = p
+	if err := n.bindAxon(); err != nil {
+		n.close()
+		return nil, err
+	}
+	log.Info("listening; starting", "addr", n.Addr(), "axon", n.AxonAddr(), "phase", n.startPhase())
+	return n, nil
+}
+
+// setPhase says what the start is doing now.
+func (n *node) setPhase(what string) { n.phase.Store(&what) }
+
+func (n *node) startPhase() string { return *n.phase.Load() }
 
 // producerCollectors export a front's Redis producer counters.
 func producerCollectors(p *redisq.Producer) []prometheus.Collector {
@@ -171,26 +217,27 @@ func (n *node) front(rdb *redis.Client, reg prometheus.Registerer, started time.
 	})
 }
 
-// listen binds the HTTP port (KServe, health, metrics) behind its guard.
-func (n *node) listen(handler http.Handler) error {
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --http-addr %s: %w", n.cfg.HTTPAddr, err)
+// build connects Redis when --redis is set, loads the runtime and the
+// models, attaches the chain and builds the handlers the bound ports
+// switch to. On an error the caller closes the node.
+func (n *node) build(ctx context.Context, nopt nodeOptions) error {
+	cfg := n.cfg
+	if cfg.Redis == "" {
+		return n.buildWith(ctx, nil, nopt)
 	}
-	p := n.guards.port("http")
-	n.ln = p.Listen(ln)
-	n.http = p.Server(p.Handler("kserve", handler))
-	return nil
+	rdb, err := redisq.NewClient(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	redisq.SetLogger(n.log)
+	err = n.buildWith(ctx, rdb, nopt)
+	n.closers = append(n.closers, func() { _ = rdb.Close() }) // after the closers that use it
+	return err
 }
 
-func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *redis.Client, nopt nodeOptions) (*node, error) {
-	n := &node{log: log, cfg: cfg}
+func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOptions) error {
+	cfg, log, reg := n.cfg, n.log, n.reg
 	if cfg.Role == roleAPI {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		if err := n.setupGuards(reg); err != nil {
-			return nil, err
-		}
 		met := metrics.New(reg)
 		var observe func(model, version string) batch.Observer
 		if !nopt.noObservers {
@@ -208,36 +255,14 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		// publishes its axon.
 		cn, err := n.attachChain(ctx, reg, &opts)
 		if err != nil {
-			n.close()
-			return nil, err
+			return err
 		}
-		if err := n.startAxon(opts.Inferer, reg, cn.metagraph()); err != nil {
-			n.close()
-			return nil, err
-		}
-		n.wireValidators(&opts, cn)
-		if err := n.listen(server.New(opts)); err != nil {
-			n.close()
-			return nil, err
-		}
-		return n, nil
+		return n.serveReady(opts, cn)
 	}
-	lib, err := onnx.FindLibrary(cfg.ONNXRuntimeLib)
-	if err != nil {
-		return nil, err
-	}
-	if err := onnx.Init(lib); err != nil {
-		return nil, err
-	}
-	log.Info("onnxruntime loaded", "library", lib, "version", onnx.Version())
 	gpuStats, gpuSource, closeGPUs := gpuPoller(ctx, log)
 	n.loops = append(n.loops, gpuStats.Run)
 	n.closers = append(n.closers, closeGPUs)
 	started := time.Now()
-	reg := prometheus.NewRegistry()
-	if err := n.setupGuards(reg); err != nil {
-		return nil, err
-	}
 	met := metrics.New(reg)
 	windows := throughput.New(nil)
 	observe := func(model, version string) batch.Observer {
@@ -246,7 +271,11 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 	if nopt.noObservers {
 		observe = nil
 	}
-	eng := engine.New(onnxOpener{threads: cfg.IntraOpThreads, log: log}, engine.Options{
+	var opener engine.Opener = onnxOpener{threads: cfg.IntraOpThreads, log: log}
+	if nopt.opener != nil {
+		opener = nopt.opener
+	}
+	eng := engine.New(opener, engine.Options{
 		Dir:                  cfg.ModelsDir,
 		DefaultMaxBatchSize:  cfg.MaxBatchSize,
 		DefaultMaxQueueDelay: cfg.MaxQueueDelay,
@@ -262,16 +291,22 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		// during the startup load is then reloaded once the watcher runs.
 		loaded, err := watch.Fingerprints(cfg.ModelsDir)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		watcher = watch.New(eng, loaded, watch.Options{Dir: cfg.ModelsDir, Interval: cfg.RepositoryPollInterval, Logger: log})
 	}
+	// The engine closes after the node's loops (run), or here when the
+	// start fails.
+	built := false
+	defer func() {
+		if !built {
+			eng.Close(context.Background())
+		}
+	}()
 	if err := eng.LoadAll(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		metrics.NewCollector(eng), gpuStats)
-	n.engine, n.watcher = eng, watcher
+	reg.MustRegister(metrics.NewCollector(eng), gpuStats)
 	opts := server.Options{
 		Inferer: front.New(eng, front.Options{DefaultTimeout: cfg.DefaultTimeout}), Catalog: eng, Repository: eng,
 		Stats:        statsSource{Engine: eng, windows: windows, started: started, gpus: gpuStats},
@@ -286,10 +321,12 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 		if cfg.Network != "" {
 			log.Info("worker role: --network ignored; the api node follows the chain and publishes the axon")
 		}
-	} else if cn, err = n.attachChain(ctx, reg, &opts); err != nil {
-		eng.Close(context.Background())
-		n.close()
-		return nil, err
+	} else {
+		n.setPhase("attaching to the chain")
+		var err error
+		if cn, err = n.attachChain(ctx, reg, &opts); err != nil {
+			return err
+		}
 	}
 	if rdb != nil {
 		stats := opts.Stats.(statsSource)
@@ -302,18 +339,22 @@ func buildNode(ctx context.Context, cfg config.Serve, log *slog.Logger, rdb *red
 			opts.Inferer, opts.Catalog, opts.Stats = front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout}), f, f
 		}
 	}
-	if err := n.startAxon(opts.Inferer, reg, cn.metagraph()); err != nil {
-		eng.Close(context.Background())
-		n.close()
-		return nil, err
+	if err := n.serveReady(opts, cn); err != nil {
+		return err
+	}
+	n.engine, n.watcher, built = eng, watcher, true
+	return nil
+}
+
+// serveReady builds the axon (when its port is bound) and the KServe
+// handler from opts, and swaps them in for the starting handlers.
+func (n *node) serveReady(opts server.Options, cn *chainNode) error {
+	if err := n.startAxon(opts.Inferer, n.reg, cn.metagraph()); err != nil {
+		return err
 	}
 	n.wireValidators(&opts, cn)
-	if err := n.listen(server.New(opts)); err != nil {
-		eng.Close(context.Background())
-		n.close()
-		return nil, err
-	}
-	return n, nil
+	n.http.set(server.New(opts))
+	return nil
 }
 
 // close runs the closers.
@@ -325,7 +366,7 @@ func (n *node) close() {
 }
 
 // Addr is the bound HTTP address.
-func (n *node) Addr() string { return n.ln.Addr().String() }
+func (n *node) Addr() string { return n.http.Addr() }
 
 // run serves (and in poll mode follows the model folder) until ctx ends,
 // then stops taking requests, lets in-flight ones finish within the
@@ -336,7 +377,7 @@ func (n *node) run(ctx context.Context) error {
 		g.Go(func() error { return n.watcher.Run(ctx) })
 	}
 	g.Go(func() error {
-		if err := n.http.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := n.http.wait(); err != nil {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil
@@ -351,7 +392,7 @@ func (n *node) run(ctx context.Context) error {
 		n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 		defer cancel()
-		err := n.http.Shutdown(sctx)
+		err := n.http.shutdown(sctx)
 		loops.Wait() // the worker replies to its jobs before the engine closes
 		err = errors.Join(append(loopErrs, err)...)
 		if n.engine != nil {

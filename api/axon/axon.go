@@ -510,6 +510,20 @@ func pyList(names []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
+// Starting returns the handler of the axon port while the node starts,
+// before the axon is built: every request is answered 503 with
+// {"message": "starting: " + phase()}, the SDK's error body, so that a
+// validator gets a prompt answer rather than a timeout.
+func Starting(phase func() string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		body, _ := json.Marshal(map[string]string{"message": "starting: " + phase()})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write(body)
+	})
+}
+
 // Handler returns the axon as the http.Handler of its server. ServeHTTP
 // answers every path and method itself, so Go's text/plain 404 and 405
 // never reach a validator.

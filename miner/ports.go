@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"syscall"
+)
+
+// livePort is a public port (KServe HTTP, axon) that the node binds before
+// it loads models or attaches the chain, so that a busy port fails the
+// start at once. It serves from then on, behind its guard: first the
+// starting handler, then, once the node is built, the real one, swapped in
+// atomically.
+type livePort struct {
+	ln   net.Listener // guarded
+	srv  *http.Server
+	h    atomic.Pointer[http.Handler]
+	done chan struct{} // closed when Serve returns
+	err  error         // Serve's error, once done is closed
+}
+
+// openPort binds addr, the value of flag, under the guard of port name
+// (its refusals labelled protocol), and serves starting on it until set
+// is called. The node's closers close it.
+func (n *node) openPort(name, protocol, flag, addr string, starting http.Handler) (*livePort, error) {
+	ln, err := bindFlag(flag, addr)
+	if err != nil {
+		return nil, err
+	}
+	g := n.guards.port(name)
+	p := &livePort{ln: g.Listen(ln), done: make(chan struct{})}
+	p.set(starting)
+	p.srv = g.Server(g.Handler(protocol, p))
+	go func() {
+		p.err = p.srv.Serve(p.ln)
+		close(p.done)
+	}()
+	n.closers = append(n.closers, p.close)
+	return p, nil
+}
+
+// bindFlag listens on addr, the value of flag. A busy port or a privileged
+// one says so in words, with what to do.
+func bindFlag(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case err == nil:
+		return ln, nil
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("listen on %s %s: %w; another miner or program holds it: stop it or pick another port",
+			flag, addr, syscall.EADDRINUSE)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("listen on %s %s: %w; ports below 1024 need root or the CAP_NET_BIND_SERVICE capability: "+
+			"pick a port above 1023", flag, addr, syscall.EACCES)
+	}
+	return nil, fmt.Errorf("listen on %s %s: %w", flag, addr, err)
+}
+
+func (p *livePort) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*p.h.Load()).ServeHTTP(w, r) }
+
+// set makes h answer the port's requests from now on.
+func (p *livePort) set(h http.Handler) { p.h.Store(&h) }
+
+// Addr is the bound address.
+func (p *livePort) Addr() string { return p.ln.Addr().String() }
+
+// wait returns when the server stops: nil after a shutdown, or the error
+// that ended it.
+func (p *livePort) wait() error {
+	<-p.done
+	if errors.Is(p.err, http.ErrServerClosed) {
+		return nil
+	}
+	return p.err
+}
+
+// shutdown stops taking connections and lets the requests in flight finish
+// until ctx ends.
+func (p *livePort) shutdown(ctx context.Context) error {
+	err := p.srv.Shutdown(ctx)
+	<-p.done
+	return err
+}
+
+// close stops the server at once (a start that failed; after a shutdown
+// it does nothing more).
+func (p *livePort) close() {
+	_ = p.srv.Close()
+	<-p.done
+}
