@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,20 +16,11 @@ func TestServeEmptyFolderWarns(t *testing.T) {
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel = "127.0.0.1:0", dir, "info"
 	var logs syncBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	n, err := newNode(ctx, cfg, newLogger(cfg, &logs))
+	n, err := newNode(t.Context(), cfg, newLogger(cfg, &logs))
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- n.run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node run: %v", err)
-		}
-	}()
+	runNode(t, n)
 	want := `level=WARN msg="no models in the model folder ` + dir + `: put NAME.onnx there (optional config NAME.yaml) or NAME/1/model.onnx (optional config NAME/config.yaml); ` +
 		`the miner loads it when it appears (--model-control poll); until a model is ready, readiness answers 503" dir=` + dir
 	if !strings.Contains(logs.String(), want) {

@@ -105,6 +105,19 @@ func startNodeWith(t testing.TB, dir string, tweak func(*config.Serve), nopt nod
 	return &testNode{url: "http://" + n.Addr(), dir: dir, n: n}
 }
 
+// runNode runs a built node until the test ends.
+func runNode(t testing.TB, n *node) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node run: %v", err)
+		}
+	})
+}
+
 type httpResult struct {
 	status int
 	header http.Header

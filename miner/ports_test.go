@@ -137,15 +137,7 @@ func TestAnswersWhileLoading(t *testing.T) {
 		n.close()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- n.run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node run: %v", err)
-		}
-	}()
+	runNode(t, n)
 	if r := tn.do(t, http.MethodGet, "/v2/health/ready", nil, nil); r.status != http.StatusOK {
 		t.Errorf("readiness once loaded: %d, want 200", r.status)
 	}
