@@ -89,19 +89,12 @@ func startNodeWith(t testing.TB, dir string, tweak func(*config.Serve), nopt nod
 		tweak(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // after the node stops
 	n, err := newNodeWith(ctx, cfg, newLogger(cfg, io.Discard), nopt)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- n.run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node run: %v", err)
-		}
-	})
+	runNode(t, n)
 	return &testNode{url: "http://" + n.Addr(), dir: dir, n: n}
 }
 
