@@ -136,24 +136,6 @@ func mappingOptions() mapping.Options {
 	}}
 }
 
-// run serves until ctx ends, then shuts down within timeout; a server
-// that fails before ends it with its error.
-func (p *livePort) run(timeout time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		select {
-		case <-p.done:
-			if err := p.wait(); err != nil {
-				return fmt.Errorf("axon server: %w", err)
-			}
-			return nil
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		return p.shutdown(sctx)
-	}
-}
-
 // AxonAddr is the axon's bound address, or "" when it does not run.
 func (n *node) AxonAddr() string {
 	if n.axon == nil {

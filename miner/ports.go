@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // livePort is a public port (KServe HTTP, axon) that the node binds before
@@ -16,6 +17,7 @@ import (
 // starting handler, then, once the node is built, the real one, swapped in
 // atomically.
 type livePort struct {
+	name string       // the guard's port label: http, axon
 	ln   net.Listener // guarded
 	srv  *http.Server
 	h    atomic.Pointer[http.Handler]
@@ -32,7 +34,7 @@ func (n *node) openPort(name, protocol, flag, addr string, starting http.Handler
 		return nil, err
 	}
 	g := n.guards.port(name)
-	p := &livePort{ln: g.Listen(ln), done: make(chan struct{})}
+	p := &livePort{name: name, ln: g.Listen(ln), done: make(chan struct{})}
 	p.set(starting)
 	p.srv = g.Server(g.Handler(protocol, p))
 	go func() {
@@ -76,6 +78,24 @@ func (p *livePort) wait() error {
 		return nil
 	}
 	return p.err
+}
+
+// run serves until ctx ends, then shuts down within timeout; a server
+// that fails before ends it with its error.
+func (p *livePort) run(timeout time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		select {
+		case <-p.done:
+			if err := p.wait(); err != nil {
+				return fmt.Errorf("%s server: %w", p.name, err)
+			}
+			return nil
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return p.shutdown(sctx)
+	}
 }
 
 // shutdown stops taking connections and lets the requests in flight finish
