@@ -184,7 +184,7 @@ func TestRunFileEvents(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "a.onnx")); err != nil {
 		t.Fatal(err)
 	}
-	expect("unload a")
+	expect("remove a")
 }
 
 // chanRepo sends each call on a channel.
@@ -196,6 +196,6 @@ func (r *chanRepo) Load(_ context.Context, name string) error {
 }
 
 func (r *chanRepo) Remove(_ context.Context, name string) error {
-	r.calls <- "unload " + name
+	r.calls <- "remove " + name
 	return nil
 }

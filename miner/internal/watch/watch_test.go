@@ -129,7 +129,7 @@ func TestLoop(t *testing.T) {
 		}, []string{"load a=broken at 400ms (failed)", "load a=fixed at 3.8s"}},
 		{"removed model unloads", Snapshot{"a": "1"}, Snapshot{"a": "1"}, []change{
 			{at: 100 * time.Millisecond, set: Snapshot{"a": ""}, event: true},
-		}, []string{"unload a at 400ms"}},
+		}, []string{"remove a at 400ms"}},
 		{"brief disappearance", Snapshot{"a": "1"}, Snapshot{"a": "1"}, []change{
 			{at: 100 * time.Millisecond, set: Snapshot{"a": ""}, event: true},
 			{at: 300 * time.Millisecond, set: Snapshot{"a": "1"}, event: true},
@@ -270,6 +270,6 @@ func (r *fakeRepo) Load(_ context.Context, name string) error {
 }
 
 func (r *fakeRepo) Remove(_ context.Context, name string) error {
-	r.record(fmt.Sprintf("unload %s at %v", name, time.Since(r.start)))
+	r.record(fmt.Sprintf("remove %s at %v", name, time.Since(r.start)))
 	return nil
 }
