@@ -81,12 +81,16 @@ type ModelStatistics struct {
 	ExecutionCount uint64            `json:"execution_count"`
 	InferenceStats InferStatistics   `json:"inference_stats"`
 	BatchStats     []BatchStatistics `json:"batch_stats"`
-	// Taominer additions: requests refused with 429, requests dropped
-	// before running because their caller left (cancelled) or their
-	// deadline passed (expired), and the current queue length.
+	// Taominer additions: each request of InferenceStats.Fail counts in
+	// exactly one of these, so that they add up to its count: refused with
+	// 429 because the queue was full (rejected), its caller left
+	// (cancelled) or its deadline passed (expired), before or while it ran,
+	// or the model run failed (failed). QueueLength is the current queue
+	// length.
 	RejectedCount  uint64 `json:"rejected_count"`
 	CancelledCount uint64 `json:"cancelled_count"`
 	ExpiredCount   uint64 `json:"expired_count"`
+	FailedCount    uint64 `json:"failed_count"`
 	QueueLength    int    `json:"queue_length"`
 }
 

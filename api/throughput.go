@@ -86,16 +86,18 @@ type ThroughputWindow struct {
 	AvgBatch float64 `json:"avg_batch"`
 }
 
-// ThroughputTotals are a model version's counters since it was loaded, as
-// the statistics extension reports them.
+// ThroughputTotals are a model version's counters since the miner started
+// (they go on across reloads), as the statistics extension reports them.
 type ThroughputTotals struct {
 	InferenceCount uint64 `json:"inference_count"`
 	ExecutionCount uint64 `json:"execution_count"`
 	Success        uint64 `json:"success"`
-	// Failure counts requests that failed after being queued, including the
-	// cancelled and expired ones; Rejected ones are not in it.
+	// Failure counts every request that did not succeed; it is the sum of
+	// Rejected, Cancelled, Expired and Failed (the model run failed), each
+	// request in one of them.
 	Failure   uint64 `json:"failure"`
 	Rejected  uint64 `json:"rejected"`
 	Cancelled uint64 `json:"cancelled"`
 	Expired   uint64 `json:"expired"`
+	Failed    uint64 `json:"failed"`
 }

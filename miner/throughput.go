@@ -80,6 +80,6 @@ func totals(ms *api.ModelStatistics) api.ThroughputTotals {
 	return api.ThroughputTotals{
 		InferenceCount: ms.InferenceCount, ExecutionCount: ms.ExecutionCount,
 		Success: ms.InferenceStats.Success.Count, Failure: ms.InferenceStats.Fail.Count,
-		Rejected: ms.RejectedCount, Cancelled: ms.CancelledCount, Expired: ms.ExpiredCount,
+		Rejected: ms.RejectedCount, Cancelled: ms.CancelledCount, Expired: ms.ExpiredCount, Failed: ms.FailedCount,
 	}
 }

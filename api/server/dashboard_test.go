@@ -154,7 +154,7 @@ var tableFields = []string{
 	"1s.requests_per_s", "10s.requests_per_s", "60s.requests_per_s",
 	"10s.p50_ms", "10s.p95_ms", "10s.p99_ms", "10s.avg_batch",
 	"totals.inference_count", "totals.execution_count", "totals.success", "totals.failure",
-	"totals.rejected", "totals.cancelled", "totals.expired",
+	"totals.rejected", "totals.cancelled", "totals.expired", "totals.failed",
 }
 
 // fakeStats serves /v1/stats: the n-th request (from 1) gets statsFor(n),
@@ -220,13 +220,13 @@ func statsFor(n int) statsDoc {
 				Windows: map[string]windowDoc{"1s": win(1), "10s": win(0.9), "60s": win(0.75)},
 				Totals: map[string]int64{
 					"inference_count": 123400 + 50*int64(n), "execution_count": 30850 + 12*int64(n),
-					"success": 30800 + 12*int64(n), "failure": 3, "rejected": int64(n), "cancelled": 0, "expired": 1,
+					"success": 30800 + 12*int64(n), "failure": 3 + int64(n), "rejected": int64(n), "cancelled": 0, "expired": 1, "failed": 2,
 				},
 			},
 			{
 				Name: "resnet50", Version: "2", Ready: false,
 				Windows: map[string]windowDoc{"1s": {}, "10s": {}, "60s": {}},
-				Totals:  map[string]int64{"inference_count": 0, "execution_count": 0, "success": 0, "failure": 0, "rejected": 0, "cancelled": 0, "expired": 0},
+				Totals:  map[string]int64{"inference_count": 0, "execution_count": 0, "success": 0, "failure": 0, "rejected": 0, "cancelled": 0, "expired": 0, "failed": 0},
 			},
 		},
 	}

@@ -8,7 +8,7 @@
 //                 data-value = the raw JSON value, text = formatted value.
 //                 Fields: name, version, ready, queue_depth, executing,
 //                 {1s,10s,60s}.{infer_per_s,requests_per_s,p50_ms,p95_ms,p99_ms,avg_batch},
-//                 totals.{inference_count,execution_count,success,failure,rejected,cancelled,expired}
+//                 totals.{inference_count,execution_count,success,failure,rejected,cancelled,expired,failed}
 //   charts:       svg[data-model][data-chart="infer_per_s"|"p99_ms"][data-field]
 //                 path.line[data-series="v1,v2,..."][data-times="ms1,ms2,..."],
 //                 oldest first, one point per successful poll, last 60 s.
@@ -38,7 +38,7 @@
   var TOTALS = [
     ["totals.inference_count", "int"], ["totals.execution_count", "int"],
     ["totals.success", "int"], ["totals.failure", "bad"], ["totals.rejected", "bad"],
-    ["totals.cancelled", "bad"], ["totals.expired", "bad"]
+    ["totals.cancelled", "bad"], ["totals.expired", "bad"], ["totals.failed", "bad"]
   ];
   var CHARTS = [
     { chart: "infer_per_s", field: "1s.infer_per_s", title: "infer/s", sub: "1s window", cls: "rate", fmt: "rate" },

@@ -19,7 +19,8 @@
 // ErrQueueFull (the server answers 429) instead of letting latency grow. A
 // request whose caller left (context cancelled) or whose deadline passed
 // (context deadline) before its batch started is dropped without costing an
-// execution, and counted in Stats as Cancelled or Expired.
+// execution. Every request Submit answers counts once in Stats, in one
+// outcome (see Snapshot), the same one its Observer is told.
 package batch
 
 import (
@@ -78,7 +79,11 @@ type Options struct {
 	// Observer is told about each answered request and each execution, for
 	// metrics; nil observes nothing.
 	Observer Observer
-	Logger   *slog.Logger
+	// Stats is where the batcher counts; nil starts new counters. A batcher
+	// that replaces another for the same model version takes its Stats, so
+	// that the counters go on across reloads.
+	Stats  *Stats
+	Logger *slog.Logger
 }
 
 // Batcher merges requests for one model version.
@@ -100,7 +105,7 @@ type Batcher struct {
 	work  chan struct{}
 	quit  chan struct{} // closed by Close: drain, then stop
 	done  chan struct{} // closed when every worker has returned
-	stats Stats
+	stats *Stats
 	wg    sync.WaitGroup
 }
 
@@ -150,9 +155,11 @@ func New(r Runner, opt Options) *Batcher {
 	if opt.Observer == nil {
 		opt.Observer = nopObserver{}
 	}
-	b := &Batcher{run: r, opt: opt, log: opt.Logger, obs: opt.Observer, epoch: time.Now(),
+	if opt.Stats == nil {
+		opt.Stats = NewStats()
+	}
+	b := &Batcher{run: r, opt: opt, log: opt.Logger, obs: opt.Observer, stats: opt.Stats, epoch: time.Now(),
 		work: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	b.stats.init()
 	b.wg.Add(opt.Instances)
 	for range opt.Instances {
 		go b.worker()
@@ -180,7 +187,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 	j := &job{ctx: ctx, inputs: inputs, items: items, enqueued: time.Now(), reply: make(chan result, 1), index: -1}
 	if ctx.Err() != nil {
 		// Already gone: never queue it.
-		err := b.stats.drop(ctx)
+		err := dropErr(ctx)
 		b.answered(j, false, err)
 		return nil, err
 	}
@@ -191,8 +198,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 	}
 	if len(b.queue) >= b.opt.MaxQueueSize {
 		b.mu.Unlock()
-		b.stats.rejected.Add(1)
-		b.obs.ObserveRequest(-1, time.Since(j.enqueued), OutcomeRejected)
+		b.answered(j, false, ErrQueueFull)
 		return nil, ErrQueueFull
 	}
 	j.rank = rank(j.enqueued.Sub(b.epoch), p, b.opt.AgingPeriod)
@@ -215,7 +221,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 			b.mu.Lock()
 			b.queue.remove(j)
 			b.mu.Unlock()
-			err = b.stats.drop(ctx)
+			err = dropErr(ctx)
 		case j.state.Load() == dropped:
 			// A worker saw the context end first; it counted the job and
 			// is answering.
@@ -229,11 +235,11 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 	}
 }
 
-// answered records a request Submit answers with err: in Stats and to the
-// observer. ran reports whether its batch started.
+// answered records a request Submit answers with err, once, in one
+// outcome: in Stats and to the observer, so that both count it alike. ran
+// reports whether its batch started.
 func (b *Batcher) answered(j *job, ran bool, err error) {
 	d := time.Since(j.enqueued)
-	b.stats.request(d, err)
 	queue := time.Duration(-1)
 	if ran {
 		queue = max(j.started.Sub(j.enqueued), 0)
@@ -241,6 +247,8 @@ func (b *Batcher) answered(j *job, ran bool, err error) {
 	outcome := OutcomeSuccess
 	switch {
 	case err == nil:
+	case errors.Is(err, ErrQueueFull):
+		outcome = OutcomeRejected
 	case errors.Is(err, context.DeadlineExceeded):
 		outcome = OutcomeExpired
 	case !ran || errors.Is(err, context.Canceled):
@@ -248,6 +256,7 @@ func (b *Batcher) answered(j *job, ran bool, err error) {
 	default:
 		outcome = OutcomeFailure
 	}
+	b.stats.request(d, outcome)
 	b.obs.ObserveRequest(queue, d, outcome)
 }
 
@@ -399,7 +408,7 @@ func (b *Batcher) live(j *job) bool {
 		return true
 	}
 	if j.state.CompareAndSwap(waiting, dropped) {
-		j.reply <- result{err: b.stats.drop(j.ctx)}
+		j.reply <- result{err: dropErr(j.ctx)}
 	}
 	return false
 }

@@ -567,8 +567,9 @@ func TestQueueFull(t *testing.T) {
 		if got, want := r.batchSizes(), []int64{1, 2}; !slices.Equal(got, want) {
 			t.Errorf("runner saw batch sizes %v, want %v", got, want)
 		}
-		if st := b.Stats(); st.Success.Count != 3 || st.Fail.Count != 0 {
-			t.Errorf("Stats: Success %d, Fail %d; want 3, 0 (a rejected request is not a failure)", st.Success.Count, st.Fail.Count)
+		if st := b.Stats(); st.Success.Count != 3 || st.Fail.Count != 1 || st.Rejected != 1 {
+			t.Errorf("Stats: Success %d, Fail %d, Rejected %d; want 3, 1, 1 (a rejected request is a failure of reason rejected)",
+				st.Success.Count, st.Fail.Count, st.Rejected)
 		}
 	})
 }
@@ -945,6 +946,7 @@ func TestStats(t *testing.T) {
 			ExecutionCount: 2,
 			Success:        Duration{Count: 3, Ns: ms(3 + 6 + 6)},
 			Fail:           Duration{Count: 1, Ns: ms(3)},
+			Failed:         1,
 			Queue:          Duration{Count: 4, Ns: ms(0 + 3 + 3 + 0)},
 			ComputeInput:   Duration{Count: 4},
 			ComputeInfer:   Duration{Count: 4, Ns: ms(3 + 3 + 3 + 3)},

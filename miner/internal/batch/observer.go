@@ -14,11 +14,11 @@ const (
 	OutcomeFailure
 	// OutcomeRejected: the queue was full (ErrQueueFull).
 	OutcomeRejected
-	// OutcomeCancelled: the caller left, before its batch ran (also counted
-	// in Stats as Cancelled) or while it ran.
+	// OutcomeCancelled: the caller left, before its batch ran or while it
+	// ran.
 	OutcomeCancelled
 	// OutcomeExpired: the request's deadline passed, before its batch ran
-	// (ErrExpired, also counted in Stats as Expired) or while it ran.
+	// (ErrExpired) or while it ran.
 	OutcomeExpired
 )
 
@@ -32,7 +32,8 @@ func (o Outcome) String() string {
 }
 
 // Observer is told about a batcher's requests and executions as they end,
-// at the points where Stats records them. Its methods are called from
+// at the points where Stats records them, with the outcome Stats counts
+// (Snapshot's Rejected, Cancelled, Expired and Failed). Its methods are called from
 // request and worker goroutines at once, on the serving path: they must be
 // safe for concurrent use, quick, and should not allocate.
 type Observer interface {

@@ -67,7 +67,7 @@ func (r *recorder) take() ([]observed, []execution) {
 // synctest time so the durations are exact.
 func TestObserver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		obs := &recorder{}
+		obs, all := &recorder{}, &recorder{}
 		r := &fakeRunner{block: true, delay: 3 * time.Millisecond}
 		r.hook = func(call int, _ []tensor.Tensor) error {
 			if call == 2 {
@@ -75,7 +75,7 @@ func TestObserver(t *testing.T) {
 			}
 			return nil
 		}
-		b := start(t, r, Options{MaxBatchSize: 4, MaxQueueSize: 2, Observer: obs})
+		b := start(t, r, Options{MaxBatchSize: 4, MaxQueueSize: 2, Observer: Observers(obs, all)})
 		ctx := context.Background()
 
 		// Call 0 runs alone; 1 and 2 queue and merge into call 1.
@@ -157,10 +157,28 @@ func TestObserver(t *testing.T) {
 		if diff := cmp.Diff(want, reqs); diff != "" {
 			t.Errorf("dropped requests (-want +got):\n%s", diff)
 		}
-		if st := b.Stats(); st.Cancelled != 1 || st.Expired != 1 || st.Rejected != 1 {
-			t.Errorf("Stats: Cancelled %d, Expired %d, Rejected %d; want 1 each", st.Cancelled, st.Expired, st.Rejected)
+		if st := b.Stats(); st.Cancelled != 1 || st.Expired != 1 || st.Rejected != 1 || st.Failed != 1 {
+			t.Errorf("Stats: Cancelled %d, Expired %d, Rejected %d, Failed %d; want 1 each", st.Cancelled, st.Expired, st.Rejected, st.Failed)
 		}
+		checkSums(t, b.Stats(), all)
 	})
+}
+
+// checkSums checks that Stats counted each request the observer was told
+// of once, in the same outcome, and that the outcomes add up to Fail.
+func checkSums(t *testing.T, st Snapshot, obs *recorder) {
+	t.Helper()
+	var told [OutcomeExpired + 1]uint64
+	for _, r := range obs.requests {
+		told[r.Outcome]++
+	}
+	got := [OutcomeExpired + 1]uint64{st.Success.Count, st.Failed, st.Rejected, st.Cancelled, st.Expired}
+	if got != told {
+		t.Errorf("Stats by outcome (success, failure, rejected, cancelled, expired) %v; the observer was told %v", got, told)
+	}
+	if sum := st.Failed + st.Rejected + st.Cancelled + st.Expired; sum != st.Fail.Count {
+		t.Errorf("Fail %d, but Failed+Rejected+Cancelled+Expired = %d", st.Fail.Count, sum)
+	}
 }
 
 // TestObserverLeftWhileRunning checks a caller that leaves while its batch
@@ -185,6 +203,32 @@ func TestObserverLeftWhileRunning(t *testing.T) {
 		}
 		if len(execs) != 1 || obs.executing != 0 {
 			t.Errorf("executions %v, executing %d; want one, 0", execs, obs.executing)
+		}
+		obs.requests = reqs
+		if st := b.Stats(); st.Cancelled != 1 || st.Fail.Count != 1 {
+			t.Errorf("Stats: Cancelled %d, Fail %d; want 1, 1 (cancelled while running is cancelled)", st.Cancelled, st.Fail.Count)
+		}
+		checkSums(t, b.Stats(), obs)
+	})
+}
+
+// TestStatsOutliveBatcher checks that a batcher given the Stats of the one
+// it replaces (a reload) carries on its counters.
+func TestStatsOutliveBatcher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := NewStats()
+		ctx := context.Background()
+		for i := range 2 {
+			b := New(&fakeRunner{}, Options{MaxBatchSize: 4, Stats: st})
+			if _, err := b.Submit(ctx, req{id: i, items: 2, width: 2}.inputs(), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s := b.Stats(); s.Success.Count != uint64(i+1) || s.InferenceCount != uint64(2*(i+1)) {
+				t.Errorf("batcher %d: Success %d, InferenceCount %d; want %d, %d", i, s.Success.Count, s.InferenceCount, i+1, 2*(i+1))
+			}
 		}
 	})
 }

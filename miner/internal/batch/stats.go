@@ -40,48 +40,58 @@ type Snapshot struct {
 	ComputeInput, ComputeInfer, ComputeOutput Duration
 	Batches                                   map[int]BatchStat
 	LastInference                             time.Time
-	// Rejected counts requests refused because the queue was full. Expired
-	// counts requests dropped before running because their deadline passed,
-	// Cancelled those dropped because their caller left. Each of them also
-	// counts in Fail; none reached the model.
-	Rejected, Expired, Cancelled uint64
+	// Each request in Fail counts in exactly one of these, by the Outcome
+	// the observer is told: Rejected (the queue was full), Cancelled (its
+	// caller left, before or while its batch ran), Expired (its deadline
+	// passed, before or while its batch ran) and Failed (the model run
+	// failed). Their sum is Fail.Count.
+	Rejected, Cancelled, Expired, Failed uint64
 	// QueueLength is the requests waiting now; Executing the model
 	// executions (batches) running now.
 	QueueLength, Executing int
 }
 
-// Stats accumulates a batcher's counters.
+// Stats accumulates the counters of a model version. A batcher counts into
+// its Options.Stats; batchers that replace one another for the same
+// version (a reload) share one Stats, so that its counters never go back.
 type Stats struct {
 	mu        sync.Mutex
 	s         Snapshot
-	rejected  atomic.Uint64
-	expired   atomic.Uint64
-	cancelled atomic.Uint64
 	executing atomic.Int64
 }
 
-func (st *Stats) init() { st.s.Batches = map[int]BatchStat{} }
+// NewStats returns zeroed counters.
+func NewStats() *Stats { return &Stats{s: Snapshot{Batches: map[int]BatchStat{}}} }
 
-// drop counts a request dropped before running because ctx ended, and
-// returns the error its caller gets: ErrExpired for a deadline, the
-// context's error otherwise.
-func (st *Stats) drop(ctx context.Context) error {
+// dropErr returns the error the caller of a request dropped before running
+// because ctx ended gets: ErrExpired for a deadline, the context's error
+// otherwise.
+func dropErr(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		st.expired.Add(1)
 		return ErrExpired
 	}
-	st.cancelled.Add(1)
 	return context.Cause(ctx)
 }
 
-func (st *Stats) request(d time.Duration, err error) {
+// request counts one answered request in its one outcome.
+func (st *Stats) request(d time.Duration, o Outcome) {
 	st.mu.Lock()
-	if err != nil {
-		st.s.Fail.add(d)
-	} else {
+	defer st.mu.Unlock()
+	if o == OutcomeSuccess {
 		st.s.Success.add(d)
+		return
 	}
-	st.mu.Unlock()
+	st.s.Fail.add(d)
+	switch o {
+	case OutcomeRejected:
+		st.s.Rejected++
+	case OutcomeCancelled:
+		st.s.Cancelled++
+	case OutcomeExpired:
+		st.s.Expired++
+	default:
+		st.s.Failed++
+	}
 }
 
 func (st *Stats) execution(items int, t0, t1, t2, t3 time.Time, batch []*job, ok bool) {
@@ -105,16 +115,20 @@ func (st *Stats) execution(items int, t0, t1, t2, t3 time.Time, batch []*job, ok
 	st.s.Batches[items] = bs
 }
 
-// Stats returns a copy of the counters.
-func (b *Batcher) Stats() Snapshot {
-	b.stats.mu.Lock()
-	s := b.stats.s
+// Snapshot returns a copy of the counters. QueueLength is 0: the queue is
+// the batcher's (see Batcher.Stats).
+func (st *Stats) Snapshot() Snapshot {
+	st.mu.Lock()
+	s := st.s
 	s.Batches = maps.Clone(s.Batches)
-	b.stats.mu.Unlock()
-	s.Rejected = b.stats.rejected.Load()
-	s.Expired = b.stats.expired.Load()
-	s.Cancelled = b.stats.cancelled.Load()
+	st.mu.Unlock()
+	s.Executing = int(st.executing.Load())
+	return s
+}
+
+// Stats returns a copy of the counters, with the batcher's queue length.
+func (b *Batcher) Stats() Snapshot {
+	s := b.stats.Snapshot()
 	s.QueueLength = b.QueueLength()
-	s.Executing = int(b.stats.executing.Load())
 	return s
 }

@@ -154,6 +154,7 @@ func addStatistics(a, b *api.ModelStatistics) {
 	a.RejectedCount += b.RejectedCount
 	a.CancelledCount += b.CancelledCount
 	a.ExpiredCount += b.ExpiredCount
+	a.FailedCount += b.FailedCount
 	a.QueueLength += b.QueueLength
 }
 
@@ -165,6 +166,7 @@ func addTotals(a *api.ThroughputTotals, b api.ThroughputTotals) {
 	a.Rejected += b.Rejected
 	a.Cancelled += b.Cancelled
 	a.Expired += b.Expired
+	a.Failed += b.Failed
 }
 
 // sortedKeys returns m's keys by name, then version (numerically).
