@@ -164,7 +164,7 @@ func TestMetricsAgree(t *testing.T) {
 	m := s.Models[0]
 	want := api.ThroughputTotals{InferenceCount: st.InferenceCount, ExecutionCount: st.ExecutionCount,
 		Success: st.InferenceStats.Success.Count, Failure: st.InferenceStats.Fail.Count,
-		Rejected: st.RejectedCount, Cancelled: st.CancelledCount, Expired: st.ExpiredCount}
+		Rejected: st.RejectedCount, Cancelled: st.CancelledCount, Expired: st.ExpiredCount, Failed: st.FailedCount}
 	if m.Name != "row_sum" || m.Version != "1" || !m.Ready || m.Totals != want {
 		t.Errorf("/v1/stats model %+v, want row_sum 1 ready with totals %+v", m, want)
 	}
@@ -292,4 +292,82 @@ func BenchmarkServedObserver(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestCountersSurviveReload is issue 20's reload: two requests, then a new
+// model file; the counters of /metrics, the statistics extension and
+// /v1/stats go on from where they were (they went 2 → 0), and they agree.
+func TestCountersSurviveReload(t *testing.T) {
+	dir := rowSumRepo(t)
+	tn := startNode(t, dir, pollFast)
+	for _, n := range []int{2, 3} {
+		tn.infer(t, "/v2/models/row_sum/infer", rowSumRows(n), false)
+	}
+	before := checkFiguresAgree(t, tn, "row_sum", "1")
+	if before.InferenceStats.Success.Count != 2 || before.InferenceCount != 5 {
+		t.Fatalf("before the reload: success %d, inference_count %d; want 2, 5", before.InferenceStats.Success.Count, before.InferenceCount)
+	}
+	placeAtomically(t, filepath.Join(dir, "row_sum.onnx"), rowSumTimes4(t))
+	tries := uint64(0)
+	waitFor(t, "row_sum to answer y = 4x", func() bool {
+		tries++
+		y := modeltest.F32s(tn.infer(t, "/v2/models/row_sum/infer", rowSumInfer(), false).Outputs[1].Data)
+		return y[0] == 4
+	})
+	after := checkFiguresAgree(t, tn, "row_sum", "1")
+	if after.InferenceStats.Success.Count != 2+tries || after.InferenceCount != 5+tries {
+		t.Errorf("after the reload: success %d, inference_count %d; want %d, %d (nothing taken back)",
+			after.InferenceStats.Success.Count, after.InferenceCount, 2+tries, 5+tries)
+	}
+	t.Logf("success_total %d → %d, inference_count_total %d → %d across the reload (%d requests after it)",
+		before.InferenceStats.Success.Count, after.InferenceStats.Success.Count, before.InferenceCount, after.InferenceCount, tries)
+}
+
+// checkFiguresAgree checks that every figure of one model version is the
+// same in /metrics, /v2/models/stats and /v1/stats, and that the failures
+// add up: each failed request in exactly one reason. It returns the
+// statistics.
+func checkFiguresAgree(t *testing.T, tn *testNode, model, version string) api.ModelStatistics {
+	t.Helper()
+	st := modelStats(t, tn, model)
+	mfs := scrape(t, tn)
+	lv := map[string]string{"model": model, "version": version}
+	counter := func(name string, labels map[string]string) uint64 {
+		m := sample(mfs, name, labels)
+		if m == nil {
+			return 0
+		}
+		return uint64(m.GetCounter().GetValue())
+	}
+	reason := func(r string) uint64 {
+		return counter("taominer_inference_request_failure_total", map[string]string{"model": model, "version": version, "reason": r})
+	}
+	checks := []struct {
+		name      string
+		got, want uint64
+	}{
+		{"success_total", counter("taominer_inference_request_success_total", lv), st.InferenceStats.Success.Count},
+		{"inference_count_total", counter("taominer_inference_count_total", lv), st.InferenceCount},
+		{"batch_size sum", uint64(sample(mfs, "taominer_batch_size", lv).GetHistogram().GetSampleSum()), st.InferenceCount},
+		{"failure_total{reason=rejected}", reason(metrics.ReasonRejected), st.RejectedCount},
+		{"failure_total{reason=cancelled}", reason(metrics.ReasonCancelled), st.CancelledCount},
+		{"failure_total{reason=expired}", reason(metrics.ReasonExpired), st.ExpiredCount},
+		{"failure_total{reason=backend}", reason(metrics.ReasonBackend), st.FailedCount},
+		{"rejected_total", counter("taominer_inference_rejected_total", lv), st.RejectedCount},
+		{"cancelled_total", counter("taominer_inference_cancelled_total", lv), st.CancelledCount},
+		{"expired_total", counter("taominer_inference_expired_total", lv), st.ExpiredCount},
+		{"fail count = sum of the reasons", st.RejectedCount + st.CancelledCount + st.ExpiredCount + st.FailedCount, st.InferenceStats.Fail.Count},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s %s/%s = %d, want %d", c.name, model, version, c.got, c.want)
+		}
+	}
+	s, _ := v1stats(t, tn)
+	for _, m := range s.Models {
+		if m.Name == model && m.Version == version && m.Totals != totals(&st) {
+			t.Errorf("/v1/stats totals of %s/%s = %+v, want %+v", model, version, m.Totals, totals(&st))
+		}
+	}
+	return st
 }

@@ -126,11 +126,42 @@ func (e *Engine) Stats(name, ver string) (*api.ModelStatsResponse, error) {
 	return resp, nil
 }
 
+// Counted returns the statistics of every model version loaded since the
+// engine started, serving or not, sorted by name and version: what a
+// version served before it was unloaded or removed stays counted.
+func (e *Engine) Counted() *api.ModelStatsResponse {
+	e.mu.RLock()
+	serving := map[versionKey]*version{}
+	for _, m := range e.models {
+		for _, v := range m.ready {
+			serving[versionKey{v.spec.Name, v.spec.Version}] = v
+		}
+	}
+	keys := slices.Collect(maps.Keys(e.counters))
+	counters := maps.Clone(e.counters)
+	e.mu.RUnlock()
+	slices.SortFunc(keys, func(a, b versionKey) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(len(a.version), len(b.version)), cmp.Compare(a.version, b.version))
+	})
+	resp := &api.ModelStatsResponse{ModelStats: make([]api.ModelStatistics, 0, len(keys))}
+	for _, k := range keys {
+		if v := serving[k]; v != nil {
+			resp.ModelStats = append(resp.ModelStats, statistics(v))
+		} else {
+			resp.ModelStats = append(resp.ModelStats, statisticsOf(k.name, k.version, counters[k].Snapshot()))
+		}
+	}
+	return resp
+}
+
 func statistics(v *version) api.ModelStatistics {
-	s := v.batcher.Stats()
+	return statisticsOf(v.spec.Name, v.spec.Version, v.batcher.Stats())
+}
+
+func statisticsOf(name, ver string, s batch.Snapshot) api.ModelStatistics {
 	d := func(x batch.Duration) api.StatDuration { return api.StatDuration{Count: x.Count, Ns: x.Ns} }
 	ms := api.ModelStatistics{
-		Name: v.spec.Name, Version: v.spec.Version,
+		Name: name, Version: ver,
 		InferenceCount: s.InferenceCount, ExecutionCount: s.ExecutionCount,
 		InferenceStats: api.InferStatistics{
 			Success: d(s.Success), Fail: d(s.Fail), Queue: d(s.Queue),
@@ -140,6 +171,7 @@ func statistics(v *version) api.ModelStatistics {
 		RejectedCount:  s.Rejected,
 		CancelledCount: s.Cancelled,
 		ExpiredCount:   s.Expired,
+		FailedCount:    s.Failed,
 		QueueLength:    s.QueueLength,
 	}
 	if !s.LastInference.IsZero() {

@@ -83,7 +83,11 @@ type Engine struct {
 	mu       sync.RWMutex
 	models   map[string]*model
 	failures map[string]uint64 // failed loads per model name
-	started  bool              // the startup load has finished
+	// counters holds the statistics of every version loaded since the
+	// engine started. Each copy of a version (a reload, a load after an
+	// unload) counts on in the same counters, so they never go back.
+	counters map[versionKey]*batch.Stats
+	started  bool // the startup load has finished
 }
 
 // model is what the engine knows of one model name.
@@ -98,6 +102,22 @@ const reasonUnloaded = "unloaded"
 
 type status struct {
 	state, reason string
+}
+
+type versionKey struct{ name, version string }
+
+// versionCounters returns the counters of a model version, new at its
+// first load.
+func (e *Engine) versionCounters(name, ver string) *batch.Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := versionKey{name, ver}
+	st := e.counters[k]
+	if st == nil {
+		st = batch.NewStats()
+		e.counters[k] = st
+	}
+	return st
 }
 
 type version struct {
@@ -115,7 +135,8 @@ func New(opener Opener, opt Options) *Engine {
 		opt.DrainTimeout = 30 * time.Second
 	}
 	placer := placement.New(placement.Options{GPUs: opt.GPUs, MinFree: opt.MinFreeGPUMemory, Logger: opt.Logger})
-	return &Engine{opt: opt, opener: opener, placer: placer, log: opt.Logger, models: map[string]*model{}, failures: map[string]uint64{}}
+	return &Engine{opt: opt, opener: opener, placer: placer, log: opt.Logger, models: map[string]*model{}, failures: map[string]uint64{},
+		counters: map[versionKey]*batch.Stats{}}
 }
 
 // LoadAll loads every model of the repository. A model that fails is
@@ -218,6 +239,7 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		MaxQueueSize:  e.opt.MaxQueueSize,
 		Logger:        e.log.With("model", entry.Name, "version", spec.Version),
 		Instances:     len(p.instances),
+		Stats:         e.versionCounters(entry.Name, spec.Version),
 	}
 	if e.opt.Observer != nil {
 		opt.Observer = e.opt.Observer(entry.Name, spec.Version)

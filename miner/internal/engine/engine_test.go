@@ -423,3 +423,60 @@ func TestWarmupSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestCountersSurviveReload: a reload replaces the version's batcher, an
+// unload removes it; neither takes back what the version counted (issue
+// 20: success and inference counts went 2 → 0 at a reload).
+func TestCountersSurviveReload(t *testing.T) {
+	e, _, dir := startEngine(t, map[string]string{"a.onnx": "ok 1"}, ControlPoll)
+	counted := func() api.ModelStatistics {
+		t.Helper()
+		all := e.Counted().ModelStats
+		if len(all) != 1 || all[0].Name != "a" || all[0].Version != "1" {
+			t.Fatalf("Counted = %+v, want a/1 only", all)
+		}
+		return all[0]
+	}
+	for range 2 {
+		if _, _, err := infer(e, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "a.onnx"), "ok 2")
+	if err := e.Load(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if y, _, err := infer(e, "a"); err != nil || y != 2 {
+		t.Fatalf("after the reload: %v %v, want 2 from the new copy", y, err)
+	}
+	st, err := e.Stats("a", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.ModelStats[0]; s.InferenceStats.Success.Count != 3 || s.InferenceCount != 3 || s.ExecutionCount != 3 {
+		t.Errorf("stats after a reload: success %d, inference_count %d, execution_count %d; want 3 each (2 before, 1 after)",
+			s.InferenceStats.Success.Count, s.InferenceCount, s.ExecutionCount)
+	}
+	if diff := cmp.Diff(st.ModelStats[0], counted()); diff != "" {
+		t.Errorf("Counted differs from Stats (-stats +counted):\n%s", diff)
+	}
+	if err := e.Unload(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if s := counted(); s.InferenceStats.Success.Count != 3 || s.InferenceCount != 3 || s.QueueLength != 0 {
+		t.Errorf("Counted after the unload: success %d, inference_count %d, queue %d; want 3, 3, 0",
+			s.InferenceStats.Success.Count, s.InferenceCount, s.QueueLength)
+	}
+	if all, err := e.Stats("", ""); err != nil || len(all.ModelStats) != 0 {
+		t.Errorf("Stats of every serving version after the unload = %+v, %v; want none", all, err)
+	}
+	if err := e.Load(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := infer(e, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if s := counted(); s.InferenceStats.Success.Count != 4 {
+		t.Errorf("success after a load following the unload = %d, want 4", s.InferenceStats.Success.Count)
+	}
+}

@@ -13,10 +13,12 @@ import (
 	"github.com/taominer/taominer/api"
 )
 
-// Source reports the statistics of every loaded model version, the
-// repository index (for readiness) and the load failures per model.
+// Source reports the statistics of every model version loaded since the
+// start (serving or not, so that the counters never go back when one is
+// reloaded or removed), the repository index (for readiness) and the load
+// failures per model.
 type Source interface {
-	Stats(model, version string) (*api.ModelStatsResponse, error)
+	Counted() *api.ModelStatsResponse
 	Index(ctx context.Context, readyOnly bool) ([]api.RepositoryIndexEntry, error)
 	LoadFailures() map[string]uint64
 }
@@ -52,9 +54,9 @@ func NewCollector(src Source) *Collector {
 			counter("inference_compute_input_duration_us_total", "Summed time merging inputs into batches, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInput) }),
 			counter("inference_compute_infer_duration_us_total", "Summed model execution time, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeInfer) }),
 			counter("inference_compute_output_duration_us_total", "Summed time splitting outputs, microseconds (per request).", func(s *api.ModelStatistics) float64 { return us(s.InferenceStats.ComputeOutput) }),
-			counter("inference_rejected_total", "Requests refused with 429 because the model's queue was full.", func(s *api.ModelStatistics) float64 { return float64(s.RejectedCount) }),
-			counter("inference_cancelled_total", "Requests dropped before running because their caller left.", func(s *api.ModelStatistics) float64 { return float64(s.CancelledCount) }),
-			counter("inference_expired_total", "Requests dropped before running because their deadline passed.", func(s *api.ModelStatistics) float64 { return float64(s.ExpiredCount) }),
+			counter("inference_rejected_total", "Requests refused with 429 because the model's queue was full (the same as inference_request_failure_total{reason=\"rejected\"}).", func(s *api.ModelStatistics) float64 { return float64(s.RejectedCount) }),
+			counter("inference_cancelled_total", "Requests whose caller left, before or while they ran (the same as inference_request_failure_total{reason=\"cancelled\"}).", func(s *api.ModelStatistics) float64 { return float64(s.CancelledCount) }),
+			counter("inference_expired_total", "Requests whose deadline passed, before or while they ran (the same as inference_request_failure_total{reason=\"expired\"}).", func(s *api.ModelStatistics) float64 { return float64(s.ExpiredCount) }),
 			{prometheus.NewDesc("taominer_queue_depth", "Requests queued, not yet executing.", labels, nil), prometheus.GaugeValue,
 				func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
 			{prometheus.NewDesc("taominer_inference_pending_request_count", "Requests queued, not yet executing (same as taominer_queue_depth; kept for existing dashboards).", labels, nil), prometheus.GaugeValue,
@@ -91,13 +93,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, v, r.Name, r.Version)
 		}
 	}
-	resp, err := c.src.Stats("", "")
-	if err != nil {
-		for _, d := range c.descs {
-			ch <- prometheus.NewInvalidMetric(d.d, err)
-		}
-		return
-	}
+	resp := c.src.Counted()
 	for i := range resp.ModelStats {
 		s := &resp.ModelStats[i]
 		for _, d := range c.descs {
