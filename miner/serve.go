@@ -245,7 +245,7 @@ func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOption
 		}
 		f := n.front(rdb, reg, time.Now(), observe)
 		opts := server.Options{
-			Inferer: front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout}), Catalog: f, Repository: f, Stats: f,
+			Inferer: front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout, Recorder: met}), Catalog: f, Repository: f, Stats: f,
 			Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Version:      version,
@@ -308,7 +308,7 @@ func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOption
 	}
 	reg.MustRegister(metrics.NewCollector(eng), gpuStats)
 	opts := server.Options{
-		Inferer: front.New(eng, front.Options{DefaultTimeout: cfg.DefaultTimeout}), Catalog: eng, Repository: eng,
+		Inferer: front.New(eng, front.Options{DefaultTimeout: cfg.DefaultTimeout, Recorder: met}), Catalog: eng, Repository: eng,
 		Stats:        statsSource{Engine: eng, windows: windows, started: started, gpus: gpuStats},
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -336,7 +336,7 @@ func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOption
 			// The engine's observers already count what this node runs;
 			// the front adds its own windows only.
 			f := n.front(rdb, reg, started, nil)
-			opts.Inferer, opts.Catalog, opts.Stats = front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout}), f, f
+			opts.Inferer, opts.Catalog, opts.Stats = front.New(f, front.Options{DefaultTimeout: cfg.DefaultTimeout, Recorder: met}), f, f
 		}
 	}
 	if err := n.serveReady(opts, cn); err != nil {

@@ -44,11 +44,23 @@ type Target interface {
 // on the version that replaced it.
 var ErrReplaced = errors.New("model version replaced while the request was submitted")
 
+// Recorder is told how each request Infer answers ended, once: err is nil
+// for a success, else an *api.Error of a Kind; submitted reports whether
+// the request reached a model version's queue (false: the front answered
+// it itself, from the lookup, the parameters or the inputs). It is called on
+// the serving path, from many goroutines at once.
+type Recorder interface {
+	Answered(err error, submitted bool)
+}
+
 // Options configure a Front.
 type Options struct {
 	// DefaultTimeout is the deadline of requests whose parameters and model
 	// set none (--default-timeout); 0 means none.
 	DefaultTimeout time.Duration
+	// Recorder, when set, is told about every answered request (the
+	// front's Prometheus counters).
+	Recorder Recorder
 }
 
 // Front prepares requests and submits them to its backend.
@@ -73,37 +85,48 @@ func New(backend Backend, opt Options) *Front {
 // (queue full), expired (the deadline passed before or while it ran),
 // cancelled (ctx ended: the client went away), internal (the model failed).
 func (f *Front) Infer(ctx context.Context, name, ver string, req *api.InferRequest) (*api.InferResponse, error) {
+	resp, submitted, err := f.infer(ctx, name, ver, req)
+	if f.opt.Recorder != nil {
+		f.opt.Recorder.Answered(err, submitted)
+	}
+	return resp, err
+}
+
+// infer is Infer; submitted reports whether the request reached a target.
+func (f *Front) infer(ctx context.Context, name, ver string, req *api.InferRequest) (_ *api.InferResponse, submitted bool, _ error) {
 	if err := CheckParameters(req); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for attempt := 0; ; attempt++ {
 		t, err := f.backend.Target(name, ver)
 		if err != nil {
-			return nil, err
+			return nil, submitted, err
 		}
 		spec := t.Spec()
 		inputs, err := ValidateInputs(spec, req)
 		if err != nil {
-			return nil, err
+			return nil, submitted, err
 		}
 		if err := checkOutputs(spec, req); err != nil {
-			return nil, err
+			return nil, submitted, err
 		}
 		prio, timeout, err := Schedule(spec, req.Parameters, f.opt.DefaultTimeout)
 		if err != nil {
-			return nil, err
+			return nil, submitted, err
 		}
 		if req.Priority != 0 {
 			prio = batch.Priority(req.Priority)
 		}
+		submitted = true
 		outs, err := submit(ctx, t, inputs, prio, timeout)
 		if errors.Is(err, ErrReplaced) && attempt == 0 {
 			continue
 		}
 		if err != nil {
-			return nil, withTimeout(err, timeout)
+			return nil, true, withTimeout(err, timeout)
 		}
-		return respond(spec, req, outs)
+		resp, err := respond(spec, req, outs)
+		return resp, true, err
 	}
 }
 

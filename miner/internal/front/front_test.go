@@ -16,9 +16,23 @@ import (
 
 // Compile-time checks: what the transports must satisfy is declared here.
 var (
-	_ Backend = backendFunc(nil)
-	_ Target  = (*target)(nil)
+	_ Backend  = backendFunc(nil)
+	_ Target   = (*target)(nil)
+	_ Recorder = (*recorder)(nil)
 )
+
+// recorder keeps what a Recorder is told.
+type recorder struct{ answers []answer }
+
+type answer struct {
+	kind      api.Kind
+	ok        bool
+	submitted bool
+}
+
+func (r *recorder) Answered(err error, submitted bool) {
+	r.answers = append(r.answers, answer{api.KindOf(err), err == nil, submitted})
+}
 
 // backendFunc is a Backend from a function.
 type backendFunc func(name, ver string) (Target, error)
@@ -91,15 +105,20 @@ func TestInferKinds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tg := newTarget(0)
 			tg.err = tc.submit
+			rec := &recorder{}
 			f := New(backendFunc(func(string, string) (Target, error) {
 				if tc.lookup != nil {
 					return nil, tc.lookup
 				}
 				return tg, nil
-			}), Options{DefaultTimeout: tc.timeout})
+			}), Options{DefaultTimeout: tc.timeout, Recorder: rec})
 			_, err := f.Infer(context.Background(), "m", "", tc.req)
 			if api.KindOf(err) != tc.kind || err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("Infer: %v (%v), want %v containing %q", err, api.KindOf(err), tc.kind, tc.msg)
+			}
+			// Told once, of the same kind, submitted when it reached the target.
+			if want := []answer{{tc.kind, false, tg.calls > 0}}; len(rec.answers) != 1 || rec.answers[0] != want[0] {
+				t.Errorf("recorder told %+v, want %+v", rec.answers, want)
 			}
 			if tc.kind == api.KindBadInput && tg.calls != 0 {
 				t.Errorf("a bad request was submitted")
@@ -110,13 +129,17 @@ func TestInferKinds(t *testing.T) {
 
 func TestInferAnswers(t *testing.T) {
 	tg := newTarget(0)
-	f := New(backendFunc(func(string, string) (Target, error) { return tg, nil }), Options{DefaultTimeout: time.Minute})
+	rec := &recorder{}
+	f := New(backendFunc(func(string, string) (Target, error) { return tg, nil }), Options{DefaultTimeout: time.Minute, Recorder: rec})
 	req := request(nil)
 	req.ID, req.BinaryOutput = "r1", true
 	start := time.Now()
 	resp, err := f.Infer(context.Background(), "m", "", req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := (answer{ok: true, submitted: true}); len(rec.answers) != 1 || rec.answers[0] != want {
+		t.Errorf("recorder told %+v, want %+v", rec.answers, want)
 	}
 	if resp.ModelName != "m" || resp.ModelVersion != "3" || resp.ID != "r1" || len(resp.Outputs) != 1 ||
 		resp.Outputs[0].Name != "y" || !resp.Outputs[0].Binary {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/batch"
 )
 
@@ -30,7 +31,28 @@ type Metrics struct {
 	request, queue, compute, batchSize *prometheus.HistogramVec
 	failures                           *prometheus.CounterVec
 	executing                          *prometheus.GaugeVec
+	front                              frontCounters
 }
+
+// Stages of taominer_front_requests_total: where a request's answer came
+// from.
+const (
+	// StageFront: the front answered before submitting it (the model
+	// lookup: unknown, not ready, Redis unreachable; the parameters; the
+	// inputs).
+	StageFront = "front"
+	// StageModel: it was submitted to a model version's queue (the local
+	// batcher, or the workers through Redis).
+	StageModel = "model"
+)
+
+// ResultSuccess is the result label of a request answered with outputs;
+// a failed one carries its kind (api.Kind's names).
+const ResultSuccess = "success"
+
+// frontCounters are taominer_front_requests_total's series, by stage
+// (front, model) and result (success, then each api.Kind), curried once.
+type frontCounters [2][]prometheus.Counter
 
 // New registers the metrics with reg (none if nil).
 func New(reg prometheus.Registerer) *Metrics {
@@ -49,10 +71,35 @@ func New(reg prometheus.Registerer) *Metrics {
 		executing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "taominer_inference_executing",
 			Help: "Model executions (batches) running now."}, labels),
 	}
+	front := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taominer_front_requests_total",
+		Help: "Inference requests the front answered (KServe and axon), each once: by stage (front: answered before " +
+			"reaching a model's queue, e.g. unknown model, not ready, Redis unreachable, bad input; model: submitted) " +
+			"and result (success, or the failure's kind: bad_input, not_found, busy, unavailable, expired, cancelled, too_large, internal)."},
+		[]string{"stage", "result"})
+	for i, stage := range []string{StageFront, StageModel} {
+		m.front[i] = []prometheus.Counter{front.WithLabelValues(stage, ResultSuccess)}
+		for k := api.KindInternal; k <= api.KindTooLarge; k++ {
+			m.front[i] = append(m.front[i], front.WithLabelValues(stage, k.String()))
+		}
+	}
 	if reg != nil {
-		reg.MustRegister(m.request, m.queue, m.compute, m.batchSize, m.failures, m.executing)
+		reg.MustRegister(m.request, m.queue, m.compute, m.batchSize, m.failures, m.executing, front)
 	}
 	return m
+}
+
+// Answered counts one request the inference front answered, in
+// taominer_front_requests_total (front.Recorder).
+func (m *Metrics) Answered(err error, submitted bool) {
+	stage := 0
+	if submitted {
+		stage = 1
+	}
+	i := 0
+	if err != nil {
+		i = 1 + int(min(api.KindOf(err), api.KindTooLarge))
+	}
+	m.front[stage][i].Inc()
 }
 
 // Observer returns the batch.Observer of one model version. Each call for

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/batch"
 )
 
@@ -85,4 +86,46 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 		return g.GetValue()
 	}
 	return pb.GetCounter().GetValue()
+}
+
+// TestAnswered: each answer counts once, by stage and result; every
+// series exists from the start, so that a dashboard reads 0, not nothing.
+func TestAnswered(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.Answered(nil, true)
+	m.Answered(nil, true)
+	m.Answered(api.Fail(api.KindUnavailable, "list workers: dial tcp: connection refused"), false)
+	m.Answered(api.NotFound("unknown model: 'x'"), false)
+	m.Answered(api.Fail(api.KindBusy, "queue full"), true)
+	want := map[[2]string]float64{
+		{StageModel, ResultSuccess}: 2, {StageFront, "unavailable"}: 1, {StageFront, "not_found"}: 1, {StageModel, "busy"}: 1,
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "taominer_front_requests_total" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			series++
+			var k [2]string
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "stage" {
+					k[0] = l.GetValue()
+				} else {
+					k[1] = l.GetValue()
+				}
+			}
+			if got := s.GetCounter().GetValue(); got != want[k] {
+				t.Errorf("front_requests_total%v = %v, want %v", k, got, want[k])
+			}
+		}
+	}
+	if want := 2 * (1 + int(api.KindTooLarge) + 1); series != want {
+		t.Errorf("%d series, want %d (2 stages × success and every kind)", series, want)
+	}
 }
