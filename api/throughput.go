@@ -12,7 +12,9 @@ type ThroughputStats struct {
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	// Models are sorted by name, then version (numerically). On a node
 	// with a Redis queue they cover every live worker: windows are the
-	// node's own end-to-end view, totals and queue the workers' sums.
+	// node's own end-to-end view, queue the live workers' sum, totals the
+	// live workers' sum plus what departed workers served (they never go
+	// down when a worker dies).
 	Models []ModelThroughput `json:"models"`
 	// Workers lists, on a node with a Redis queue, every live worker with
 	// the statistics it last announced (sorted by id).

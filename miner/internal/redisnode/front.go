@@ -34,6 +34,7 @@ type Front struct {
 	opt     FrontOptions
 	windows *throughput.Tracker
 	parsed  sync.Map // name:version → *parsedMetadata
+	ledger  ledger
 }
 
 // FrontOptions configure a Front.
@@ -59,6 +60,7 @@ func NewFront(prod Producer, dir *redisq.Directory, opt FrontOptions) *Front {
 // lookup returns the announced metadata of a ready version, or the error
 // to answer: unavailable (Redis unreachable, not ready, away), not found.
 func (f *Front) lookup(name, ver string) (string, *parsedMetadata, error) {
+	f.ledger.foldEvery(f.dir.Workers, time.Second)
 	if err := f.dir.Healthy(); err != nil {
 		return "", nil, api.Fail(api.KindUnavailable, "model '%s': %v", name, err)
 	}

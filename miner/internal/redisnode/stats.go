@@ -85,7 +85,8 @@ func (f *Front) observe(name, version string, took time.Duration, items int, err
 
 // Stats sums the statistics the live workers last announced (the
 // statistics extension's counters add up across workers; last_inference is
-// the latest). An unknown model is 404 as for inference.
+// the latest), plus what departed workers served (see ledger), so that the
+// counters never go down. An unknown model is 404 as for inference.
 func (f *Front) Stats(name, ver string) (*api.ModelStatsResponse, error) {
 	if err := f.dir.Healthy(); err != nil {
 		return nil, api.Fail(api.KindUnavailable, "statistics: %v", err)
@@ -98,7 +99,9 @@ func (f *Front) Stats(name, ver string) (*api.ModelStatsResponse, error) {
 		}
 	}
 	sums := map[throughput.Key]*api.ModelStatistics{}
-	for _, w := range f.dir.Workers() {
+	workers := f.dir.Workers()
+	f.ledger.fold(workers, time.Now())
+	for _, w := range workers {
 		for _, m := range w.Models {
 			if (name != "" && m.Name != name) || (ver != "" && m.Version != ver) {
 				continue
@@ -116,6 +119,9 @@ func (f *Front) Stats(name, ver string) (*api.ModelStatsResponse, error) {
 	}
 	resp := &api.ModelStatsResponse{ModelStats: make([]api.ModelStatistics, 0, len(sums))}
 	for _, k := range sortedKeys(sums) {
+		if d, ok := f.ledger.departed(k); ok {
+			addStatistics(sums[k], &d.stats)
+		}
 		resp.ModelStats = append(resp.ModelStats, *sums[k])
 	}
 	return resp, nil
@@ -205,7 +211,8 @@ func (r *execRates) apply(w *api.ThroughputWindows) {
 
 // Throughput is GET /v1/stats on a front: per model version, the front's
 // own end-to-end windows (requests it queued, latency including Redis),
-// the workers' average batch, summed totals and executing batches, and as
+// the workers' average batch, summed totals (with what departed workers
+// served, see ledger) and executing batches, and as
 // queue depth the requests no worker has read yet plus those waiting in
 // the workers' batchers; then every live worker with its own rows.
 func (f *Front) Throughput(ctx context.Context) (*api.ThroughputStats, error) {
@@ -216,7 +223,9 @@ func (f *Front) Throughput(ctx context.Context) (*api.ThroughputStats, error) {
 		Models: []api.ModelThroughput{}, Workers: []api.WorkerThroughput{}}
 	rows := map[throughput.Key]*api.ModelThroughput{}
 	rates := map[throughput.Key]*execRates{}
-	for _, w := range f.dir.Workers() {
+	workers := f.dir.Workers()
+	f.ledger.fold(workers, time.Now())
+	for _, w := range workers {
 		wt := api.WorkerThroughput{ID: w.Worker, Host: w.Host, Started: w.Started, Published: w.Published, Models: []api.ModelThroughput{}}
 		for _, m := range w.Models {
 			st, _ := workerStats(m)
@@ -251,6 +260,9 @@ func (f *Front) Throughput(ctx context.Context) (*api.ThroughputStats, error) {
 	}
 	for _, k := range keys {
 		row := rows[k]
+		if d, ok := f.ledger.departed(k); ok {
+			addTotals(&row.Totals, d.totals)
+		}
 		if w, ok := f.windows.Window(k.Model, k.Version); ok {
 			row.Windows = w.Windows()
 		}
