@@ -900,7 +900,7 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 		"taominer_inference_request_success_total", "taominer_inference_request_failure_total",
 		"taominer_queue_depth", "taominer_inference_executing", "taominer_model_ready",
 		"taominer_axon_refused_total", "taominer_axon_accepted_total", "taominer_axon_answered_total",
-		"taominer_axon_request_duration_seconds_bucket",
+		"taominer_axon_request_duration_seconds_bucket", "taominer_front_requests_total",
 	} {
 		if !used[want] {
 			t.Errorf("dashboard has no panel on %s", want)
