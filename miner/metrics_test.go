@@ -214,7 +214,7 @@ func TestV1StatsShape(t *testing.T) {
 	for _, w := range []string{"1s", "10s", "60s"} {
 		keys(t, "window "+w, windows[w].(map[string]any), "infer_per_s", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "avg_batch")
 	}
-	keys(t, "totals", m["totals"].(map[string]any), "inference_count", "execution_count", "success", "failure", "rejected", "cancelled", "expired")
+	keys(t, "totals", m["totals"].(map[string]any), "inference_count", "execution_count", "success", "failure", "rejected", "cancelled", "expired", "failed")
 	if _, err := time.Parse(time.RFC3339, raw["time"].(string)); err != nil {
 		t.Errorf("time %q is not RFC 3339: %v", raw["time"], err)
 	}
