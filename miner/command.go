@@ -70,6 +70,15 @@ func parseFlags(flags *flag.FlagSet, args []string) error {
 
 // parseSubnetFlags is parseFlags for a command on one subnet: it also checks
 // --netuid, whose value is at netuid once parsed; a bad one is a usageError.
+// newSubnetFlagSet is newWalletFlagSet plus --netuid (described as
+// netuidUsage) and --network, for the commands that act on a subnet.
+func newSubnetFlagSet(command, netuidUsage string, stderr io.Writer) (flags *flag.FlagSet, wf *walletFlags, netuid *int, network *string) {
+	flags, wf = newWalletFlagSet(command, stderr)
+	netuid = flags.Int("netuid", -1, netuidUsage)
+	network = flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
+	return flags, wf, netuid, network
+}
+
 func parseSubnetFlags(flags *flag.FlagSet, args []string, netuid *int) (uint16, error) {
 	if err := parseFlags(flags, args); err != nil {
 		return 0, err

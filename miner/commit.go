@@ -45,10 +45,8 @@ func commitCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 }
 
 func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("commit", stderr)
+	flags, wf, netuidFlag, network := newSubnetFlagSet("miner commit", "subnet", stderr)
 	flags.Usage = func() { commitUsage(stderr) }
-	netuidFlag := flags.Int("netuid", -1, "subnet")
-	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
 	data := flags.String("data", "", "text to commit")
 	show := flags.Bool("show", false, "show the stored commitment")
 	asJSON := flags.Bool("json", false, "print JSON (with --show)")

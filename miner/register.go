@@ -47,10 +47,8 @@ var unlockColdkey = (*wallet.Wallet).UnlockColdkey
 var errDeclined = errors.New("not registered: declined")
 
 func register(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("miner register", stderr)
+	flags, wf, netuidFlag, network := newSubnetFlagSet("miner register", "subnet to register on", stderr)
 	flags.Usage = func() { registerUsage(stderr) }
-	netuidFlag := flags.Int("netuid", -1, "subnet to register on")
-	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
 	maxBurnFlag := flags.String("max-burn", "", "largest burn to pay, in TAO")
 	yes := flags.Bool("yes", false, "do not ask for confirmation")
 	netuid, err := parseSubnetFlags(flags, args, netuidFlag)

@@ -73,10 +73,8 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("miner status", stderr)
+	flags, wf, netuidFlag, network := newSubnetFlagSet("miner status", "subnet", stderr)
 	flags.Usage = func() { statusUsage(stderr) }
-	netuidFlag := flags.Int("netuid", -1, "subnet")
-	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
 	extIP := flags.String("external-ip", "", "expected axon IP")
 	extPort := flags.Int("external-port", 0, "expected axon port")
 	url := flags.String("url", "", "running node's base URL")

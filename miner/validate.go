@@ -134,12 +134,10 @@ type validator struct {
 }
 
 func validate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags, wf := newWalletFlagSet("miner validate", stderr)
+	flags, wf, netuidFlag, network := newSubnetFlagSet("miner validate", "subnet", stderr)
 	flags.Usage = func() { validateUsage(stderr) }
 	var axons axonFlags
 	flags.Var(&axons, "axon", "IP:PORT=SS58 (repeatable)")
-	netuidFlag := flags.Int("netuid", -1, "subnet")
-	network := flags.String("network", "finney", "finney, test, local or a ws(s):// URL")
 	model := flags.String("model", "", "model name")
 	refPath := flags.String("reference-model", "", "reference ONNX file")
 	lib := flags.String("onnxruntime-lib", os.Getenv("TAOMINER_ONNXRUNTIME_LIB"), "libonnxruntime.so")
