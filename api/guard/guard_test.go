@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -439,9 +441,41 @@ func TestClientKey(t *testing.T) {
 }
 
 func TestAutoLimit(t *testing.T) {
+	mem, _ := memoryLimit()
 	limit, source := AutoLimit(64 << 20)
-	if limit < 64<<20 || source == "" {
-		t.Errorf("AutoLimit = %d (%s)", limit, source)
+	if want := max(mem/AutoFraction, 64<<20); mem > 0 && limit != want || !strings.Contains(source, "1/8 of") {
+		t.Errorf("AutoLimit = %d (%s), want %d (an eighth of %d)", limit, source, want, mem)
+	}
+	if limit, _ := AutoLimit(1 << 62); limit != 1<<62 {
+		t.Errorf("AutoLimit below --max-body-bytes: %d", limit)
+	}
+}
+
+// TestReadLimit: cgroup limit files, v2 ("max" or bytes) and v1 (bytes, or
+// a value near 2^63 for none).
+func TestReadLimit(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		text string
+		want int64
+		ok   bool
+	}{
+		{"max\n", 0, false},
+		{"2147483648\n", 2 << 30, true},
+		{"9223372036854771712\n", 0, false},
+		{"0\n", 0, false},
+		{"lots", 0, false},
+	} {
+		path := filepath.Join(dir, "memory.max")
+		if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := readLimit(path); n != tc.want || ok != tc.ok {
+			t.Errorf("readLimit(%q) = %d, %v; want %d, %v", tc.text, n, ok, tc.want, tc.ok)
+		}
+	}
+	if _, ok := readLimit(filepath.Join(dir, "absent")); ok {
+		t.Error("a missing file read as a limit")
 	}
 }
 
