@@ -4,8 +4,7 @@
 // tensors (pre-processing) and how its outputs become the answer's fields
 // (post-processing), with the value to send when the miner cannot answer.
 //
-// The file format (version 1) is documented in the README section "Serving a
-// subnet: synapse mappings". Decoding is strict: an unknown key, a wrong type
+// The file format (version 1) is documented in docs/mappings.md. Decoding is strict: an unknown key, a wrong type
 // or a bad value is a *FileError naming the file, the line and what was
 // expected.
 //

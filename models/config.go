@@ -32,7 +32,7 @@ type Config struct {
 	// instance_group's count, with which it is exclusive. Default 1.
 	Instances *int `yaml:"instances"`
 	// GPUs places the instances on GPUs: a list of device ids the instances
-	// go to in turn, or "auto" (by free memory, see the README's
+	// go to in turn, or "auto" (by free memory, see docs/gpus.md
 	// "Placement"). It implies execution_provider cuda when none is set,
 	// refuses cpu, and replaces device_id (device_id: 1 is gpus: [1]).
 	GPUs *GPUs `yaml:"gpus"`

@@ -96,7 +96,7 @@ const (
 
 // DefaultBinding is what BindingAuto means: plain Run. Both modes hand
 // ONNX Runtime the request's own buffers on the CPU (no copy either way);
-// see BenchmarkBinding and the README's "GPUs" section for the comparison.
+// see BenchmarkBinding and docs/performance.md "I/O binding on the CPU".
 const DefaultBinding = BindingRun
 
 // String names the mode.

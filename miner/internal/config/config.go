@@ -3,7 +3,7 @@
 // Each option of `miner serve` is a field of [Serve] whose struct tags give
 // its flag, environment variable, YAML key, default, checks and help; the
 // flags, the environment, the YAML file, the validation, the help text and
-// the README table are all driven by that one table. Sources apply in this
+// the table in docs/configuration.md are all driven by that one table. Sources apply in this
 // order, each overriding the ones before: defaults, the YAML file named by
 // --config or TAOMINER_CONFIG, environment variables, flags.
 //
@@ -15,9 +15,9 @@
 // default (parsed like a flag value; omitted means the zero value), check
 // (comma-separated "nonempty", "min=N", "oneof=a|b|c"), meta (the value's
 // placeholder in the help, e.g. "ADDR") and secret:"true" (redacted by
-// String). Then regenerate the README table:
+// String). Then regenerate the table in docs/configuration.md:
 //
-//	go test ./miner/internal/config -run README -update
+//	go test ./miner/internal/config -run DocsConfigTable -update
 package config
 
 import (

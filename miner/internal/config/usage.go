@@ -36,8 +36,8 @@ Options:
 }
 
 // MarkdownTable returns the serve options as a Markdown table (flag,
-// environment variable, YAML key, default, description) for the README,
-// where it sits between the markers <!-- config-table:start --> and
+// environment variable, YAML key, default, description) for
+// docs/configuration.md, where it sits between the markers <!-- config-table:start --> and
 // <!-- config-table:end -->.
 func MarkdownTable() string {
 	var b strings.Builder

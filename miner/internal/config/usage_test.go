@@ -1,20 +1,19 @@
 package config
 
 import (
-	"errors"
 	"flag"
-	"io/fs"
 	"os"
 	"strings"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the config table in README.md")
+var update = flag.Bool("update", false, "rewrite the config table in docs/configuration.md")
 
-// readmePath is the repository README, seen from this package's directory.
-const readmePath = "../../../README.md"
+// docPath is the configuration reference, docs/configuration.md, seen from
+// this package's directory.
+const docPath = "../../../docs/configuration.md"
 
-// The README holds MarkdownTable between these markers.
+// The configuration reference holds MarkdownTable between these markers.
 const (
 	tableStart = "<!-- config-table:start -->"
 	tableEnd   = "<!-- config-table:end -->"
@@ -66,49 +65,45 @@ func TestMarkdownTable(t *testing.T) {
 	}
 }
 
-// splitReadme cuts text around the config table markers.
-func splitReadme(text string) (before, table, after string, ok bool) {
+// splitDoc cuts text around the config table markers.
+func splitDoc(text string) (before, table, after string, ok bool) {
 	before, rest, ok1 := strings.Cut(text, tableStart)
 	table, after, ok2 := strings.Cut(rest, tableEnd)
 	return before, table, after, ok1 && ok2
 }
 
-func TestSplitReadme(t *testing.T) {
-	before, table, after, ok := splitReadme("# x\n" + tableStart + "\n| a |\n" + tableEnd + "\nend\n")
+func TestSplitDoc(t *testing.T) {
+	before, table, after, ok := splitDoc("# x\n" + tableStart + "\n| a |\n" + tableEnd + "\nend\n")
 	if !ok || before != "# x\n" || table != "\n| a |\n" || after != "\nend\n" {
-		t.Errorf("splitReadme = %q, %q, %q, %v", before, table, after, ok)
+		t.Errorf("splitDoc = %q, %q, %q, %v", before, table, after, ok)
 	}
-	if _, _, _, ok := splitReadme("no markers"); ok {
-		t.Error("splitReadme found markers in text without them")
+	if _, _, _, ok := splitDoc("no markers"); ok {
+		t.Error("splitDoc found markers in text without them")
 	}
 }
 
-// TestREADMEConfigTable checks that README.md holds MarkdownTable() between
-// the config-table markers. It is skipped only while README.md does not
-// exist yet. Rewrite the table with:
+// TestDocsConfigTable checks that docs/configuration.md holds
+// MarkdownTable() between the config-table markers. Rewrite the table with:
 //
-//	go test ./miner/internal/config -run README -update
-func TestREADMEConfigTable(t *testing.T) {
-	data, err := os.ReadFile(readmePath)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip("README.md does not exist yet; once it does, it must hold MarkdownTable() between " + tableStart + " and " + tableEnd)
-	}
+//	go test ./miner/internal/config -run DocsConfigTable -update
+func TestDocsConfigTable(t *testing.T) {
+	data, err := os.ReadFile(docPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, table, after, ok := splitReadme(string(data))
+	before, table, after, ok := splitDoc(string(data))
 	if !ok {
-		t.Fatalf("README.md lacks the markers %s and %s around the config table", tableStart, tableEnd)
+		t.Fatalf("docs/configuration.md lacks the markers %s and %s around the config table", tableStart, tableEnd)
 	}
 	want := MarkdownTable()
 	if *update {
 		text := before + tableStart + "\n" + want + tableEnd + after
-		if err := os.WriteFile(readmePath, []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(docPath, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
 	if strings.TrimSpace(table) != strings.TrimSpace(want) {
-		t.Errorf("README.md config table is stale; run: go test ./miner/internal/config -run README -update\nwant:\n%s", want)
+		t.Errorf("docs/configuration.md config table is stale; run: go test ./miner/internal/config -run DocsConfigTable -update\nwant:\n%s", want)
 	}
 }
