@@ -107,6 +107,10 @@ func newNodeWith(ctx context.Context, cfg config.Serve, log *slog.Logger, nopt n
 	if cfg.Redis == "" && cfg.Role != roleAll {
 		return nil, fmt.Errorf("--role %s needs --redis", cfg.Role)
 	}
+	// The hotkey, before the ports and the models (servewallet.go).
+	if err := checkServeWallet(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Role != roleAPI {
 		// A quick check of the config, before the ports.
 		if err := loadRuntime(cfg, log); err != nil {
