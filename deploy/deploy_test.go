@@ -688,19 +688,9 @@ func dashboardMetrics(t *testing.T) map[string]bool {
 	if dash.UID == "" || dash.Title == "" || len(dash.Panels) == 0 {
 		t.Fatal("grafana/taominer.json: no uid, title or panels")
 	}
-	type panel struct {
-		ID      int     `json:"id"`
-		Type    string  `json:"type"`
-		Title   string  `json:"title"`
-		Panels  []panel `json:"panels"`
-		Targets []struct {
-			Expr string `json:"expr"`
-		} `json:"targets"`
-	}
 	names := map[string]bool{}
 	ids := map[int]bool{}
-	var visit func(p panel)
-	visit = func(p panel) {
+	walkPanels(t, dash.Panels, func(p panel) {
 		if ids[p.ID] {
 			t.Errorf("panel id %d repeated", p.ID)
 		}
@@ -717,23 +707,43 @@ func dashboardMetrics(t *testing.T) map[string]bool {
 				names[n] = true
 			}
 		}
-		for _, c := range p.Panels {
-			visit(c)
-		}
-	}
-	for _, raw := range dash.Panels {
-		var p panel
-		if err := json.Unmarshal(raw, &p); err != nil {
-			t.Fatal(err)
-		}
-		visit(p)
-	}
+	})
 	for _, v := range dash.Templating.List {
 		for _, n := range metricName.FindAllString(string(v.Query), -1) {
 			names[n] = true
 		}
 	}
 	return names
+}
+
+// panel is a Grafana panel: a row holds panels.
+type panel struct {
+	ID      int     `json:"id"`
+	Type    string  `json:"type"`
+	Title   string  `json:"title"`
+	Panels  []panel `json:"panels"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+}
+
+// walkPanels calls visit on each panel of panels and of their rows.
+func walkPanels(t *testing.T, panels []json.RawMessage, visit func(panel)) {
+	t.Helper()
+	var walk func(p panel)
+	walk = func(p panel) {
+		visit(p)
+		for _, c := range p.Panels {
+			walk(c)
+		}
+	}
+	for _, raw := range panels {
+		var p panel
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatalf("grafana/taominer.json: %v", err)
+		}
+		walk(p)
+	}
 }
 
 func freePort(t *testing.T) int {
@@ -767,12 +777,20 @@ func hotkeySS58(t *testing.T, bin, walletPath, wallet string) string {
 	return w.HotkeySS58
 }
 
-// scrapeRunningMiner starts the CPU miner on the bundled model (and a broken
-// one) with a hotkey
-// and an axon that answers one allowed validator, sends one KServe request
-// and one signed Infer synapse (so the histograms and axon counters have
-// series), and returns the metric families of /metrics.
-func scrapeRunningMiner(t *testing.T) map[string]string {
+// runningMiner is a CPU miner process that startMiner started, serving the
+// bundled model (and a broken one) with a hotkey and an axon that answers
+// one allowed validator.
+type runningMiner struct {
+	bin, base, axon string // binary, http://host:port of --http-addr, host:port of the axon
+	wallets         string // --wallet-path: wallets "miner" (//Alice), "validator" (//Bob)
+	minerSS58       string
+	logs            *bytes.Buffer
+}
+
+// startMiner starts the miner (extra: more serve flags), stops it when the
+// test ends (its log shown if the test failed) and returns once it is
+// ready.
+func startMiner(t *testing.T, extra ...string) *runningMiner {
 	t.Helper()
 	bin := miner(t)
 	lib := ortLib(t)
@@ -792,17 +810,18 @@ func scrapeRunningMiner(t *testing.T) map[string]string {
 	wallets := t.TempDir()
 	runOK(t, bin, "wallet", "regen", "--hot", "--uri", "//Alice", "--wallet-path", wallets, "--wallet", "miner", "--hotkey", "default")
 	runOK(t, bin, "wallet", "regen", "--hot", "--uri", "//Bob", "--wallet-path", wallets, "--wallet", "validator", "--hotkey", "default")
-	minerSS58 := hotkeySS58(t, bin, wallets, "miner")
+	m := &runningMiner{bin: bin, wallets: wallets, minerSS58: hotkeySS58(t, bin, wallets, "miner"), logs: new(bytes.Buffer)}
 	validatorSS58 := hotkeySS58(t, bin, wallets, "validator")
 
 	httpPort, axonPort := freePort(t), freePort(t)
+	m.base, m.axon = fmt.Sprintf("http://127.0.0.1:%d", httpPort), fmt.Sprintf("127.0.0.1:%d", axonPort)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--models", models, "--onnxruntime-lib", lib,
+	args := append([]string{"serve", "--models", models, "--onnxruntime-lib", lib,
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "--model-control", "none",
 		"--wallet-path", wallets, "--wallet", "miner", "--hotkey", "default",
-		"--axon-port", fmt.Sprint(axonPort), "--allow-hotkey", validatorSS58)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+		"--axon-port", fmt.Sprint(axonPort), "--allow-hotkey", validatorSS58}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = m.logs, m.logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -812,15 +831,14 @@ func scrapeRunningMiner(t *testing.T) map[string]string {
 		cancel()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("miner log:\n%s", logs.String())
+			t.Logf("miner log:\n%s", m.logs.String())
 		}
 	})
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	// The image's HEALTHCHECK command, against the real node.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if exec.Command(bin, "healthcheck", "--quiet", "--url", base+"/v2/health/ready").Run() == nil {
+		if exec.Command(bin, "healthcheck", "--quiet", "--url", m.base+"/v2/health/ready").Run() == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -828,31 +846,69 @@ func scrapeRunningMiner(t *testing.T) map[string]string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	data := make([]string, 3*48*192)
-	for i := range data {
-		data[i] = "0.5"
-	}
-	body := `{"inputs":[{"name":"x","shape":[1,3,48,192],"datatype":"FP32","data":[` + strings.Join(data, ",") + `]}]}`
-	resp, err := http.Post(base+"/v2/models/ppocr_cls/infer", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("infer: %s %s", resp.Status, b)
-	}
-	synapse := `{"model":"ppocr_cls","inputs":[{"name":"x","shape":[1,3,48,192],"datatype":"FP32","data":[` + strings.Join(data, ",") + `]}]}`
-	runOK(t, bin, "query", "--wallet-path", wallets, "--wallet", "validator", "--hotkey", "default",
-		"--axon", fmt.Sprintf("127.0.0.1:%d", axonPort), "--axon-hotkey", minerSS58, "--synapse", "Infer", "--body", synapse)
+	return m
+}
 
-	resp, err = http.Get(base + "/metrics")
+// inferBody is a KServe request for the bundled model (one image of 0.5s).
+func inferBody() string {
+	data := strings.TrimSuffix(strings.Repeat("0.5,", 3*48*192), ",")
+	return `{"inputs":[{"name":"x","shape":[1,3,48,192],"datatype":"FP32","data":[` + data + `]}]}`
+}
+
+// post sends body to the miner's path and returns the status and answer.
+func (m *runningMiner) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(m.base+path, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// traffic sends one KServe request and one signed Infer synapse from the
+// allowed validator, so that the histograms and axon counters have series.
+func (m *runningMiner) traffic(t *testing.T) {
+	t.Helper()
+	if code, b := m.post(t, "/v2/models/ppocr_cls/infer", inferBody()); code != http.StatusOK {
+		t.Fatalf("infer: %d %s", code, b)
+	}
+	m.query(t, "validator")
+}
+
+// query sends a signed Infer synapse for the bundled model from wallet's
+// hotkey; it fails the test when `miner query` does.
+func (m *runningMiner) query(t *testing.T, wallet string) {
+	t.Helper()
+	synapse := `{"model":"ppocr_cls",` + strings.TrimPrefix(inferBody(), "{")
+	runOK(t, m.bin, "query", "--wallet-path", m.wallets, "--wallet", wallet, "--hotkey", "default",
+		"--axon", m.axon, "--axon-hotkey", m.minerSS58, "--synapse", "Infer", "--body", synapse)
+}
+
+// metrics returns the text of GET /metrics.
+func (m *runningMiner) metrics(t *testing.T) []byte {
+	t.Helper()
+	resp, err := http.Get(m.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return b
+}
+
+// scrapeRunningMiner starts the miner, sends it traffic and returns the
+// series of /metrics with their family's type.
+func scrapeRunningMiner(t *testing.T) map[string]string {
+	t.Helper()
+	m := startMiner(t)
+	m.traffic(t)
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(m.metrics(t)))
 	if err != nil {
 		t.Fatalf("parse /metrics: %v", err)
 	}

@@ -36,7 +36,7 @@ func (n *node) bindAxon() error {
 	if !n.runsAxon() {
 		return nil
 	}
-	p, err := n.openPort("axon", "axon", "--axon-port", fmt.Sprintf(":%d", n.cfg.AxonPort), axon.Starting(n.startPhase))
+	p, err := n.openPort("axon", "axon", "--axon-port", fmt.Sprintf(":%d", n.cfg.AxonPort), axon.Starting(n.startPhase, n.startingRefused("axon", "axon")))
 	if err != nil {
 		return err
 	}

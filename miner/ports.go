@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/taominer/taominer/api/guard"
 )
 
 // livePort is a public port (KServe HTTP, axon) that the node binds before
@@ -43,6 +45,15 @@ func (n *node) openPort(name, protocol, flag, addr string, starting http.Handler
 	}()
 	n.closers = append(n.closers, p.close)
 	return p, nil
+}
+
+// startingRefused counts a request that port's starting handler answered
+// 503 "starting" in the refusal family (reason starting, labelled
+// protocol).
+func (n *node) startingRefused(port, protocol string) func(*http.Request) {
+	return func(r *http.Request) {
+		n.guards.met.RefusedRequest(port, protocol, guard.ReasonStarting, http.StatusServiceUnavailable, r)
+	}
 }
 
 // bindFlag listens on addr, the value of flag. A busy port or a privileged

@@ -84,13 +84,19 @@ func TestBusyPortFailsBeforeLoading(t *testing.T) {
 // TestAnswersWhileLoading starts a miner whose model takes long to open:
 // while it opens, the HTTP port answers liveness 200, readiness 503 and
 // every other route 503 "starting: loading models", and the axon port 503
-// with the same message; once it is loaded, readiness answers 200 and the
-// model serves.
+// with the same message, each such 503 counted once in
+// taominer_refusals_total{reason="starting"}; once it is loaded, readiness
+// answers 200, the model serves and those counts stay.
 func TestAnswersWhileLoading(t *testing.T) {
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel = "127.0.0.1:0", rowSumRepo(t), "warn"
 	cfg.WalletPath, cfg.Wallet, cfg.AxonPort = axonWallets(t), "miner", 0
 	o := &gateOpener{opening: make(chan string, 1), gate: make(chan struct{})}
+	// newNodeWith's first step (bindNode alone leaves ONNX Runtime
+	// unloaded when this test runs by itself).
+	if err := loadRuntime(cfg, newLogger(cfg, io.Discard)); err != nil {
+		t.Fatal(err)
+	}
 	n, err := bindNode(cfg, newLogger(cfg, io.Discard))
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +137,21 @@ func TestAnswersWhileLoading(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || body.Message != "starting: loading models" {
 		t.Errorf("axon while loading: %d %q, want 503 \"starting: loading models\"", resp.StatusCode, body.Message)
 	}
+	// Each 503 "starting" counted once, by port; readiness's 503 is not.
+	startingRefusals := func(when string) {
+		t.Helper()
+		mfs := scrape(t, tn)
+		for _, c := range []struct {
+			port, protocol string
+			want           float64
+		}{{"http", "kserve", 3}, {"axon", "axon", 1}} {
+			m := sample(mfs, "taominer_refusals_total", map[string]string{"port": c.port, "protocol": c.protocol, "reason": "starting"})
+			if got := m.GetCounter().GetValue(); m == nil || got != c.want {
+				t.Errorf("%s: taominer_refusals_total{port=%q,reason=\"starting\"} = %v, want %v", when, c.port, got, c.want)
+			}
+		}
+	}
+	startingRefusals("while loading")
 
 	close(o.gate)
 	if err := <-built; err != nil {
@@ -145,4 +166,5 @@ func TestAnswersWhileLoading(t *testing.T) {
 	if resp2.ModelName != "row_sum" {
 		t.Errorf("infer once loaded: %+v", resp2)
 	}
+	startingRefusals("once loaded") // kept, and nothing more counted
 }

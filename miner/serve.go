@@ -107,6 +107,10 @@ func newNodeWith(ctx context.Context, cfg config.Serve, log *slog.Logger, nopt n
 	if cfg.Redis == "" && cfg.Role != roleAll {
 		return nil, fmt.Errorf("--role %s needs --redis", cfg.Role)
 	}
+	// The hotkey, before the ports and the models (servewallet.go).
+	if err := checkServeWallet(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Role != roleAPI {
 		// A quick check of the config, before the ports.
 		if err := loadRuntime(cfg, log); err != nil {
@@ -153,7 +157,7 @@ func bindNode(cfg config.Serve, log *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	metricsHandler := promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg})
-	p, err := n.openPort("http", "kserve", "--http-addr", cfg.HTTPAddr, server.Starting(n.startPhase, metricsHandler))
+	p, err := n.openPort("http", "kserve", "--http-addr", cfg.HTTPAddr, server.Starting(n.startPhase, metricsHandler, n.startingRefused("http", "kserve")))
 	if err != nil {
 		return nil, err
 	}

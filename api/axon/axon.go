@@ -513,14 +513,18 @@ func pyList(names []string) string {
 // Starting returns the handler of the axon port while the node starts,
 // before the axon is built: every request is answered 503 with
 // {"message": "starting: " + phase()}, the SDK's error body, so that a
-// validator gets a prompt answer rather than a timeout.
-func Starting(phase func() string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// validator gets a prompt answer rather than a timeout. refused, when
+// set, is told of each answer, so that the caller counts it once.
+func Starting(phase func() string, refused func(*http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := json.Marshal(map[string]string{"message": "starting: " + phase()})
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write(body)
+		if refused != nil {
+			refused(r)
+		}
 	})
 }
 

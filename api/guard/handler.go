@@ -88,11 +88,7 @@ func (h *handler) finish(x *exchange, r *http.Request) {
 	default:
 		return
 	}
-	path := r.URL.Path
-	if len(path) > 80 {
-		path = path[:80] + "…"
-	}
-	h.port.met.Refused(h.port.name, h.protocol, reason, "status", x.status, "path", path, "client", r.RemoteAddr)
+	h.port.met.RefusedRequest(h.port.name, h.protocol, reason, x.status, r)
 }
 
 // exchange is one guarded request: the answer writer the handler sees and

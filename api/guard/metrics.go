@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -28,11 +29,16 @@ const (
 	// ReasonClientClosed: the client went away (closed or half-closed its
 	// connection) before its answer; logged as 499.
 	ReasonClientClosed = "client_closed"
+	// ReasonStarting: a request answered 503 "starting: ..." because the
+	// port is bound but the node is still loading its models or attaching
+	// to the chain (counted by the port's starting handler through
+	// RefusedRequest; readiness probes are not counted).
+	ReasonStarting = "starting"
 )
 
 // Reasons lists every reason, so that their series exist at 0.
 var Reasons = []string{ReasonConnLimit, ReasonConnLimitIP, ReasonBodyBudget, ReasonBodyTimeout,
-	ReasonBodyTooLarge, ReasonClientClosed}
+	ReasonBodyTooLarge, ReasonClientClosed, ReasonStarting}
 
 // ProtocolTCP is the protocol label of refusals made before any protocol
 // is read (connection caps).
@@ -59,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer, budget *Budget, log *slog.Logger) (*M
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taominer_refusals_total",
 			Help: "Connections and requests refused by the public ports' guards, by port (http, axon), protocol " +
 				"(tcp before any protocol, kserve, axon) and reason (conn_limit, conn_limit_ip, body_budget, " +
-				"body_timeout, body_too_large, client_closed)."}, []string{"port", "protocol", "reason"}),
+				"body_timeout, body_too_large, client_closed, starting)."}, []string{"port", "protocol", "reason"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "taominer_open_connections",
 			Help: "Open connections, by port."}, []string{"port"}),
 		log: log,
@@ -109,6 +115,17 @@ func (m *Metrics) Refused(port, protocol, reason string, attrs ...any) {
 		args := append([]any{"port", port, "protocol", protocol, "reason", reason, "count", n}, attrs...)
 		m.log.Info("refused", args...)
 	}
+}
+
+// RefusedRequest counts one refused request of r, answered status, and
+// logs it (rate-limited) with the status, the path (cut at 80 bytes) and
+// the client's address.
+func (m *Metrics) RefusedRequest(port, protocol, reason string, status int, r *http.Request) {
+	path := r.URL.Path
+	if len(path) > 80 {
+		path = path[:80] + "…"
+	}
+	m.Refused(port, protocol, reason, "status", status, "path", path, "client", r.RemoteAddr)
 }
 
 // count returns the refusals counted for port, protocol and reason (any

@@ -13,8 +13,10 @@ import (
 // every other route 503 with {"error": "starting: " + phase()} ("loading
 // models", "attaching to the chain") and Retry-After. The port thus
 // answers, and probes see the node alive and not ready, from the moment it
-// is bound.
-func Starting(phase func() string, metrics http.Handler) http.Handler {
+// is bound. refused, when set, is told of each 503 "starting" answer (not
+// of readiness's 503, a probe's answer rather than a refusal), so that the
+// caller counts it once.
+func Starting(phase func() string, metrics http.Handler, refused func(*http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/v2/health/live":
@@ -34,5 +36,8 @@ func Starting(phase func() string, metrics http.Handler) http.Handler {
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write(body)
+		if refused != nil {
+			refused(r)
+		}
 	})
 }

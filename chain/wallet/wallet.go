@@ -79,7 +79,7 @@ func readKeyfile(path string) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyfileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // an *fs.PathError: "read <path>: ..."
 	}
 	if len(data) > maxKeyfileSize {
 		clear(data)
