@@ -949,7 +949,7 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("dashboard queries metrics the running miner does not export: %v", missing)
 	}
-	// Each per-version family of docs/metrics.md, and the axon and front ones, is on the dashboard.
+	// Each family of the metric tables in docs/metrics.md is on the dashboard.
 	for _, want := range []string{
 		"taominer_request_duration_seconds_bucket", "taominer_queue_duration_seconds_bucket",
 		"taominer_compute_duration_seconds_bucket", "taominer_batch_size_bucket",

@@ -379,28 +379,30 @@ func (p *promServer) labelValues(t *testing.T, metric, label string) []string {
 	return r.Data
 }
 
-// scrapeAfter waits (at most timeout) for a scrape of job that started
-// after when and returns its time: a sample at that time holds everything
-// the target counted before when.
+// scrapeAfter waits (at most timeout) for a successful scrape of job that
+// started after when and returns its time: a sample at that time holds
+// everything the target counted before when. A failed scrape (up 0, e.g.
+// past its 1 s timeout on a loaded machine) is passed over.
 func (p *promServer) scrapeAfter(t *testing.T, job string, when time.Time, timeout time.Duration) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		// timestamp() of a plain selector: the sample's time (of anything
-		// else, the evaluation's).
-		r := p.query(t, fmt.Sprintf("timestamp(up{job=%q})", job), time.Now())
+		// A range selector answers each sample with its own time.
+		r := p.query(t, fmt.Sprintf("up{job=%q}[1m]", job), time.Now())
 		var res []struct {
-			Value [2]any `json:"value"`
+			Values [][2]any `json:"values"`
 		}
 		if r.Status == "success" && json.Unmarshal(r.Data.Result, &res) == nil && len(res) == 1 {
-			if s, ok := res[0].Value[1].(string); ok {
-				if f, err := strconv.ParseFloat(s, 64); err == nil && f > float64(when.UnixMilli())/1e3 {
-					return time.UnixMilli(int64(math.Round(f * 1e3)))
+			for _, v := range res[0].Values {
+				ts, ok := v[0].(float64)
+				at := time.UnixMilli(int64(math.Round(ts * 1e3)))
+				if ok && at.After(when) && v[1] == "1" {
+					return at
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no scrape of %s after %s within %s (last answer %+v)", job, when.Format(time.RFC3339Nano), timeout, r)
+			t.Fatalf("no successful scrape of %s after %s within %s (last answer %+v)", job, when.Format(time.RFC3339Nano), timeout, r)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

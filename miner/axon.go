@@ -36,7 +36,8 @@ func (n *node) bindAxon() error {
 	if !n.runsAxon() {
 		return nil
 	}
-	p, err := n.openPort("axon", "axon", "--axon-port", fmt.Sprintf(":%d", n.cfg.AxonPort), axon.Starting(n.startPhase, n.startingRefused("axon", "axon")))
+	starting := axon.Starting(n.startPhase, n.startingRefused("axon", "axon"))
+	p, err := n.openPort("axon", "axon", "--axon-port", fmt.Sprintf(":%d", n.cfg.AxonPort), starting)
 	if err != nil {
 		return err
 	}

@@ -157,7 +157,8 @@ func bindNode(cfg config.Serve, log *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	metricsHandler := promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg})
-	p, err := n.openPort("http", "kserve", "--http-addr", cfg.HTTPAddr, server.Starting(n.startPhase, metricsHandler, n.startingRefused("http", "kserve")))
+	starting := server.Starting(n.startPhase, metricsHandler, n.startingRefused("http", "kserve"))
+	p, err := n.openPort("http", "kserve", "--http-addr", cfg.HTTPAddr, starting)
 	if err != nil {
 		return nil, err
 	}
