@@ -270,7 +270,7 @@ func TestRefusals(t *testing.T) {
 			403, "Forbidden. Key is blacklisted: Received a request without a dendrite or hotkey.", axon.ReasonMissingHotkey},
 		{"stale first nonce", nil, send("Alice", func(c *dendrite.Client, _ *dendrite.Target) {
 			c.Now = func() time.Time { return time.Now().Add(-20 * time.Second) }
-		}, nil), 401, "Not Verified with error: Nonce is too old: acceptable delta is 16.00 seconds but request was 20.0", axon.ReasonStaleNonce},
+		}, nil), 401, "Not Verified with error: Nonce is too old: acceptable delta is 16.00 seconds but request was 2", axon.ReasonStaleNonce}, // 20.xx s, more under load,
 		{"missing nonce", nil, send("Alice", nil, func(s *dendrite.Signed) { delete(s.Header, "bt_header_dendrite_nonce") }),
 			401, "Not Verified with error: Missing Nonce", axon.ReasonMissingNonce},
 		{"nonce not a number", nil, send("Alice", nil, func(s *dendrite.Signed) { s.Header["bt_header_dendrite_nonce"] = []string{"soon"} }),
