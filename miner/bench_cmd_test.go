@@ -62,7 +62,7 @@ func TestBenchCommand(t *testing.T) {
 func TestBenchCommandFailures(t *testing.T) {
 	tn := startNode(t, standardRepo(t), nil)
 	var stdout, stderr bytes.Buffer
-	args := []string{"--url", tn.url, "--model", "ppocr_cls", "--batch", "17", "--concurrency", "1", "--window", "100ms", "--max-trials", "3"}
+	args := []string{"--url", tn.url, "--model", "ppocr_cls", "--batch", "17", "--concurrency", "1", "--window", "500ms", "--max-trials", "3"}
 	if code := bench(context.Background(), args, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
