@@ -172,9 +172,9 @@ func Read(ctx context.Context, c *client.Client, netuid uint16, number uint64, h
 	if now == nil {
 		now = time.Now
 	}
-	r := reader{c: c, md: c.Runtime().Metadata, netuid: netuid, at: &hash}
+	r := reader{s: c.At(&hash), md: c.Runtime().Metadata, netuid: netuid}
 	snap := &Snapshot{NetUID: netuid, Block: number, BlockHash: hash}
-	tempo, err := r.u16(ctx, "Tempo", r.netuidKey())
+	tempo, err := r.s.Tempo(ctx, netuid)
 	if err != nil {
 		return nil, fmt.Errorf("metagraph: tempo of subnet %d: %w", netuid, err)
 	}
@@ -229,60 +229,28 @@ func fromLite(lite []neuron.Lite) []Neuron {
 	return out
 }
 
-// reader reads SubtensorModule storage of one subnet at one block.
+// reader reads the storage of one subnet at one block through the typed client.
 type reader struct {
-	c      *client.Client
+	s      client.State
 	md     *metadata.Metadata
 	netuid uint16
-	at     *client.Hash
 }
 
 func (r *reader) netuidKey() []byte { return scale.AppendU16(nil, r.netuid) }
 
-// value reads item with keys, or its metadata default when absent.
+// value reads a SubtensorModule item with keys, or its metadata default when absent.
 func (r *reader) value(ctx context.Context, item string, keys ...[]byte) ([]byte, error) {
-	e, err := r.md.StorageEntry("SubtensorModule", item)
-	if err != nil {
-		return nil, err
-	}
-	k, err := storage.Key(r.md, "SubtensorModule", item, keys...)
-	if err != nil {
-		return nil, err
-	}
-	v, ok, err := r.c.Storage(ctx, k, r.at)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", item, err)
-	}
-	if !ok {
-		return e.Default, nil
-	}
-	return v, nil
-}
-
-func (r *reader) u16(ctx context.Context, item string, keys ...[]byte) (uint16, error) {
-	v, err := r.value(ctx, item, keys...)
-	if err != nil {
-		return 0, err
-	}
-	d := scale.NewDecoder(v)
-	n := d.U16()
-	if err := d.Finish(); err != nil {
-		return 0, fmt.Errorf("decode %s: %w", item, err)
-	}
-	return n, nil
+	v, _, err := r.s.Value(ctx, "SubtensorModule", item, keys...)
+	return v, err
 }
 
 // neurons reads every UID's record from storage items.
 func (r *reader) neurons(ctx context.Context) ([]Neuron, error) {
-	nb, err := r.value(ctx, "SubnetworkN", r.netuidKey())
+	count, err := r.s.SubnetworkN(ctx, r.netuid)
 	if err != nil {
 		return nil, err
 	}
-	d := scale.NewDecoder(nb)
-	n := int(d.U16())
-	if err := d.Finish(); err != nil {
-		return nil, fmt.Errorf("decode SubnetworkN: %w", err)
-	}
+	n := int(count)
 	out := make([]Neuron, n)
 	if n == 0 {
 		return out, nil
@@ -294,7 +262,7 @@ func (r *reader) neurons(ctx context.Context) ([]Neuron, error) {
 			return nil, err
 		}
 	}
-	vals, err := r.c.StorageMulti(ctx, keys, r.at)
+	vals, err := r.s.Client().StorageMulti(ctx, keys, r.s.Block())
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +286,7 @@ func (r *reader) neurons(ctx context.Context) ([]Neuron, error) {
 		}
 		keys = append(keys, ko, ks, ka)
 	}
-	if vals, err = r.c.StorageMulti(ctx, keys, r.at); err != nil {
+	if vals, err = r.s.Client().StorageMulti(ctx, keys, r.s.Block()); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -381,7 +349,7 @@ func (r *reader) vectors(ctx context.Context, out []Neuron) error {
 		}
 		keys, present, types = append(keys, k), append(present, v), append(types, e.ValueType)
 	}
-	vals, err := r.c.StorageMulti(ctx, keys, r.at)
+	vals, err := r.s.Client().StorageMulti(ctx, keys, r.s.Block())
 	if err != nil {
 		return err
 	}
@@ -433,7 +401,7 @@ func (r *reader) movingPrice(ctx context.Context) (float64, error) {
 			errs = append(errs, err)
 			continue
 		}
-		raw, err := r.c.StateCall(ctx, "SubnetInfoRuntimeApi_"+call.method, call.args, r.at)
+		raw, err := r.s.Client().StateCall(ctx, "SubnetInfoRuntimeApi_"+call.method, call.args, r.s.Block())
 		if err != nil {
 			errs = append(errs, err)
 			continue

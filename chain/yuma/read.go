@@ -7,9 +7,7 @@ import (
 	"math/big"
 
 	"github.com/taominer/taominer/chain/client"
-	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
-	"github.com/taominer/taominer/chain/storage"
 )
 
 const pallet = "SubtensorModule"
@@ -26,75 +24,6 @@ func DecodeEntries(b []byte) ([]Entry, error) {
 		return nil, fmt.Errorf("decode weights row: %w", err)
 	}
 	return out, nil
-}
-
-// query batches storage reads of one block. Each read names a SubtensorModule item; an item
-// the runtime's metadata lacks is skipped (add reports false) and an absent value decodes the
-// item's metadata default.
-type query struct {
-	md   *metadata.Metadata
-	keys [][]byte
-	reqs []request
-}
-
-type request struct {
-	name string
-	ent  *metadata.StorageEntry
-	// dec decodes the value (or the default); present says whether the key held a value.
-	dec func(d *scale.Decoder, present bool)
-}
-
-func (q *query) has(item string) bool {
-	_, err := q.md.StorageEntry(pallet, item)
-	return err == nil
-}
-
-func (q *query) add(item string, dec func(d *scale.Decoder, present bool), parts ...[]byte) (bool, error) {
-	ent, err := q.md.StorageEntry(pallet, item)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("storage %s: %w", item, err)
-	}
-	k, err := storage.Key(q.md, pallet, item, parts...)
-	if err != nil {
-		return false, fmt.Errorf("storage key %s: %w", item, err)
-	}
-	q.keys = append(q.keys, k)
-	q.reqs = append(q.reqs, request{item, ent, dec})
-	return true, nil
-}
-
-func (q *query) run(ctx context.Context, c *client.Client, at *client.Hash) error {
-	if len(q.keys) == 0 {
-		return nil
-	}
-	vals, err := c.StorageMulti(ctx, q.keys, at)
-	if err != nil {
-		return fmt.Errorf("read %d storage keys: %w", len(q.keys), err)
-	}
-	if len(vals) != len(q.keys) {
-		return fmt.Errorf("read storage: %d values for %d keys", len(vals), len(q.keys))
-	}
-	var errs []error
-	for i, r := range q.reqs {
-		v, present := vals[i], vals[i] != nil
-		if !present {
-			if r.ent.Modifier != metadata.Default {
-				r.dec(nil, false)
-				continue
-			}
-			v = r.ent.Default
-		}
-		d := scale.NewDecoder(v)
-		r.dec(d, present)
-		if err := d.Finish(); err != nil {
-			errs = append(errs, fmt.Errorf("decode %s: %w", r.name, err))
-		}
-	}
-	q.keys, q.reqs = nil, nil
-	return errors.Join(errs...)
 }
 
 func u16Key(v uint16) []byte { return scale.AppendU16(nil, v) }
@@ -131,9 +60,9 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	}
 	in := Input{CurrentBlock: hdr.Number + 1}
 	p := Params{OwnerUID: -1, Rules: RulesFor(spec)}
-	q := &query{md: md}
+	q := c.At(&at).Query()
 	// The rao development runtimes (epoch_mock in every block) alone had LocalStake.
-	p.Rules.MockEpoch = q.has("LocalStake") && spec >= 203
+	p.Rules.MockEpoch = q.Has(pallet, "LocalStake") && spec >= 203
 
 	var (
 		n, tempo, activity, cut     uint16
@@ -148,7 +77,7 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	)
 	net := u16Key(netuid)
 	add := func(item string, dec func(*scale.Decoder, bool), parts ...[]byte) bool {
-		ok, err := q.add(item, dec, parts...)
+		ok, err := q.Add(pallet, item, dec, parts...)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -219,7 +148,7 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	if err := errors.Join(errs...); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
-	if err := q.run(ctx, c, &at); err != nil {
+	if err := q.Run(ctx); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
 
@@ -233,7 +162,7 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 		in.RaoEmission = satAdd(satAdd(server, validator), rootDivs)
 	case hasSwapped:
 		in.RaoEmission = satAdd(pending, swapped)
-	case q.has("PendingOwnerCut"):
+	case q.Has(pallet, "PendingOwnerCut"):
 		in.RaoEmission = pending
 	default:
 		in.RaoEmission = pending - ownerCutOf(pending, cut)
@@ -278,7 +207,7 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	if err := errors.Join(errs...); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
-	if err := q.run(ctx, c, &at); err != nil {
+	if err := q.Run(ctx); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
 
@@ -316,7 +245,7 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	if err := errors.Join(errs...); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
-	if err := q.run(ctx, c, &at); err != nil {
+	if err := q.Run(ctx); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
 	if netuid == 0 {
@@ -343,7 +272,7 @@ func ReadEpoch(ctx context.Context, c *client.Client, netuid uint16, at client.H
 	if err := errors.Join(errs...); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
-	if err := q.run(ctx, c, &at); err != nil {
+	if err := q.Run(ctx); err != nil {
 		return Input{}, Params{}, fmt.Errorf("read epoch: %w", err)
 	}
 
