@@ -22,6 +22,10 @@
 // while the mapping loaded before keeps serving.
 //
 // Layering: the package imports api, api/axon, kernels, kernels/imageproc and
-// models/tensor only (never models or miner), so it sits beside api/axon as
+// models/tensor only (never models, chain or miner), so it sits beside api/axon as
 // the glue between the wire layer and the kernels; the miner command wires it.
+// It is deliberately not internal/ (neither miner/internal, which api/ could not
+// import, nor hidden under api/): the miner command imports it today, and the
+// signed-HTTP (Epistula) edge under api/ is expected to serve the routes that
+// mapping files declare, so both the wire layer and the command must reach it.
 package mapping

@@ -5,15 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/taominer/taominer/api"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/taominer/taominer/miner/internal/chainfixture"
+
+	"github.com/taominer/taominer/chain/ss58"
+	"github.com/taominer/taominer/miner/internal/chaincmd"
+
+	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/cli"
+
 	"github.com/taominer/taominer/chain/chaintest"
-	"github.com/taominer/taominer/chain/chopsticks"
 	"github.com/taominer/taominer/chain/client"
 	"github.com/taominer/taominer/chain/commitments"
 	"github.com/taominer/taominer/chain/extrinsic"
@@ -22,6 +28,7 @@ import (
 	"github.com/taominer/taominer/chain/storage"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/chain/yuma"
+	"github.com/taominer/taominer/internal/chopsticks"
 	"github.com/taominer/taominer/miner/internal/config"
 )
 
@@ -190,7 +197,7 @@ func TestChopsticks(t *testing.T) {
 	const netuid, tempo = 1, 12
 	net := scale.AppendU16(nil, netuid)
 
-	dev := func(uri string) *wallet.Keypair { return devKey(t, uri) }
+	dev := func(uri string) *wallet.Keypair { return chainfixture.DevKey(t, uri) }
 	alice, bob, charlie, dave := dev("//Alice"), dev("//Bob"), dev("//Charlie"), dev("//Dave")
 	hot := map[string]*wallet.Keypair{
 		"m1": dev("//Bob//m1"), "m2": dev("//Dave//m2"), "v1": dev("//Alice//v1"), "v2": dev("//Charlie//v2"),
@@ -235,7 +242,7 @@ func TestChopsticks(t *testing.T) {
 	}
 	root := t.TempDir()
 	const password = "chopsticks test"
-	t.Setenv(walletPasswordEnv, password)
+	t.Setenv(cli.PasswordEnv, password)
 	for _, name := range []string{"v1", "m1", "v2", "m2"} {
 		if name != "m1" {
 			call, err := extrinsic.BurnedRegister(lc.md, netuid, hot[name].PublicKey())
@@ -296,7 +303,7 @@ func TestChopsticks(t *testing.T) {
 		if code := statusCmd(ctx, args, &out, &errOut); code != 0 {
 			t.Fatalf("miner status: exit %d\n%s", code, errOut.String())
 		}
-		var rep statusReport
+		var rep chaincmd.StatusReport
 		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +418,7 @@ func hotkeyPub(t *testing.T, root, name string) [32]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := hotkeyOf(addr)
+	pub, err := ss58.DecodeBittensor(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/taominer/taominer/miner/internal/config"
+	"github.com/taominer/taominer/miner/internal/doctor"
+	"github.com/taominer/taominer/miner/internal/walletcmd"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -53,7 +55,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 var interruptible = map[string]command{
 	"bench": bench,
 	"wallet": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		return walletCmd(ctx, args, os.Stdin, stdout, stderr)
+		return walletcmd.Run(ctx, args, os.Stdin, stdout, stderr)
 	},
 	"register": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return registerCmd(ctx, args, os.Stdin, stdout, stderr)
@@ -65,7 +67,7 @@ var interruptible = map[string]command{
 	"query":    queryCmd,
 	"validate": validateCmd,
 	"simulate": simulateCmd,
-	"doctor":   doctorCmd,
+	"doctor":   doctor.Run,
 }
 
 // run dispatches a subcommand and returns the process exit code.

@@ -4,12 +4,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/taominer/taominer/api"
 	"math"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/taominer/taominer/miner/internal/chainfixture"
+
+	"github.com/taominer/taominer/miner/internal/chaincmd"
+	"github.com/taominer/taominer/miner/internal/chainnode"
+
+	"github.com/taominer/taominer/api"
 
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/scale"
@@ -19,17 +25,17 @@ import (
 // neurons (size, hotkeys, alpha stake, permits; the given validators updated at the recorded
 // block), pending emission equal to the last epoch's (half server, half validator) and a Weights
 // row on target for each of the validators; every other key is absent (metadata defaults).
-func serveWeights(t *testing.T, f *chainFixture, validators []uint16, target uint16) {
+func serveWeights(t *testing.T, f *chainfixture.Fixture, validators []uint16, target uint16) {
 	t.Helper()
 	row := scale.AppendCompact(nil, 1)
 	row = scale.AppendU16(row, target)
 	row = scale.AppendU16(row, 65535)
 	values := map[string][]byte{}
 	put := func(item string, v []byte, keys ...[]byte) {
-		values[hex.EncodeToString(chaintest.StorageKey(t, f.md, "SubtensorModule", item, keys...))] = v
+		values[hex.EncodeToString(chaintest.StorageKey(t, f.MD, "SubtensorModule", item, keys...))] = v
 	}
 	for _, v := range validators {
-		put("Weights", row, net1(), scale.AppendU16(nil, v))
+		put("Weights", row, chainfixture.Net1(), scale.AppendU16(nil, v))
 	}
 	ns := recordedNeurons(t, f)
 	lastUpdate, permits := scale.AppendCompact(nil, uint64(len(ns))), scale.AppendCompact(nil, uint64(len(ns)))
@@ -40,8 +46,8 @@ func serveWeights(t *testing.T, f *chainFixture, validators []uint16, target uin
 	var basis uint64
 	for i, nr := range ns {
 		basis += nr.Emission
-		put("Keys", nr.Hotkey[:], net1(), scale.AppendU16(nil, uint16(i)))
-		put("TotalHotkeyAlpha", scale.AppendU64(nil, nr.TotalStake()), nr.Hotkey[:], net1())
+		put("Keys", nr.Hotkey[:], chainfixture.Net1(), scale.AppendU16(nil, uint16(i)))
+		put("TotalHotkeyAlpha", scale.AppendU64(nil, nr.TotalStake()), nr.Hotkey[:], chainfixture.Net1())
 		lu := nr.LastUpdate
 		if weighs[uint16(i)] {
 			lu = 6852690
@@ -49,14 +55,14 @@ func serveWeights(t *testing.T, f *chainFixture, validators []uint16, target uin
 		lastUpdate = scale.AppendU64(lastUpdate, lu)
 		permits = scale.AppendBool(permits, nr.ValidatorPermit)
 	}
-	put("SubnetworkN", scale.AppendU16(nil, uint16(len(ns))), net1())
-	put("LastUpdate", lastUpdate, net1())
-	put("ValidatorPermit", permits, net1())
+	put("SubnetworkN", scale.AppendU16(nil, uint16(len(ns))), chainfixture.Net1())
+	put("LastUpdate", lastUpdate, chainfixture.Net1())
+	put("ValidatorPermit", permits, chainfixture.Net1())
 	// Pending emission a third of the tempo in: the projection's basis stays the last epoch's
 	// total (the metagraph's emissions); the pending amount is reported beside it.
-	put("PendingServerEmission", scale.AppendU64(nil, basis/6), net1())
-	put("PendingValidatorEmission", scale.AppendU64(nil, basis/6), net1())
-	f.n.ServeStorageAt(chaintest.Block6852690, values)
+	put("PendingServerEmission", scale.AppendU64(nil, basis/6), chainfixture.Net1())
+	put("PendingValidatorEmission", scale.AppendU64(nil, basis/6), chainfixture.Net1())
+	f.N.ServeStorageAt(chaintest.Block6852690, values)
 }
 
 // TestStatusProjection: every permitted validator of the recorded subnet-1 metagraph weighs only
@@ -64,7 +70,7 @@ func serveWeights(t *testing.T, f *chainFixture, validators []uint16, target uin
 // gives it the whole incentive and the miners' share of the pending emission; `miner status`
 // shows it in JSON and text with the weighing validators.
 func TestStatusProjection(t *testing.T) {
-	f := newChainFixture(t)
+	f := chainfixture.New(t)
 	top := recordedTopMiner(t, f)
 	var permits []uint16
 	var basis uint64
@@ -81,7 +87,7 @@ func TestStatusProjection(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var rep statusReport
+	var rep chaincmd.StatusReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -97,7 +103,7 @@ func TestStatusProjection(t *testing.T) {
 	if p.EmissionAlpha < p.BasisAlpha/2*0.999 || p.EmissionAlpha > p.BasisAlpha {
 		t.Errorf("projected emission %.9f α of %.9f", p.EmissionAlpha, p.BasisAlpha)
 	}
-	if len(p.Weighers) == 0 || len(p.Weighers) > maxWeighers {
+	if len(p.Weighers) == 0 || len(p.Weighers) > chainnode.MaxWeighers {
 		t.Fatalf("%d weighers", len(p.Weighers))
 	}
 	var share float64
@@ -130,9 +136,9 @@ func TestStatusProjection(t *testing.T) {
 // TestStatusProjectionError: a node that cannot answer the weights query still gets its status,
 // with the projection's error.
 func TestStatusProjectionError(t *testing.T) {
-	f := newChainFixture(t)
+	f := chainfixture.New(t)
 	top := recordedTopMiner(t, f)
-	f.n.Handle("state_queryStorageAt", func([]json.RawMessage) (string, []string, bool, bool) {
+	f.N.Handle("state_queryStorageAt", func([]json.RawMessage) (string, []string, bool, bool) {
 		return chaintest.Error(-32601, "Method not found")
 	})
 	root := pubWallet(t, nil, top.Hotkey, top.Coldkey)
@@ -145,16 +151,16 @@ func TestStatusProjectionError(t *testing.T) {
 // TestChainProjection: a serving node projects its epoch after each metagraph sync and reports
 // it in GET /v1/chain and the taominer_chain_projected_* gauges.
 func TestChainProjection(t *testing.T) {
-	f := newChainFixture(t)
-	bob := devKey(t, "//Bob")
+	f := chainfixture.New(t)
+	bob := chainfixture.DevKey(t, "//Bob")
 	bobKey := bob.PublicKey()
-	f.n.SwapHotkey(7, bobKey)
-	f.set(t, "", "Uids", scale.AppendU16(nil, 7), net1(), bobKey[:])
-	f.set(t, chaintest.Block6852690, "Axons", nil, net1(), bobKey[:])
-	f.set(t, chaintest.Block6852690, "ServingRateLimit", scale.AppendU64(nil, 50), net1())
-	f.n.ServeSigning(nil)
-	f.n.IncludeInBlock(chaintest.Events(t, f.md, ""))
-	f.set(t, chaintest.InBlock, "Axons", ours(), net1(), bobKey[:])
+	f.N.SwapHotkey(7, bobKey)
+	f.Set(t, "", "Uids", scale.AppendU16(nil, 7), chainfixture.Net1(), bobKey[:])
+	f.Set(t, chaintest.Block6852690, "Axons", nil, chainfixture.Net1(), bobKey[:])
+	f.Set(t, chaintest.Block6852690, "ServingRateLimit", scale.AppendU64(nil, 50), chainfixture.Net1())
+	f.N.ServeSigning(nil)
+	f.N.IncludeInBlock(chaintest.Events(t, f.MD, ""))
+	f.Set(t, chaintest.InBlock, "Axons", chainfixture.Ours(), chainfixture.Net1(), bobKey[:])
 	var permits []uint16
 	for _, nr := range recordedNeurons(t, f) {
 		if nr.ValidatorPermit && nr.UID != 7 {
@@ -164,8 +170,8 @@ func TestChainProjection(t *testing.T) {
 	serveWeights(t, f, permits, 7)
 	useTestChainOptions(t)
 
-	root := pubWallet(t, bob, [32]byte{}, devKey(t, "//Alice").PublicKey())
-	cc := chainConfig(f, root)
+	root := pubWallet(t, bob, [32]byte{}, chainfixture.DevKey(t, "//Alice").PublicKey())
+	cc := f.Config(root)
 	tn := startChainNode(t, cc)
 	st := waitChain(t, tn, 20*time.Second, func(st api.ChainStatus) bool { return st.Projection != nil })
 	if p := st.Projection; p.Incentive < 0.9999 || p.Block != 6852690 || p.EmissionAlpha <= 0 || len(p.Weighers) == 0 {
@@ -176,8 +182,8 @@ func TestChainProjection(t *testing.T) {
 	}
 	metrics := string(tn.do(t, http.MethodGet, "/metrics", nil, nil).body)
 	for _, want := range []string{
-		`taominer_chain_projected_incentive{netuid="1",network="` + f.n.URL() + `"} 1`,
-		`taominer_chain_projected_emission_alpha{netuid="1",network="` + f.n.URL() + `"} `,
+		`taominer_chain_projected_incentive{netuid="1",network="` + f.N.URL() + `"} 1`,
+		`taominer_chain_projected_emission_alpha{netuid="1",network="` + f.N.URL() + `"} `,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

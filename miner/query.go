@@ -58,14 +58,14 @@ Exit status 0 for a 200 answer, 1 otherwise, 2 for a bad command line.
 	for _, f := range names {
 		req.Required = append(req.Required, axonproto.Field{Name: f, Empty: emptyOf(syn, f)})
 	}
-	w, err := wf.open()
+	w, err := wf.Open()
 	if err != nil {
 		fmt.Fprintln(stderr, "miner query:", err)
 		return 1
 	}
 	key, err := w.LoadHotkey()
 	if err != nil {
-		fmt.Fprintf(stderr, "miner query: hotkey %q of wallet %q: %v\n", wf.hotkey, wf.name, err)
+		fmt.Fprintf(stderr, "miner query: hotkey %q of wallet %q: %v\n", wf.Hotkey, wf.Name, err)
 		return 1
 	}
 	defer key.Zero()

@@ -7,19 +7,18 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/taominer/taominer/models"
+	"github.com/taominer/taominer/miner/internal/simulate"
+
 	"github.com/taominer/taominer/models/modeltest"
-	"github.com/taominer/taominer/models/tensor"
 )
 
 // runSimulate runs `miner simulate` on row_sum (real ONNX Runtime, real axons, real signatures)
 // and returns the JSON report and the table.
-func runSimulate(t *testing.T, args ...string) (simReport, string) {
+func runSimulate(t *testing.T, args ...string) (simulate.Report, string) {
 	t.Helper()
 	modeltest.InitRuntime(t)
 	dir := t.TempDir()
@@ -31,7 +30,7 @@ func runSimulate(t *testing.T, args ...string) (simReport, string) {
 		t.Fatalf("exit %d: %s\n%s", code, errOut.String(), out.String())
 	}
 	t.Logf("miner %s\n%s", strings.Join(args, " "), out.String())
-	var rep simReport
+	var rep simulate.Report
 	if err := json.Unmarshal(must(os.ReadFile(jsonPath)), &rep); err != nil {
 		t.Fatalf("JSON: %v", err)
 	}
@@ -58,9 +57,9 @@ func runSimulate(t *testing.T, args ...string) (simReport, string) {
 	return rep, out.String()
 }
 
-func byKind(t *testing.T, e simEpoch) map[string]simMinerRow {
+func byKind(t *testing.T, e simulate.Epoch) map[string]simulate.MinerRow {
 	t.Helper()
-	out := map[string]simMinerRow{}
+	out := map[string]simulate.MinerRow{}
 	for _, m := range e.Miners {
 		out[m.Kind] = m
 	}
@@ -77,7 +76,7 @@ func TestSimulateRanksHonestFirst(t *testing.T) {
 	}
 	for _, e := range rep.Epochs {
 		k := byKind(t, e)
-		h, n, w := k[kindHonest], k[kindNoisy], k[kindWrong]
+		h, n, w := k[simulate.KindHonest], k[simulate.KindNoisy], k[simulate.KindWrong]
 		if h.Score < 0.999 || n.Score < 0.5 || n.Score > 0.99 || w.Score > 0.2 {
 			t.Errorf("epoch %d scores: honest %.4f noisy %.4f wrong %.4f", e.Epoch, h.Score, n.Score, w.Score)
 		}
@@ -108,7 +107,7 @@ func TestSimulateCollusion(t *testing.T) {
 		"--collusion")
 	for _, e := range rep.Epochs {
 		k := byKind(t, e)
-		h, w := k[kindHonest], k[kindWrong]
+		h, w := k[simulate.KindHonest], k[simulate.KindWrong]
 		if !w.Colluded || h.Colluded {
 			t.Fatalf("colluded miner: %+v", e.Miners)
 		}
@@ -163,8 +162,8 @@ func TestSimulateSlowMiner(t *testing.T) {
 	rep, _ := runSimulate(t, "--miners", "2", "--validators", "1", "--epochs", "1", "--kinds", "honest,slow",
 		"--latency", "600ms", "--timeout", "0.3")
 	k := byKind(t, rep.Epochs[0])
-	if k[kindSlow].Score != 0 || k[kindSlow].Incentive != 0 || k[kindHonest].Incentive < 0.999 {
-		t.Errorf("slow %+v honest %+v", k[kindSlow], k[kindHonest])
+	if k[simulate.KindSlow].Score != 0 || k[simulate.KindSlow].Incentive != 0 || k[simulate.KindHonest].Incentive < 0.999 {
+		t.Errorf("slow %+v honest %+v", k[simulate.KindSlow], k[simulate.KindHonest])
 	}
 }
 
@@ -183,9 +182,9 @@ func TestSimulateMinerModels(t *testing.T) {
 		}
 		r, v, w := e.Miners[0], e.Miners[1], e.Miners[2]
 		for _, c := range []struct {
-			row         simMinerRow
+			row         simulate.MinerRow
 			kind, model string
-		}{{r, kindHonest, "row_sum.onnx"}, {v, kindHonest, "row_sum_2x.onnx"}, {w, kindWrong, "row_sum.onnx"}} {
+		}{{r, simulate.KindHonest, "row_sum.onnx"}, {v, simulate.KindHonest, "row_sum_2x.onnx"}, {w, simulate.KindWrong, "row_sum.onnx"}} {
 			if c.row.Kind != c.kind || c.row.Model != c.model {
 				t.Errorf("epoch %d miner %d: kind %q model %q, want %q %q", e.Epoch, c.row.Miner, c.row.Kind, c.row.Model,
 					c.kind, c.model)
@@ -240,37 +239,5 @@ func TestSimulateMinerModelMismatch(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestSimulateSpecsMismatch: the I/O comparison behind --miner-models. A variable dimension of the
-// miner's model fits anything; a fixed one must equal the reference's, which must be fixed too.
-func TestSimulateSpecsMismatch(t *testing.T) {
-	spec := func(name string, dt tensor.DataType, shape ...int64) models.TensorSpec {
-		return models.TensorSpec{Name: name, DataType: dt, Shape: shape}
-	}
-	ref := []models.TensorSpec{spec("x", tensor.FP32, -1, 4), spec("m", tensor.Int64, -1)}
-	tests := []struct {
-		name string
-		got  []models.TensorSpec
-		want []string
-	}{
-		{"same", []models.TensorSpec{spec("m", tensor.Int64, -1), spec("x", tensor.FP32, -1, 4)}, nil},
-		{"variable fits fixed", []models.TensorSpec{spec("x", tensor.FP32, -1, -1), spec("m", tensor.Int64, -1)}, nil},
-		{"fixed where variable", []models.TensorSpec{spec("x", tensor.FP32, 1, 4), spec("m", tensor.Int64, -1)},
-			[]string{`input "x": shape [1,4], reference [-1,4]`}},
-		{"other size", []models.TensorSpec{spec("x", tensor.FP32, -1, 5), spec("m", tensor.Int64, -1)},
-			[]string{`input "x": shape [-1,5], reference [-1,4]`}},
-		{"other rank", []models.TensorSpec{spec("x", tensor.FP32, -1), spec("m", tensor.Int64, -1)},
-			[]string{`input "x": shape [-1], reference [-1,4]`}},
-		{"datatype", []models.TensorSpec{spec("x", tensor.FP16, -1, 4), spec("m", tensor.Int64, -1)},
-			[]string{`input "x": datatype FP16, reference FP32`}},
-		{"missing and extra", []models.TensorSpec{spec("x", tensor.FP32, -1, 4), spec("mask", tensor.Int64, -1)},
-			[]string{`input "m" missing`, `input "mask" not in the reference`}},
-	}
-	for _, tt := range tests {
-		if got := specsMismatch("input", ref, tt.got); !slices.Equal(got, tt.want) {
-			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
-		}
 	}
 }

@@ -12,13 +12,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taominer/taominer/miner/internal/chainfixture"
+
+	"github.com/taominer/taominer/miner/internal/chaincmd"
+
 	"github.com/taominer/taominer/chain/chaintest"
 	"github.com/taominer/taominer/chain/neuron"
 )
 
 // recordedTopMiner returns the recorded subnet-1 neuron (block 6852690) with the highest
 // incentive (UID 395, which also holds a validator permit).
-func recordedTopMiner(t *testing.T, f *chainFixture) neuron.Lite {
+func recordedTopMiner(t *testing.T, f *chainfixture.Fixture) neuron.Lite {
 	t.Helper()
 	ns := recordedNeurons(t, f)
 	best := -1
@@ -30,7 +34,7 @@ func recordedTopMiner(t *testing.T, f *chainFixture) neuron.Lite {
 	return ns[best]
 }
 
-func recordedNeuron(t *testing.T, f *chainFixture, uid int) (neuron.Lite, bool) {
+func recordedNeuron(t *testing.T, f *chainfixture.Fixture, uid int) (neuron.Lite, bool) {
 	ns := recordedNeurons(t, f)
 	if uid >= len(ns) {
 		return neuron.Lite{}, false
@@ -39,9 +43,9 @@ func recordedNeuron(t *testing.T, f *chainFixture, uid int) (neuron.Lite, bool) 
 }
 
 // recordedNeurons decodes the recorded get_neurons_lite(1) reply.
-func recordedNeurons(t *testing.T, f *chainFixture) []neuron.Lite {
+func recordedNeurons(t *testing.T, f *chainfixture.Fixture) []neuron.Lite {
 	t.Helper()
-	raw, ok := f.n.Recorded(`state_call(NeuronInfoRuntimeApi_get_neurons_lite,0100,` + chaintest.Block6852690[2:] + `)`)
+	raw, ok := f.N.Recorded(`state_call(NeuronInfoRuntimeApi_get_neurons_lite,0100,` + chaintest.Block6852690[2:] + `)`)
 	if !ok {
 		t.Fatal("no recorded neurons")
 	}
@@ -56,10 +60,10 @@ func recordedNeurons(t *testing.T, f *chainFixture) []neuron.Lite {
 	return ns
 }
 
-func runStatus(t *testing.T, f *chainFixture, root string, args ...string) (int, string, string) {
+func runStatus(t *testing.T, f *chainfixture.Fixture, root string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	args = append([]string{"--network", f.n.URL(), "--netuid", "1", "--wallet-path", root, "--wallet", "w", "--hotkey", "h"}, args...)
+	args = append([]string{"--network", f.N.URL(), "--netuid", "1", "--wallet-path", root, "--wallet", "w", "--hotkey", "h"}, args...)
 	code := statusCmd(context.Background(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
@@ -67,7 +71,7 @@ func runStatus(t *testing.T, f *chainFixture, root string, args ...string) (int,
 // TestStatus shows the recorded top miner of subnet 1 (block 6852690) through a wallet holding
 // only its public hotkey: text and JSON, the axon check, and a running node's /v1/chain.
 func TestStatus(t *testing.T) {
-	f := newChainFixture(t)
+	f := chainfixture.New(t)
 	top := recordedTopMiner(t, f)
 	root := pubWallet(t, nil, top.Hotkey, top.Coldkey)
 	if _, ok := top.Axon.Addr(); ok {
@@ -86,7 +90,7 @@ func TestStatus(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var rep statusReport
+	var rep chaincmd.StatusReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -131,7 +135,7 @@ func TestStatus(t *testing.T) {
 // TestStatusAxonMatch: UID 0 of the recording serves its axon at 192.222.x.x:6028 (the decoded
 // fixture's first neuron); --external-ip/--external-port equal to it match.
 func TestStatusAxonMatch(t *testing.T) {
-	f := newChainFixture(t)
+	f := chainfixture.New(t)
 	uid0, ok := recordedNeuron(t, f, 0)
 	if !ok {
 		t.Fatal("no uid 0")
@@ -143,7 +147,7 @@ func TestStatusAxonMatch(t *testing.T) {
 		matches bool
 	}{{uid0.Axon.Port, true}, {uid0.Axon.Port + 1, false}} {
 		code, out, errOut := runStatus(t, f, root, "--json", "--external-ip", ip.String(), "--external-port", fmt.Sprint(tt.port))
-		var rep statusReport
+		var rep chaincmd.StatusReport
 		if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 			t.Fatalf("exit %d %s %s", code, out, errOut)
 		}
@@ -155,16 +159,16 @@ func TestStatusAxonMatch(t *testing.T) {
 }
 
 func TestStatusNotRegistered(t *testing.T) {
-	f := newChainFixture(t)
-	bob, alice := devKey(t, "//Bob").PublicKey(), devKey(t, "//Alice").PublicKey()
-	f.set(t, chaintest.Block6852690, "Axons", nil, net1(), bob[:])
+	f := chainfixture.New(t)
+	bob, alice := chainfixture.DevKey(t, "//Bob").PublicKey(), chainfixture.DevKey(t, "//Alice").PublicKey()
+	f.Set(t, chaintest.Block6852690, "Axons", nil, chainfixture.Net1(), bob[:])
 	root := pubWallet(t, nil, bob, alice)
 	code, out, errOut := runStatus(t, f, root)
 	if code != 0 || !strings.Contains(out, "registered  no (register with `miner register --netuid 1`)") || !strings.Contains(out, "axon        none served") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runStatus(t, f, root, "--json")
-	var rep statusReport
+	var rep chaincmd.StatusReport
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Registered || rep.Neuron != nil || !strings.Contains(out, `"neuron": null`) {
 		t.Errorf("json: exit %d %s", code, out)
 	}

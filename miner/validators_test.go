@@ -3,10 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/taominer/taominer/api"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/taominer/taominer/miner/internal/chainfixture"
+
+	"github.com/taominer/taominer/miner/internal/chaincmd"
+
+	"github.com/taominer/taominer/api"
 
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/dendrite"
@@ -57,11 +62,11 @@ func TestAxonRecentQueries(t *testing.T) {
 	}
 
 	// miner status --url falls back to GET /v1/axon for the offline node.
-	f := newChainFixture(t)
+	f := chainfixture.New(t)
 	top := recordedTopMiner(t, f)
 	root := pubWallet(t, nil, top.Hotkey, top.Coldkey)
 	code, out, errOut := runStatus(t, f, root, "--json", "--url", tn.url)
-	var st statusReport
+	var st chaincmd.StatusReport
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		t.Fatalf("status --json: exit %d %s %s", code, out, errOut)
 	}

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/taominer/taominer/miner/internal/cli"
+	"github.com/taominer/taominer/miner/internal/walletcmd"
 )
 
 const walletTestPassword = "correct horse battery"
@@ -22,13 +25,13 @@ func runWallet(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
-func showJSON(t *testing.T, root, name, hotkey string) walletShowJSON {
+func showJSON(t *testing.T, root, name, hotkey string) walletcmd.ShowJSON {
 	t.Helper()
 	code, out, errOut := runWallet(t, "show", "--json", "--wallet-path", root, "--wallet", name, "--hotkey", hotkey)
 	if code != 0 {
 		t.Fatalf("show --json: exit %d: %s", code, errOut)
 	}
-	var got walletShowJSON
+	var got walletcmd.ShowJSON
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("show --json output %q: %v", out, err)
 	}
@@ -71,7 +74,7 @@ func sameState(a, b map[string]string) bool {
 
 // TestWalletNew creates both keys (one Argon2i derivation).
 func TestWalletNew(t *testing.T) {
-	t.Setenv(walletPasswordEnv, walletTestPassword)
+	t.Setenv(cli.PasswordEnv, walletTestPassword)
 	root := filepath.Join(t.TempDir(), "wallets")
 	code, out, errOut := runWallet(t, "new", "--wallet-path", root, "--wallet", "w", "--hotkey", "h")
 	if code != 0 {
@@ -131,7 +134,7 @@ func TestWalletNew(t *testing.T) {
 // the right and a wrong password (three Argon2i derivations).
 func TestWalletRegenUnlock(t *testing.T) {
 	root := t.TempDir()
-	t.Setenv(walletPasswordEnv, walletTestPassword)
+	t.Setenv(cli.PasswordEnv, walletTestPassword)
 	code, out, errOut := runWallet(t, "regen", "--cold", "--uri", "//Bob", "--wallet-path", root, "--wallet", "bob")
 	if code != 0 || !strings.Contains(out, "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty") {
 		t.Fatalf("regen --cold: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -145,12 +148,12 @@ func TestWalletRegenUnlock(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("show --unlock: exit %d: %s", code, errOut)
 	}
-	var got walletShowJSON
+	var got walletcmd.ShowJSON
 	if err := json.Unmarshal([]byte(out), &got); err != nil || !got.ColdkeyUnlocked || got.ColdkeySS58 != "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty" || got.HotkeySS58 != "" {
 		t.Errorf("show --unlock --json = %s (%v)", out, err)
 	}
 	before := fileState(t, root)
-	t.Setenv(walletPasswordEnv, "wrong password")
+	t.Setenv(cli.PasswordEnv, "wrong password")
 	code, out, errOut = runWallet(t, "show", "--unlock", "--wallet-path", root, "--wallet", "bob")
 	if code != 1 || !strings.Contains(errOut, "wrong password") || out != "" {
 		t.Errorf("wrong password: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -168,7 +171,7 @@ func TestWalletRegenHotAndShow(t *testing.T) {
 	}
 	// Hotkey-only wallet: the coldkey is an empty string.
 	got := showJSON(t, root, "default", "default")
-	want := walletShowJSON{Wallet: "default", Hotkey: "default", HotkeySS58: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"}
+	want := walletcmd.ShowJSON{Wallet: "default", Hotkey: "default", HotkeySS58: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"}
 	if got != want {
 		t.Errorf("show --json = %+v, want %+v", got, want)
 	}
@@ -199,8 +202,8 @@ func TestWalletRegenHotAndShow(t *testing.T) {
 
 func TestWalletErrors(t *testing.T) {
 	root := t.TempDir()
-	t.Setenv(walletPasswordEnv, "") // restored after the test
-	os.Unsetenv(walletPasswordEnv)  // run's stdin is not a terminal in tests
+	t.Setenv(cli.PasswordEnv, "") // restored after the test
+	os.Unsetenv(cli.PasswordEnv)  // run's stdin is not a terminal in tests
 	tests := []struct {
 		name   string
 		args   []string
@@ -257,20 +260,20 @@ func TestWalletWeakPassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Run("typed", func(t *testing.T) {
-				t.Setenv(walletPasswordEnv, "") // restored after the test
-				os.Unsetenv(walletPasswordEnv)
+				t.Setenv(cli.PasswordEnv, "") // restored after the test
+				os.Unsetenv(cli.PasswordEnv)
 				var out, errOut bytes.Buffer
 				args := append(tt.args, "--wallet-path", root)
-				code := walletCmd(context.Background(), args, strings.NewReader("a\na\n"), &out, &errOut)
+				code := walletcmd.Run(context.Background(), args, strings.NewReader("a\na\n"), &out, &errOut)
 				if code != 1 || !strings.HasSuffix(errOut.String(), want) || strings.Contains(errOut.String(), "Repeat") {
 					t.Errorf("wallet %v: exit %d, stderr %q; want 1 ending %q, before the repeat prompt", args, code, errOut.String(), want)
 				}
 			})
 			t.Run("env", func(t *testing.T) {
-				t.Setenv(walletPasswordEnv, "a")
+				t.Setenv(cli.PasswordEnv, "a")
 				code, _, errOut := runWallet(t, append(tt.args, "--wallet-path", root)...)
-				if code != 1 || errOut != strings.Replace(want, "miner wallet: ", "miner wallet: "+walletPasswordEnv+": ", 1) {
-					t.Errorf("exit %d, stderr %q; want 1 with %s named", code, errOut, walletPasswordEnv)
+				if code != 1 || errOut != strings.Replace(want, "miner wallet: ", "miner wallet: "+cli.PasswordEnv+": ", 1) {
+					t.Errorf("exit %d, stderr %q; want 1 with %s named", code, errOut, cli.PasswordEnv)
 				}
 			})
 		})
@@ -285,67 +288,15 @@ func TestWalletWeakPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFile(t, filepath.Join("..", "chain", "wallet", "testdata", "ansible_vault_weak.txt"), filepath.Join(dir, "coldkey"))
-	t.Setenv(walletPasswordEnv, "a")
+	t.Setenv(cli.PasswordEnv, "a")
 	if code, out, errOut := runWallet(t, "show", "--unlock", "--wallet-path", root, "--wallet", "weak"); code != 0 || !strings.Contains(out, "coldkey unlocked") {
 		t.Errorf("show --unlock with the weak password: exit %d: %s%s", code, out, errOut)
 	}
 }
 
-func TestWalletPasswordPrompt(t *testing.T) {
-	tests := []struct {
-		name    string
-		input   string
-		confirm bool
-		want    string
-		wantErr string
-	}{
-		{"confirmed", "s3cret\ns3cret\n", true, "s3cret", ""},
-		{"crlf", "s3cret\r\n", false, "s3cret", ""},
-		{"mismatch", "s3cret\ns3cre7\n", true, "", "differ"},
-		{"weak new key", "a\na\n", true, "", "coldkey password too weak: shorter than 6 characters (btcli's minimum); choose a longer password"},
-		{"weak unlock", "zz\n", false, "zz", ""},
-		{"empty", "\n", false, "", "empty password"},
-		{"no input", "", false, "", walletPasswordEnv},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var prompt bytes.Buffer
-			p := &passwordSource{stdin: strings.NewReader(tt.input), prompt: &prompt}
-			got, err := p.get(tt.confirm)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("get() error = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || string(got) != tt.want {
-				t.Errorf("get() = %q, %v; want %q", got, err, tt.want)
-			}
-			if strings.Contains(prompt.String(), tt.want) {
-				t.Errorf("prompt output echoes the password: %q", prompt.String())
-			}
-			p.zero()
-			if string(got) == tt.want {
-				t.Errorf("zero() left the password")
-			}
-		})
-	}
-	// The environment variable wins and is used as is.
-	p := &passwordSource{env: []byte("from env"), stdin: strings.NewReader("typed\n")}
-	if got, err := p.get(true); err != nil || string(got) != "from env" {
-		t.Errorf("env password = %q, %v", got, err)
-	}
-	// A weak one from the environment may unlock, not encrypt a new key.
-	p = &passwordSource{env: []byte("abcabc")}
-	if _, err := p.get(true); err == nil || err.Error() != walletPasswordEnv+": coldkey password too weak: strength score 18 of 100, btcli needs 20; "+
-		"choose a longer password that mixes upper- and lower-case letters, digits, spaces and symbols and avoids repeats and runs such as aaa or 123" {
-		t.Errorf("weak env password for a new key: %v", err)
-	}
-	p = &passwordSource{env: []byte("abcabc")}
-	if got, err := p.get(false); err != nil || string(got) != "abcabc" {
-		t.Errorf("weak env password to unlock = %q, %v", got, err)
-	}
-	if code := walletCmd(context.Background(), []string{"help"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+// TestWalletHelp: `miner wallet help` prints the usage and exits 0.
+func TestWalletHelp(t *testing.T) {
+	if code := walletcmd.Run(context.Background(), []string{"help"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Errorf("wallet help: exit %d", code)
 	}
 }

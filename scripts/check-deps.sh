@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check-deps.sh: fails when a package imports across the layering rules of
-# the project (see README "Layout"): the wire layer and the runtime layer only
-# meet in the miner command.
+# the project (see docs/architecture.md): the wire layer and the runtime layer
+# only meet in the miner command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -58,4 +58,22 @@ check "chain/..." "api"
 check "api/axonproto" "api" "api/axonproto"
 check "api/dendrite" "api/axon" "api/axonproto"
 check "api/dendrite" "github.com/prometheus"
+# The chain layer never reaches up into the command.
+check "chain/..." "miner"
+# The typed client (chain/client) is the one layer over the raw transport that
+# metagraph, yuma and the miner read through; it knows none of them.
+check "chain/client" "chain/metagraph"
+check "chain/client" "chain/yuma"
+check "chain/client" "chain/commitments"
+# Package main parses flags and wires; the packages it wires know no HTTP
+# routing, and serve's chain node sees the axon only through its Validators
+# interface.
+check "miner/internal/chainnode" "api/server"
+check "miner/internal/chainnode" "api/axon"
+check "miner/internal/cli" "chain/client"
+check "miner/internal/cli" "api"
+# Test support under internal/ pulls in no product layer.
+check "internal/chopsticks" "api"
+check "internal/chopsticks" "miner"
+check "internal/chopsticks" "models"
 exit $fail

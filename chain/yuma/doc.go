@@ -13,4 +13,10 @@
 // (RulesFor a spec version; the zero value is HEAD), and ReadEpoch reads Input and Params at a
 // block as that block's runtime would for its next epoch. Project answers the miner's question — what this hotkey
 // would earn if the epoch ran now, and who weighs it.
+//
+// Layering: yuma is a chain-domain library and stays importable (not internal/) although only
+// the miner command imports it today (its chain node's projection, miner status, miner
+// simulate): it ports subtensor's epoch bit for bit and reads its input through the typed client
+// (chain/client), which is chain knowledge that belongs under chain/, and it is what a validator
+// or analysis tool outside this module would reuse. It imports chain/ packages only.
 package yuma

@@ -1,10 +1,15 @@
-package main
+// Package validate is `miner validate`, a validator's view of miners without weights: each
+// round it draws random inputs from a reference model's inputs, runs the reference with ONNX
+// Runtime, sends the same inputs to every axon at once with the Infer synapse (signed by a
+// hotkey, api/dendrite), scores each answer against the reference (1 − relative L2 error per
+// output) and ranks the axons. miner/internal/simulate queries its miners with the same
+// Validator.
+package validate
 
 import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -23,6 +28,8 @@ import (
 	"github.com/taominer/taominer/chain/neuron"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/ss58"
+	"github.com/taominer/taominer/miner/internal/chainnode"
+	"github.com/taominer/taominer/miner/internal/cli"
 	"github.com/taominer/taominer/models"
 	"github.com/taominer/taominer/models/onnx"
 	"github.com/taominer/taominer/models/tensor"
@@ -60,15 +67,15 @@ Options:
 `)
 }
 
-// validateTarget is one axon to query.
-type validateTarget struct {
+// Target is one axon to query.
+type Target struct {
 	UID    *int
 	Hotkey string
 	Addr   string
 }
 
-// roundResult is one axon's answer in one round.
-type roundResult struct {
+// RoundResult is one axon's answer in one round.
+type RoundResult struct {
 	Round     int     `json:"round"`
 	Status    int     `json:"status"`
 	Score     float64 `json:"score"`
@@ -76,8 +83,8 @@ type roundResult struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// ranked is one axon's line of the ranking.
-type ranked struct {
+// Ranked is one axon's line of the ranking.
+type Ranked struct {
 	Rank        int           `json:"rank"`
 	UID         *int          `json:"uid"`
 	Hotkey      string        `json:"hotkey"`
@@ -88,18 +95,18 @@ type ranked struct {
 	Calls       int           `json:"calls"`
 	Errors      int           `json:"errors"`
 	LastError   string        `json:"last_error,omitempty"`
-	Rounds      []roundResult `json:"rounds"`
+	Rounds      []RoundResult `json:"rounds"`
 }
 
-// validateReport is `miner validate --json`.
-type validateReport struct {
+// Report is `miner validate --json`.
+type Report struct {
 	Model   string   `json:"model"`
 	Rounds  int      `json:"rounds"`
-	Ranking []ranked `json:"ranking"`
+	Ranking []Ranked `json:"ranking"`
 }
 
 // axonFlags collects repeatable --axon IP:PORT=SS58 values.
-type axonFlags []validateTarget
+type axonFlags []Target
 
 func (a *axonFlags) String() string { return fmt.Sprint(len(*a)) }
 
@@ -111,30 +118,26 @@ func (a *axonFlags) Set(v string) error {
 	if _, _, err := ss58.Decode(hotkey); err != nil {
 		return fmt.Errorf("%q: hotkey: %w", v, err)
 	}
-	*a = append(*a, validateTarget{Addr: addr, Hotkey: hotkey})
+	*a = append(*a, Target{Addr: addr, Hotkey: hotkey})
 	return nil
 }
 
-// validateCmd runs `miner validate` and returns the exit code: 0 ranked, 1 failed, 2 bad command
-// line.
-func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return exitCode(validate(ctx, args, stdout, stderr), stderr, "miner validate")
+// Validator queries axons with the Infer synapse and scores the answers against a reference
+// model: one `miner validate` run, or one validator of miner simulate.
+type Validator struct {
+	Client      *dendrite.Client
+	Ref         *onnx.Session // the reference model
+	IO          models.IO     // the reference's inputs and outputs
+	Model       string        // the model name sent in the synapse
+	Batch, Dim  int64         // sizes of a variable first dimension and of the others
+	Timeout     float64       // the synapse timeout, seconds
+	Concurrency int           // calls in flight at once
+	Rand        *rand.Rand    // draws the inputs
 }
 
-// validator is one `miner validate` run.
-type validator struct {
-	client      *dendrite.Client
-	ref         *onnx.Session
-	io          models.IO
-	model       string
-	batch, dim  int64
-	timeout     float64
-	concurrency int
-	rng         *rand.Rand
-}
-
-func validate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags, wf, netuidFlag, network := newSubnetFlagSet("miner validate", "subnet", stderr)
+// Run runs `miner validate` with args: 0 rounds fail, a ranking is printed (or --json).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags, wf, netuidFlag, network := cli.NewSubnetFlagSet("miner validate", "subnet", stderr)
 	flags.Usage = func() { validateUsage(stderr) }
 	var axons axonFlags
 	flags.Var(&axons, "axon", "IP:PORT=SS58 (repeatable)")
@@ -149,26 +152,26 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	timeout := flags.Float64("timeout", axonproto.DefaultTimeout, "synapse timeout, seconds")
 	concurrency := flags.Int("concurrency", 32, "calls in flight")
 	asJSON := flags.Bool("json", false, "print JSON")
-	if err := parseFlags(flags, args); err != nil {
+	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
 	switch {
 	case flags.NArg() > 0:
-		return usageError{fmt.Sprintf("unexpected argument %q", flags.Arg(0))}
+		return cli.UsageError{Msg: fmt.Sprintf("unexpected argument %q", flags.Arg(0))}
 	case *model == "" || *refPath == "":
-		return usageError{"--model and --reference-model are required"}
+		return cli.UsageError{Msg: "--model and --reference-model are required"}
 	case len(axons) == 0 && *netuidFlag < 0:
-		return usageError{"give --axon IP:PORT=SS58 (repeatable) or --netuid N"}
+		return cli.UsageError{Msg: "give --axon IP:PORT=SS58 (repeatable) or --netuid N"}
 	case len(axons) > 0 && *netuidFlag >= 0:
-		return usageError{"give either --axon or --netuid, not both"}
+		return cli.UsageError{Msg: "give either --axon or --netuid, not both"}
 	case *rounds < 1 || *every < 0 || *batch < 1 || *dim < 1 || !(*timeout > 0) || *concurrency < 1:
-		return usageError{"--rounds, --batch, --dim, --timeout and --concurrency must be positive, --every not negative"}
+		return cli.UsageError{Msg: "--rounds, --batch, --dim, --timeout and --concurrency must be positive, --every not negative"}
 	}
-	targets := []validateTarget(axons)
+	targets := []Target(axons)
 	if *netuidFlag >= 0 {
-		netuid, err := validNetuid(*netuidFlag)
+		netuid, err := cli.ValidNetuid(*netuidFlag)
 		if err != nil {
-			return usageError{err.Error()}
+			return cli.UsageError{Msg: err.Error()}
 		}
 		if targets, err = metagraphTargets(ctx, *network, netuid); err != nil {
 			return err
@@ -178,13 +181,13 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	w, err := wf.open()
+	w, err := wf.Open()
 	if err != nil {
 		return err
 	}
 	key, err := w.LoadHotkey()
 	if err != nil {
-		return fmt.Errorf("hotkey %q of wallet %q: %w", wf.hotkey, wf.name, err)
+		return fmt.Errorf("hotkey %q of wallet %q: %w", wf.Hotkey, wf.Name, err)
 	}
 	defer key.Zero()
 	c, err := dendrite.New(key)
@@ -210,10 +213,10 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())
 	}
-	v := &validator{client: c, ref: sess, io: refIO, model: *model, batch: *batch, dim: *dim, timeout: *timeout,
-		concurrency: *concurrency, rng: rand.New(rand.NewPCG(*seed, 0x7a0))}
+	v := &Validator{Client: c, Ref: sess, IO: refIO, Model: *model, Batch: *batch, Dim: *dim, Timeout: *timeout,
+		Concurrency: *concurrency, Rand: rand.New(rand.NewPCG(*seed, 0x7a0))}
 
-	results := make([][]roundResult, len(targets))
+	results := make([][]RoundResult, len(targets))
 	start := time.Now()
 	for r := range *rounds {
 		if r > 0 {
@@ -225,7 +228,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			case <-t.C:
 			}
 		}
-		got, err := v.round(ctx, r+1, targets)
+		got, err := v.Round(ctx, r+1, targets)
 		if err != nil {
 			return err
 		}
@@ -236,7 +239,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "round %d/%d: %d axons queried\n", r+1, *rounds, len(targets))
 		}
 	}
-	rep := validateReport{Model: *model, Rounds: *rounds, Ranking: rank(targets, results)}
+	rep := Report{Model: *model, Rounds: *rounds, Ranking: rank(targets, results)}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -248,13 +251,13 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // metagraphTargets reads the subnet's metagraph at the best block and returns every neuron
 // serving an axon.
-func metagraphTargets(ctx context.Context, network string, netuid uint16) ([]validateTarget, error) {
-	r, best, closeRPC, err := dialSubnet(ctx, network, netuid)
+func metagraphTargets(ctx context.Context, network string, netuid uint16) ([]Target, error) {
+	r, best, closeRPC, err := chainnode.DialSubnet(ctx, network, netuid)
 	if err != nil {
 		return nil, err
 	}
 	defer closeRPC()
-	snap, err := metagraph.Read(ctx, r.c, netuid, best, *r.at, nil, nil)
+	snap, err := metagraph.Read(ctx, r.Client(), netuid, best, *r.Block(), nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -262,14 +265,14 @@ func metagraphTargets(ctx context.Context, network string, netuid uint16) ([]val
 }
 
 // servingAxons lists the neurons whose axon has a non-zero IP, by UID.
-func servingAxons(s *metagraph.Snapshot) []validateTarget {
-	var out []validateTarget
+func servingAxons(s *metagraph.Snapshot) []Target {
+	var out []Target
 	for _, nr := range s.Neurons {
 		if !servesAxon(nr.Axon) {
 			continue
 		}
 		uid := int(nr.UID)
-		out = append(out, validateTarget{UID: &uid, Hotkey: nr.Hotkey, Addr: axonAddr(nr.Axon)})
+		out = append(out, Target{UID: &uid, Hotkey: nr.Hotkey, Addr: chainnode.AxonAddr(nr.Axon)})
 	}
 	return out
 }
@@ -279,13 +282,13 @@ func servesAxon(a neuron.AxonInfo) bool {
 	return ok && a.IP != (scale.Uint128{}) && !ip.IsUnspecified() && a.Port != 0
 }
 
-// round draws inputs, runs the reference and queries every target with them.
-func (v *validator) round(ctx context.Context, n int, targets []validateTarget) ([]roundResult, error) {
+// Round draws inputs, runs the reference and queries every target with them.
+func (v *Validator) Round(ctx context.Context, n int, targets []Target) ([]RoundResult, error) {
 	inputs, inputsJSON, err := v.inputs()
 	if err != nil {
 		return nil, err
 	}
-	want, err := v.ref.Run(ctx, inputs)
+	want, err := v.Ref.Run(ctx, inputs)
 	if err != nil {
 		return nil, fmt.Errorf("reference model: %w", err)
 	}
@@ -297,8 +300,8 @@ func (v *validator) round(ctx context.Context, n int, targets []validateTarget) 
 		}
 		ref[i] = refOutput{name: t.Name, shape: t.Shape, values: vals}
 	}
-	out := make([]roundResult, len(targets))
-	sem := make(chan struct{}, v.concurrency)
+	out := make([]RoundResult, len(targets))
+	sem := make(chan struct{}, v.Concurrency)
 	var wg sync.WaitGroup
 	for i, tg := range targets {
 		wg.Go(func() {
@@ -313,18 +316,18 @@ func (v *validator) round(ctx context.Context, n int, targets []validateTarget) 
 }
 
 // query sends the Infer synapse to one axon and scores the answer.
-func (v *validator) query(ctx context.Context, tg validateTarget, inputs json.RawMessage, ref []refOutput) roundResult {
+func (v *Validator) query(ctx context.Context, tg Target, inputs json.RawMessage, ref []refOutput) RoundResult {
 	syn := axonproto.NewSynapse()
-	_ = syn.SetValue("model", v.model)
+	_ = syn.SetValue("model", v.Model)
 	syn.Set("inputs", inputs)
 	syn.Set("outputs", json.RawMessage(`null`))
-	req := dendrite.Request{Name: axon.InferName, Synapse: syn, Timeout: v.timeout,
+	req := dendrite.Request{Name: axon.InferName, Synapse: syn, Timeout: v.Timeout,
 		Required: []axonproto.Field{{Name: "model", Empty: `""`}, {Name: "inputs", Empty: `[]`}}}
-	resp, err := v.client.Call(ctx, dendrite.Target{Addr: tg.Addr, Hotkey: tg.Hotkey}, req)
+	resp, err := v.Client.Call(ctx, dendrite.Target{Addr: tg.Addr, Hotkey: tg.Hotkey}, req)
 	if err != nil {
-		return roundResult{Error: err.Error()}
+		return RoundResult{Error: err.Error()}
 	}
-	res := roundResult{Status: resp.Status, LatencyMS: float64(resp.ProcessTime.Microseconds()) / 1e3}
+	res := RoundResult{Status: resp.Status, LatencyMS: float64(resp.ProcessTime.Microseconds()) / 1e3}
 	if resp.Status != 200 || resp.Synapse == nil {
 		res.Error = fmt.Sprintf("%d %s", resp.Status, resp.Message)
 		return res
@@ -337,113 +340,27 @@ func (v *validator) query(ctx context.Context, tg validateTarget, inputs json.Ra
 	return res
 }
 
-// answerTensor is an output tensor of an Infer answer.
-type answerTensor struct {
-	Name  string  `json:"name"`
-	Shape []int64 `json:"shape"`
-	Data  []any   `json:"data"`
-}
-
-// refOutput is one reference output, as float64 values.
-type refOutput struct {
-	name   string
-	shape  []int64
-	values []float64
-}
-
-// scoreOutputs scores an Infer answer's outputs (KServe v2 JSON tensors, flat data) against the
-// reference: per reference output 1 − ‖a − r‖₂ / ‖r‖₂ clamped to [0, 1] (when ‖r‖₂ is 0, the
-// absolute error ‖a‖₂), 0 for a missing output or another shape, averaged. The
-// error names what was wrong with a missing or malformed output; the score still counts the rest.
-func scoreOutputs(raw json.RawMessage, ref []refOutput) (float64, error) {
-	var outs []answerTensor
-	if err := json.Unmarshal(raw, &outs); err != nil {
-		return 0, fmt.Errorf("outputs: %w", err)
-	}
-	if len(ref) == 0 {
-		return 1, nil
-	}
-	var errs []error
-	var total float64
-	for _, r := range ref {
-		i := slices.IndexFunc(outs, func(o answerTensor) bool { return o.Name == r.name })
-		if i < 0 {
-			errs = append(errs, fmt.Errorf("output %q missing", r.name))
-			continue
-		}
-		o := outs[i]
-		if !slices.Equal(o.Shape, r.shape) {
-			errs = append(errs, fmt.Errorf("output %q: shape %v, want %v", r.name, o.Shape, r.shape))
-			continue
-		}
-		got, err := jsonValues(o.Data)
-		if err != nil || len(got) != len(r.values) {
-			errs = append(errs, fmt.Errorf("output %q: %d values (%v), want %d", r.name, len(got), err, len(r.values)))
-			continue
-		}
-		var diff, norm float64
-		for k, want := range r.values {
-			d := got[k] - want
-			diff += d * d
-			norm += want * want
-		}
-		if norm == 0 {
-			norm = 1
-		}
-		e := math.Sqrt(diff / norm)
-		if math.IsNaN(e) {
-			e = 1
-		}
-		total += max(0, 1-e)
-	}
-	return total / float64(len(ref)), errors.Join(errs...)
-}
-
-// jsonValues reads flat JSON data as float64 (true = 1; "NaN", "Infinity" as Go parses them).
-func jsonValues(data []any) ([]float64, error) {
-	out := make([]float64, len(data))
-	for i, d := range data {
-		switch x := d.(type) {
-		case float64:
-			out[i] = x
-		case bool:
-			if x {
-				out[i] = 1
-			}
-		case string:
-			f, err := strconv.ParseFloat(x, 64)
-			if err != nil {
-				return nil, fmt.Errorf("value %d: %q is not a number", i, x)
-			}
-			out[i] = f
-		default:
-			return nil, fmt.Errorf("value %d: %v is not a number (nested data?)", i, d)
-		}
-	}
-	return out, nil
-}
-
 // inputs draws one set of inputs from the reference's input specs: floats uniform in [-1, 1),
 // integers in [0, 10), booleans at random. It returns the tensors and their KServe v2 JSON.
-func (v *validator) inputs() ([]tensor.Tensor, json.RawMessage, error) {
+func (v *Validator) inputs() ([]tensor.Tensor, json.RawMessage, error) {
 	type jsonTensor struct {
 		Name     string  `json:"name"`
 		Shape    []int64 `json:"shape"`
 		Datatype string  `json:"datatype"`
 		Data     []any   `json:"data"`
 	}
-	ts := make([]tensor.Tensor, len(v.io.Inputs))
-	js := make([]jsonTensor, len(v.io.Inputs))
-	for i, spec := range v.io.Inputs {
+	ts := make([]tensor.Tensor, len(v.IO.Inputs))
+	js := make([]jsonTensor, len(v.IO.Inputs))
+	for i, spec := range v.IO.Inputs {
 		shape := make([]int64, len(spec.Shape))
 		for k, d := range spec.Shape {
 			switch {
 			case d >= 0:
 				shape[k] = d
 			case k == 0:
-				shape[k] = v.batch
+				shape[k] = v.Batch
 			default:
-				shape[k] = v.dim
+				shape[k] = v.Dim
 			}
 		}
 		n := tensor.NumElements(shape)
@@ -454,19 +371,19 @@ func (v *validator) inputs() ([]tensor.Tensor, json.RawMessage, error) {
 			b := t.Data[k*size:]
 			var iv int64
 			if spec.DataType != tensor.FP32 && spec.DataType != tensor.FP64 && spec.DataType != tensor.Bool {
-				iv = v.rng.Int64N(10)
+				iv = v.Rand.Int64N(10)
 			}
 			switch spec.DataType {
 			case tensor.FP32:
-				f := float32(v.rng.Float64()*2 - 1)
+				f := float32(v.Rand.Float64()*2 - 1)
 				binary.LittleEndian.PutUint32(b, math.Float32bits(f))
 				data[k] = json.Number(strconv.FormatFloat(float64(f), 'g', -1, 32))
 			case tensor.FP64:
-				f := v.rng.Float64()*2 - 1
+				f := v.Rand.Float64()*2 - 1
 				binary.LittleEndian.PutUint64(b, math.Float64bits(f))
 				data[k] = f
 			case tensor.Bool:
-				x := v.rng.IntN(2) == 1
+				x := v.Rand.IntN(2) == 1
 				if x {
 					b[0] = 1
 				}
@@ -493,49 +410,12 @@ func (v *validator) inputs() ([]tensor.Tensor, json.RawMessage, error) {
 	return ts, raw, err
 }
 
-// tensorValues reads a numeric or boolean tensor as float64 values.
-func tensorValues(t tensor.Tensor) ([]float64, error) {
-	size := t.DataType.Size()
-	if size == 0 || t.DataType == tensor.FP16 || t.DataType == tensor.BF16 {
-		return nil, fmt.Errorf("datatype %s is not scored", t.DataType)
-	}
-	n := len(t.Data) / size
-	out := make([]float64, n)
-	le := binary.LittleEndian
-	for i := range n {
-		b := t.Data[i*size:]
-		switch t.DataType {
-		case tensor.FP32:
-			out[i] = float64(math.Float32frombits(le.Uint32(b)))
-		case tensor.FP64:
-			out[i] = math.Float64frombits(le.Uint64(b))
-		case tensor.Bool, tensor.Uint8:
-			out[i] = float64(b[0])
-		case tensor.Int8:
-			out[i] = float64(int8(b[0]))
-		case tensor.Uint16:
-			out[i] = float64(le.Uint16(b))
-		case tensor.Int16:
-			out[i] = float64(int16(le.Uint16(b)))
-		case tensor.Uint32:
-			out[i] = float64(le.Uint32(b))
-		case tensor.Int32:
-			out[i] = float64(int32(le.Uint32(b)))
-		case tensor.Uint64:
-			out[i] = float64(le.Uint64(b))
-		case tensor.Int64:
-			out[i] = float64(int64(le.Uint64(b)))
-		}
-	}
-	return out, nil
-}
-
 // rank aggregates each target's rounds and orders them: mean score, then success rate, then p50
 // latency (unknown last), then address.
-func rank(targets []validateTarget, results [][]roundResult) []ranked {
-	out := make([]ranked, len(targets))
+func rank(targets []Target, results [][]RoundResult) []Ranked {
+	out := make([]Ranked, len(targets))
 	for i, tg := range targets {
-		r := ranked{UID: tg.UID, Hotkey: tg.Hotkey, Addr: tg.Addr, Rounds: results[i], Calls: len(results[i])}
+		r := Ranked{UID: tg.UID, Hotkey: tg.Hotkey, Addr: tg.Addr, Rounds: results[i], Calls: len(results[i])}
 		var lat []float64
 		ok := 0
 		for _, rr := range results[i] {
@@ -563,7 +443,7 @@ func rank(targets []validateTarget, results [][]roundResult) []ranked {
 		}
 		out[i] = r
 	}
-	slices.SortStableFunc(out, func(a, b ranked) int {
+	slices.SortStableFunc(out, func(a, b Ranked) int {
 		switch {
 		case a.Score != b.Score:
 			return cmpDesc(a.Score, b.Score)
@@ -592,7 +472,7 @@ func cmpDesc(a, b float64) int {
 	return 1
 }
 
-func printRanking(w io.Writer, rep validateReport) {
+func printRanking(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "model %s, %d round(s)\n", rep.Model, rep.Rounds)
 	fmt.Fprintf(w, "%4s  %5s  %-48s  %-21s  %6s  %7s  %9s  %s\n", "rank", "uid", "hotkey", "address", "score", "success", "p50 ms", "errors")
 	for _, r := range rep.Ranking {

@@ -3,6 +3,10 @@
 // genesis mode, serves the node's JSON-RPC over a websocket on loopback, builds a block when
 // extrinsics arrive, and adds the dev RPCs a test needs to force state and blocks
 // (dev_setStorage, dev_newBlock).
+//
+// It is test support, not an API: it lives under the module's internal/ so that any of its
+// tests (today the miner command's end-to-end chain test) may start a local chain, while nothing
+// outside the module can import it. It imports chain/rpc only.
 package chopsticks
 
 import (

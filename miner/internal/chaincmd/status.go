@@ -1,17 +1,26 @@
-package main
+// Package chaincmd is the miner's one-shot chain commands: `miner register` (burned_register or
+// register_limit, paid from the coldkey), `miner commit` (set_commitment, or --show it) and
+// `miner status` (the hotkey's UID, stake, incentive, emission, axon and projected standing on a
+// subnet). Each dials --network, pins the typed client (chain/client's State) at the best block,
+// reads what it needs and prints a table or JSON; register and commit sign and submit through
+// chain/client. Package main parses nothing of theirs: it dispatches the arguments here.
+package chaincmd
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/taominer/taominer/api"
 	"io"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/taominer/taominer/api"
+
 	"github.com/taominer/taominer/chain/metagraph"
+	"github.com/taominer/taominer/miner/internal/chainnode"
+	"github.com/taominer/taominer/miner/internal/cli"
 )
 
 func statusUsage(w io.Writer) {
@@ -37,8 +46,8 @@ Options:
 `)
 }
 
-// statusReport is `miner status --json`.
-type statusReport struct {
+// StatusReport is `miner status --json`.
+type StatusReport struct {
 	Network    string            `json:"network"`
 	Netuid     uint16            `json:"netuid"`
 	Block      uint64            `json:"block"`
@@ -47,7 +56,7 @@ type statusReport struct {
 	Registered bool              `json:"registered"`
 	Neuron     *api.NeuronStatus `json:"neuron"`
 	PriceTAO   *float64          `json:"moving_price_tao_per_alpha"`
-	Axon       statusAxon        `json:"axon"`
+	Axon       StatusAxon        `json:"axon"`
 	Node       json.RawMessage   `json:"node,omitempty"`
 	NodeError  string            `json:"node_error,omitempty"`
 	// Validators is the node's validators section: what its axon saw of validator calls (from
@@ -59,7 +68,8 @@ type statusReport struct {
 	ProjectionError string          `json:"projection_error,omitempty"`
 }
 
-type statusAxon struct {
+// StatusAxon is the axon section of StatusReport.
+type StatusAxon struct {
 	OnChain      string `json:"on_chain"`
 	OnChainBlock uint64 `json:"on_chain_block"`
 	Version      uint32 `json:"version"`
@@ -67,19 +77,15 @@ type statusAxon struct {
 	Matches      *bool  `json:"matches"` // null when no --external-ip was given
 }
 
-// statusCmd runs `miner status` and returns the exit code: 0 shown, 1 failed, 2 bad command line.
-func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return exitCode(status(ctx, args, stdout, stderr), stderr, "miner status")
-}
-
-func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags, wf, netuidFlag, network := newSubnetFlagSet("miner status", "subnet", stderr)
+// Status runs `miner status` with args.
+func Status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags, wf, netuidFlag, network := cli.NewSubnetFlagSet("miner status", "subnet", stderr)
 	flags.Usage = func() { statusUsage(stderr) }
 	extIP := flags.String("external-ip", "", "expected axon IP")
 	extPort := flags.Int("external-port", 0, "expected axon port")
 	url := flags.String("url", "", "running node's base URL")
 	asJSON := flags.Bool("json", false, "print JSON")
-	netuid, err := parseSubnetFlags(flags, args, netuidFlag)
+	netuid, err := cli.ParseSubnetFlags(flags, args, netuidFlag)
 	if err != nil {
 		return err
 	}
@@ -87,7 +93,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var wantIP netip.Addr
 	if *extIP != "" {
 		if wantIP, err = netip.ParseAddr(*extIP); err != nil {
-			return usageError{"--external-ip: " + err.Error()}
+			return cli.UsageError{Msg: "--external-ip: " + err.Error()}
 		}
 		wantIP = wantIP.Unmap()
 		port := *extPort
@@ -95,28 +101,28 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			port = 8091
 		}
 		if port < 1 || port > 65535 {
-			return usageError{fmt.Sprintf("--external-port %d out of range", port)}
+			return cli.UsageError{Msg: fmt.Sprintf("--external-port %d out of range", port)}
 		}
 		expected = netip.AddrPortFrom(wantIP, uint16(port)).String()
 	} else if *extPort != 0 {
-		return usageError{"--external-port needs --external-ip"}
+		return cli.UsageError{Msg: "--external-port needs --external-ip"}
 	}
-	w, hotSS58, hot, err := wf.openHotkey("")
+	w, hotSS58, hot, err := wf.OpenHotkey("")
 	if err != nil {
 		return err
 	}
 
-	r, best, closeRPC, err := dialSubnet(ctx, *network, netuid)
+	r, best, closeRPC, err := chainnode.DialSubnet(ctx, *network, netuid)
 	if err != nil {
 		return err
 	}
 	defer closeRPC()
-	c, at := r.c, *r.at
-	snap, err := metagraph.Read(ctx, c, netuid, best, at, nil, nil)
+	c := r.Client()
+	snap, err := metagraph.Read(ctx, c, netuid, best, *r.Block(), nil, nil)
 	if err != nil {
 		return err
 	}
-	rep := statusReport{Network: *network, Netuid: netuid, Block: snap.Block, Tempo: snap.Tempo, Hotkey: hotSS58}
+	rep := StatusReport{Network: *network, Netuid: netuid, Block: snap.Block, Tempo: snap.Tempo, Hotkey: hotSS58}
 	if snap.PriceKnown {
 		p := snap.MovingPrice
 		rep.PriceTAO = &p
@@ -124,13 +130,13 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	nr, registered := snap.ByHotkey(hotSS58)
 	rep.Registered = registered
 	if registered {
-		rep.Neuron = describeNeuron(snap, nr)
-		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = axonAddr(nr.Axon), nr.Axon.Block, nr.Axon.Version
-		if rep.Projection, err = project(ctx, c, snap, nr.UID); err != nil {
+		rep.Neuron = chainnode.DescribeNeuron(snap, nr)
+		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = chainnode.AxonAddr(nr.Axon), nr.Axon.Block, nr.Axon.Version
+		if rep.Projection, err = chainnode.Project(ctx, c, snap, nr.UID); err != nil {
 			rep.ProjectionError = err.Error()
 		}
-	} else if a, err := r.axon(ctx, netuid, hot); err == nil {
-		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = axonAddr(a), a.Block, a.Version
+	} else if a, err := r.Axon(ctx, netuid, hot); err == nil {
+		rep.Axon.OnChain, rep.Axon.OnChainBlock, rep.Axon.Version = chainnode.AxonAddr(a), a.Block, a.Version
 	}
 	if expected != "" {
 		rep.Axon.Expected = expected
@@ -201,7 +207,7 @@ func nodeGet(ctx context.Context, base, path string) (json.RawMessage, int, erro
 	return body, resp.StatusCode, nil
 }
 
-func printStatus(w io.Writer, r statusReport, walletName string) {
+func printStatus(w io.Writer, r StatusReport, walletName string) {
 	fmt.Fprintf(w, "network     %s\n", r.Network)
 	fmt.Fprintf(w, "subnet      %d at block %d (tempo %d blocks)\n", r.Netuid, r.Block, r.Tempo)
 	fmt.Fprintf(w, "hotkey      %s (%s)\n", r.Hotkey, walletName)
@@ -281,5 +287,27 @@ func printValidators(w io.Writer, v *api.Validators) {
 			fmt.Fprintf(w, "  %-24s  %-48s  %5s  %-12s  %6d  %9.2f  %s\n", q.Time.Format("2006-01-02T15:04:05.000"), q.Hotkey, uid(q.UID),
 				q.Synapse, q.Status, q.ProcessMS, q.Reason)
 		}
+	}
+}
+
+// printProjection writes the projection lines of `miner status`.
+func printProjection(w io.Writer, p *api.Projection, errText string) {
+	if p == nil {
+		if errText != "" {
+			fmt.Fprintf(w, "projected   unavailable: %s\n", errText)
+		}
+		return
+	}
+	fmt.Fprintf(w, "projected   incentive %.6f, consensus %.6f, emission %.9f α if the epoch ran after block %d\n",
+		p.Incentive, p.Consensus, p.EmissionAlpha, p.Block)
+	fmt.Fprintf(w, "            (share of %.9f α, what the last epoch paid; pending now %.9f α; spec %d rules)\n",
+		p.BasisAlpha, p.PendingAlpha, p.SpecVersion)
+	if len(p.Weighers) == 0 {
+		fmt.Fprintln(w, "            no validator weighs this hotkey")
+		return
+	}
+	fmt.Fprintf(w, "            %5s  %8s  %8s  %8s  %10s  %s\n", "uid", "stake", "weight", "clipped", "rank share", "validator")
+	for _, v := range p.Weighers {
+		fmt.Fprintf(w, "            %5d  %8.4f  %8.4f  %8.4f  %10.4f  %s\n", v.UID, v.Stake, v.Weight, v.Clipped, v.RankShare, v.Hotkey)
 	}
 }

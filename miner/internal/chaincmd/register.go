@@ -1,16 +1,20 @@
-package main
+package chaincmd
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 
 	"github.com/taominer/taominer/chain/client"
 	"github.com/taominer/taominer/chain/extrinsic"
 	"github.com/taominer/taominer/chain/metadata"
+	"github.com/taominer/taominer/chain/ss58"
 	"github.com/taominer/taominer/chain/wallet"
+	"github.com/taominer/taominer/miner/internal/chainnode"
+	"github.com/taominer/taominer/miner/internal/cli"
 )
 
 func registerUsage(w io.Writer) {
@@ -33,38 +37,33 @@ Options:
 `)
 }
 
-// registerCmd runs `miner register` and returns the exit code: 0 registered (or already), 1
-// failed, 2 bad command line.
-func registerCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return exitCode(register(ctx, args, stdin, stdout, stderr), stderr, "miner register")
-}
-
-// unlockColdkey decrypts the coldkey (Argon2i, about 5 s and 0.5 GiB). Tests that only need a
-// signer replace it to keep the number of real unlocks small.
-var unlockColdkey = (*wallet.Wallet).UnlockColdkey
+// Unlock decrypts a wallet's coldkey with password (Argon2i, about 5 s and 0.5 GiB):
+// (*wallet.Wallet).UnlockColdkey, or a stand-in where tests only need a signer.
+type Unlock func(w *wallet.Wallet, password []byte) (*wallet.Keypair, error)
 
 // errDeclined is returned when the user answers no.
 var errDeclined = errors.New("not registered: declined")
 
-func register(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	flags, wf, netuidFlag, network := newSubnetFlagSet("miner register", "subnet to register on", stderr)
+// Register runs `miner register` with args, unlocking the coldkey with unlockColdkey.
+func Register(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, unlockColdkey Unlock) error {
+	flags, wf, netuidFlag, network := cli.NewSubnetFlagSet("miner register", "subnet to register on", stderr)
 	flags.Usage = func() { registerUsage(stderr) }
 	maxBurnFlag := flags.String("max-burn", "", "largest burn to pay, in TAO")
 	yes := flags.Bool("yes", false, "do not ask for confirmation")
-	netuid, err := parseSubnetFlags(flags, args, netuidFlag)
+	netuid, err := cli.ParseSubnetFlags(flags, args, netuidFlag)
 	if err != nil {
 		return err
 	}
 	if netuid == 0 {
-		return usageError{"--netuid 0 is the root network; neurons register on subnets 1 and up"}
+		return cli.UsageError{Msg: "--netuid 0 is the root network; neurons register on subnets 1 and up"}
 	}
 	var maxBurn uint64
 	if *maxBurnFlag != "" {
 		if maxBurn, err = parseTAO(*maxBurnFlag); err != nil {
-			return usageError{"--max-burn: " + err.Error()}
+			return cli.UsageError{Msg: "--max-burn: " + err.Error()}
 		}
 	}
-	w, hotSS58, hot, err := wf.openHotkey(" (create it with `miner wallet new --hot`)")
+	w, hotSS58, hot, err := wf.OpenHotkey(" (create it with `miner wallet new --hot`)")
 	if err != nil {
 		return err
 	}
@@ -72,28 +71,28 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return fmt.Errorf("coldkey of wallet %q: %w (registering pays from the coldkey)", w.Name, err)
 	}
-	cold, err := hotkeyOf(coldSS58)
+	cold, err := ss58.DecodeBittensor(coldSS58)
 	if err != nil {
 		return err
 	}
 
-	r, best, closeRPC, err := dialSubnet(ctx, *network, netuid)
+	r, best, closeRPC, err := chainnode.DialSubnet(ctx, *network, netuid)
 	if err != nil {
 		return err
 	}
 	defer closeRPC()
-	c := r.c
-	if uid, ok, err := r.uid(ctx, netuid, hot); err != nil {
+	c := r.Client()
+	if uid, ok, err := r.UID(ctx, netuid, hot); err != nil {
 		return fmt.Errorf("check registration: %w", err)
 	} else if ok {
 		fmt.Fprintf(stdout, "hotkey %s is already registered on subnet %d of %s as UID %d; nothing to do\n", hotSS58, netuid, *network, uid)
 		return nil
 	}
-	burn, err := r.u64(ctx, "Burn", u16le(netuid))
+	burn, err := r.Burn(ctx, netuid)
 	if err != nil {
 		return err
 	}
-	free, err := r.freeBalance(ctx, cold)
+	free, err := r.FreeBalance(ctx, cold)
 	if err != nil {
 		return fmt.Errorf("coldkey balance: %w", err)
 	}
@@ -120,7 +119,7 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return fmt.Errorf("the coldkey's free balance τ%s is below the burn τ%s; not submitted", formatRao(free), formatRao(burn))
 	}
 	if !*yes {
-		ok, err := confirm(stdin, stderr, fmt.Sprintf("Burn about τ%s to register on subnet %d? [y/N] ", formatRao(burn), netuid))
+		ok, err := cli.Confirm(stdin, stderr, fmt.Sprintf("Burn about τ%s to register on subnet %d? [y/N] ", formatRao(burn), netuid))
 		if err != nil {
 			return err
 		}
@@ -129,9 +128,9 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 
-	pw := newPasswordSource(stdin, stderr)
-	defer pw.zero()
-	password, err := pw.get(false)
+	pw := cli.NewPasswordSource(stdin, stderr)
+	defer pw.Zero()
+	password, err := pw.Get(false)
 	if err != nil {
 		return err
 	}
@@ -165,7 +164,7 @@ func register(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return describeSubmitError(name, err)
 	}
-	uid, ok, err := chainReader{c: c, at: &block}.uid(ctx, netuid, hot)
+	uid, ok, err := c.At(&block).UID(ctx, netuid, hot)
 	if err != nil {
 		return fmt.Errorf("%s was included in block %s, but reading the UID failed: %w", name, block, err)
 	}
@@ -192,19 +191,20 @@ func describeSubmitError(call string, err error) error {
 	return fmt.Errorf("%s: %w", call, err)
 }
 
-// confirm asks a yes/no question on stdin; only "y" or "yes" is yes.
-func confirm(stdin io.Reader, prompt io.Writer, question string) (bool, error) {
-	fmt.Fprint(prompt, question)
-	// One byte at a time, so a password on the following line stays unread.
-	line, _, err := readLine(stdin)
-	if err != nil {
-		return false, fmt.Errorf("read the answer: %w", err)
-	}
-	switch strings.ToLower(strings.TrimSpace(string(line))) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
+// formatRao renders rao as a decimal amount with 9 places (τ or α units).
+func formatRao(rao uint64) string {
+	return fmt.Sprintf("%d.%09d", rao/chainnode.RaoPerTAO, rao%chainnode.RaoPerTAO)
 }
 
-func u16le(v uint16) []byte { return []byte{byte(v), byte(v >> 8)} }
+// parseTAO converts a decimal TAO amount ("1.5", "0.000000001") to rao exactly.
+func parseTAO(s string) (uint64, error) {
+	r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
+	if !ok || r.Sign() < 0 {
+		return 0, fmt.Errorf("%q is not an amount of TAO", s)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(chainnode.RaoPerTAO))
+	if !r.IsInt() || !r.Num().IsUint64() {
+		return 0, fmt.Errorf("%q: at most 9 decimals and below 2^64 rao", s)
+	}
+	return r.Num().Uint64(), nil
+}

@@ -1,4 +1,4 @@
-package main
+package chaincmd
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 
 	"github.com/taominer/taominer/chain/commitments"
 	"github.com/taominer/taominer/chain/ss58"
-	"github.com/taominer/taominer/chain/wallet"
+	"github.com/taominer/taominer/miner/internal/chainnode"
+	"github.com/taominer/taominer/miner/internal/cli"
 )
 
 func commitUsage(w io.Writer) {
@@ -38,19 +39,14 @@ Options:
 `)
 }
 
-// commitCmd runs `miner commit` and returns the exit code: 0 committed (or shown), 1 failed, 2
-// bad command line.
-func commitCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return exitCode(commit(ctx, args, stdin, stdout, stderr), stderr, "miner commit")
-}
-
-func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	flags, wf, netuidFlag, network := newSubnetFlagSet("miner commit", "subnet", stderr)
+// Commit runs `miner commit` with args: it publishes --data, or shows the stored commitment.
+func Commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	flags, wf, netuidFlag, network := cli.NewSubnetFlagSet("miner commit", "subnet", stderr)
 	flags.Usage = func() { commitUsage(stderr) }
 	data := flags.String("data", "", "text to commit")
 	show := flags.Bool("show", false, "show the stored commitment")
 	asJSON := flags.Bool("json", false, "print JSON (with --show)")
-	netuid, err := parseSubnetFlags(flags, args, netuidFlag)
+	netuid, err := cli.ParseSubnetFlags(flags, args, netuidFlag)
 	if err != nil {
 		return err
 	}
@@ -58,35 +54,35 @@ func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	flags.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
 	switch {
 	case *show && dataSet:
-		return usageError{"give --data or --show, not both"}
+		return cli.UsageError{Msg: "give --data or --show, not both"}
 	case *show:
 		return showCommitment(ctx, wf, *network, netuid, *asJSON, stdout)
 	case !dataSet:
-		return usageError{"--data TEXT (or --show) is required"}
+		return cli.UsageError{Msg: "--data TEXT (or --show) is required"}
 	case *asJSON:
-		return usageError{"--json goes with --show"}
+		return cli.UsageError{Msg: "--json goes with --show"}
 	}
 
-	w, err := wf.open()
+	w, err := wf.Open()
 	if err != nil {
 		return err
 	}
-	hot, err := loadHotkey(w, stdin, stderr)
+	hot, err := cli.LoadHotkey(w, stdin, stderr)
 	if err != nil {
 		return err
 	}
 	defer hot.Zero()
-	r, best, closeRPC, err := dialSubnet(ctx, *network, netuid)
+	r, best, closeRPC, err := chainnode.DialSubnet(ctx, *network, netuid)
 	if err != nil {
 		return err
 	}
 	defer closeRPC()
-	if _, ok, err := r.uid(ctx, netuid, hot.PublicKey()); err != nil {
+	if _, ok, err := r.UID(ctx, netuid, hot.PublicKey()); err != nil {
 		return fmt.Errorf("check registration: %w", err)
 	} else if !ok {
 		return fmt.Errorf("hotkey %s is not registered on subnet %d of %s, and the runtime takes commitments only from registered hotkeys (AccountNotAllowedCommit): register it first with `miner register`", hot.SS58(), netuid, *network)
 	}
-	rules, err := commitments.ReadRules(r.c.Runtime().Metadata)
+	rules, err := commitments.ReadRules(r.Client().Runtime().Metadata)
 	if err != nil {
 		return err
 	}
@@ -99,7 +95,7 @@ func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fmt.Fprintf(stdout, "hotkey      %s (%s/%s)\n", hot.SS58(), w.Name, w.Hotkey)
 	fields := []commitments.Field{field}
 	fmt.Fprintf(stdout, "commitment  %s (%d bytes)\n", field.Name(), len(field.Bytes))
-	u, err := commitments.ReadUsage(ctx, r.c, netuid, hot.PublicKey())
+	u, err := commitments.ReadUsage(ctx, r.Client(), netuid, hot.PublicKey())
 	if err != nil {
 		return err
 	}
@@ -108,7 +104,7 @@ func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return fmt.Errorf("not submitted: %w", err)
 	}
 	fmt.Fprintln(stdout, "submitting set_commitment, waiting for inclusion…")
-	res, err := commitments.Commit(ctx, r.c, hot, netuid, fields)
+	res, err := commitments.Commit(ctx, r.Client(), hot, netuid, fields)
 	switch {
 	case errors.Is(err, commitments.ErrRateLimited), errors.Is(err, commitments.ErrTooLong):
 		return fmt.Errorf("not submitted: %w", err)
@@ -117,25 +113,6 @@ func commit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	fmt.Fprintf(stdout, "committed: %s on subnet %d at block %d (%s)\n", field, netuid, res.Stored.Block, res.Block)
 	return nil
-}
-
-// loadHotkey reads the wallet's hotkey with its secret, asking for the password
-// ($TAOMINER_WALLET_PASSWORD or a prompt) when it is encrypted.
-func loadHotkey(w *wallet.Wallet, stdin io.Reader, stderr io.Writer) (*wallet.Keypair, error) {
-	kp, err := w.LoadHotkey()
-	if errors.Is(err, wallet.ErrEncrypted) {
-		pw := newPasswordSource(stdin, stderr)
-		defer pw.zero()
-		var password []byte
-		if password, err = pw.get(false); err != nil {
-			return nil, err
-		}
-		kp, err = w.UnlockHotkey(password)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("hotkey %q of wallet %q: %w", w.Hotkey, w.Name, err)
-	}
-	return kp, nil
 }
 
 // commitmentReport is `miner commit --show --json`.
@@ -163,21 +140,21 @@ type fieldReport struct {
 	RevealRound uint64  `json:"reveal_round,omitempty"`
 }
 
-func showCommitment(ctx context.Context, wf *walletFlags, network string, netuid uint16, asJSON bool, stdout io.Writer) error {
-	account, err := ss58.DecodeBittensor(wf.hotkey)
+func showCommitment(ctx context.Context, wf *cli.WalletFlags, network string, netuid uint16, asJSON bool, stdout io.Writer) error {
+	account, err := ss58.DecodeBittensor(wf.Hotkey)
 	if err != nil {
-		_, _, pub, err := wf.openHotkey("")
+		_, _, pub, err := wf.OpenHotkey("")
 		if err != nil {
 			return err
 		}
 		account = pub
 	}
-	r, best, closeRPC, err := dialSubnet(ctx, network, netuid)
+	r, best, closeRPC, err := chainnode.DialSubnet(ctx, network, netuid)
 	if err != nil {
 		return err
 	}
 	defer closeRPC()
-	reg, err := commitments.Read(ctx, r.c, netuid, account, r.at)
+	reg, err := commitments.Read(ctx, r.Client(), netuid, account, r.Block())
 	if err != nil {
 		return err
 	}
@@ -193,7 +170,7 @@ func showCommitment(ctx context.Context, wf *walletFlags, network string, netuid
 			rep.Commitment.Fields = append(rep.Commitment.Fields, fr)
 		}
 	}
-	if rep.Usage, err = commitments.ReadUsage(ctx, r.c, netuid, account); err != nil {
+	if rep.Usage, err = commitments.ReadUsage(ctx, r.Client(), netuid, account); err != nil {
 		rep.UsageError = err.Error()
 	}
 	if asJSON {

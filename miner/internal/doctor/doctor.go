@@ -1,4 +1,8 @@
-package main
+// Package doctor is `miner doctor`: it reports ONNX Runtime, the execution providers it can
+// load, the GPUs NVML sees and whether the binary has the gpu build tag, and with --selftest
+// runs a tiny inference on each usable device (and each CUDA kernel against its CPU twin) and
+// compares the results.
+package doctor
 
 import (
 	"context"
@@ -11,35 +15,36 @@ import (
 
 	"github.com/taominer/taominer/kernels"
 	"github.com/taominer/taominer/kernels/nvml"
+	"github.com/taominer/taominer/miner/internal/cli"
 	"github.com/taominer/taominer/models/onnx"
 )
 
-// doctorReport is what `miner doctor` finds (its --json output).
-type doctorReport struct {
+// Report is what `miner doctor` finds (its --json output).
+type Report struct {
 	ONNXRuntime struct {
 		Library string `json:"library,omitempty"`
 		Version string `json:"version,omitempty"`
 		Error   string `json:"error,omitempty"`
 	} `json:"onnxruntime"`
-	Providers []providerCheck  `json:"providers"`
+	Providers []ProviderCheck  `json:"providers"`
 	GPUs      []kernels.Device `json:"gpus"`
 	// NoGPUs says why GPUs is empty.
 	NoGPUs string `json:"no_gpus,omitempty"`
 	// GPUBuild reports whether the binary has the gpu tag (CUDA kernels).
 	GPUBuild bool           `json:"gpu_build"`
-	Selftest []selftestItem `json:"selftest,omitempty"`
+	Selftest []SelftestItem `json:"selftest,omitempty"`
 }
 
-// providerCheck is whether one execution provider could open and run the
+// ProviderCheck is whether one execution provider could open and run the
 // built-in probe model.
-type providerCheck struct {
+type ProviderCheck struct {
 	Name      string `json:"name"`
 	Available bool   `json:"available"`
 	Error     string `json:"error,omitempty"`
 }
 
-// selftestItem is one --selftest comparison.
-type selftestItem struct {
+// SelftestItem is one --selftest comparison.
+type SelftestItem struct {
 	Check  string  `json:"check"`
 	OK     bool    `json:"ok"`
 	MaxAbs float64 `json:"max_abs_diff"`
@@ -58,26 +63,26 @@ const kernelSeed = 8
 // CPU twin (kernels.SelfTest). Without the gpu tag (built false, g nil) it is
 // one skipped line saying so; with it but no device, one skipped line saying
 // why; a gpu build without registered kernels fails.
-func kernelSelftest(g kernels.GPUKernels, built bool) []selftestItem {
+func kernelSelftest(g kernels.GPUKernels, built bool) []SelftestItem {
 	const check = "CUDA kernels vs CPU kernels"
 	switch {
 	case !built && g == nil:
-		return []selftestItem{{Check: check, Skipped: true, OK: true,
+		return []SelftestItem{{Check: check, Skipped: true, OK: true,
 			Detail: "not built: this binary has no gpu tag (make build-gpu)"}}
 	case g == nil:
-		return []selftestItem{{Check: check, Detail: "gpu build, but no CUDA kernels registered (kernels/cuda not linked in)"}}
+		return []SelftestItem{{Check: check, Detail: "gpu build, but no CUDA kernels registered (kernels/cuda not linked in)"}}
 	}
 	devs, err := g.Devices()
 	if err == nil && len(devs) == 0 {
 		err = errors.New("no CUDA device")
 	}
 	if err != nil {
-		return []selftestItem{{Check: check, Skipped: true, OK: true, Detail: err.Error()}}
+		return []SelftestItem{{Check: check, Skipped: true, OK: true, Detail: err.Error()}}
 	}
-	var items []selftestItem
+	var items []SelftestItem
 	for _, dev := range devs {
 		for _, c := range kernels.SelfTest(g, dev, kernelSeed) {
-			it := selftestItem{Check: fmt.Sprintf("cuda:%d: kernel %s vs cpu", dev, c.Kernel),
+			it := SelftestItem{Check: fmt.Sprintf("cuda:%d: kernel %s vs cpu", dev, c.Kernel),
 				OK: c.OK(), MaxAbs: c.MaxAbs, Tolerance: c.Tolerance.String()}
 			switch {
 			case c.Err != nil:
@@ -94,11 +99,11 @@ func kernelSelftest(g kernels.GPUKernels, built bool) []selftestItem {
 	return items
 }
 
-// doctorCmd is `miner doctor`: it reports the runtime, execution providers
+// Run is `miner doctor`: it reports the runtime, execution providers
 // and GPUs of this machine and exits 0 when the CPU path works (with or
 // without a GPU); 1 when ONNX Runtime cannot load or a selftest fails.
-func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("miner doctor", stderr)
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlagSet("miner doctor", stderr)
 	lib := fs.String("onnxruntime-lib", os.Getenv("TAOMINER_ONNXRUNTIME_LIB"), "path of libonnxruntime.so; empty searches the usual places")
 	selftest := fs.Bool("selftest", false, "run a tiny inference on each usable device and compare it with the CPU result")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -106,7 +111,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "Usage: miner doctor [--selftest] [--json] [--onnxruntime-lib FILE]\n\nReports ONNX Runtime, the execution providers it can load, the GPUs NVML sees and whether this binary has the gpu build tag.")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseOrExit(fs, args); !ok {
+	if code, ok := cli.ParseOrExit(fs, args); !ok {
 		return code
 	}
 	r, ok := diagnose(ctx, *lib, *selftest)
@@ -128,8 +133,8 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // diagnose builds the report; ok is false when the CPU path does not work
 // or a selftest fails.
-func diagnose(ctx context.Context, lib string, selftest bool) (*doctorReport, bool) {
-	r := &doctorReport{GPUBuild: kernels.CUDA, GPUs: []kernels.Device{}}
+func diagnose(ctx context.Context, lib string, selftest bool) (*Report, bool) {
+	r := &Report{GPUBuild: kernels.CUDA, GPUs: []kernels.Device{}}
 	ok := true
 	if src, err := nvml.Open(); err != nil {
 		r.NoGPUs = err.Error()
@@ -155,7 +160,7 @@ func diagnose(ctx context.Context, lib string, selftest bool) (*doctorReport, bo
 	r.ONNXRuntime.Library, r.ONNXRuntime.Version = path, onnx.Version()
 	outputs := map[string][]float32{}
 	for _, p := range onnx.Providers {
-		c := providerCheck{Name: p}
+		c := ProviderCheck{Name: p}
 		out, err := onnx.Probe(ctx, p, 0, onnx.BindingAuto)
 		var missing *onnx.ProviderLoadError
 		switch {
@@ -176,7 +181,7 @@ func diagnose(ctx context.Context, lib string, selftest bool) (*doctorReport, bo
 	}
 	want := onnx.ProbeWant
 	add := func(check string, got []float32, err error) {
-		it := selftestItem{Check: check}
+		it := SelftestItem{Check: check}
 		switch {
 		case err != nil:
 			it.Detail = err.Error()
@@ -213,7 +218,7 @@ func diagnose(ctx context.Context, lib string, selftest bool) (*doctorReport, bo
 	return r, ok
 }
 
-func printReport(w io.Writer, r *doctorReport) {
+func printReport(w io.Writer, r *Report) {
 	fmt.Fprintln(w, "ONNX Runtime")
 	if r.ONNXRuntime.Error != "" {
 		fmt.Fprintf(w, "  not loaded: %s\n", r.ONNXRuntime.Error)

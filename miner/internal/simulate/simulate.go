@@ -1,23 +1,22 @@
-package main
+// Package simulate is `miner simulate`: a whole small subnet on one machine. Miner nodes run in
+// process (the serve composition, which package main hands in as a StartMiner), some of them
+// behind a degrading proxy; validators (miner/internal/validate) query them over the real axon
+// protocol each epoch and set weights; one Yuma epoch (chain/yuma) per round distributes the
+// emission. It reports each epoch's scores, weights, consensus, incentive and emission as a
+// table, CSV or JSON.
+package simulate
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,10 +24,10 @@ import (
 	"github.com/taominer/taominer/api/dendrite"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/chain/yuma"
+	"github.com/taominer/taominer/miner/internal/cli"
 	"github.com/taominer/taominer/miner/internal/config"
-	"github.com/taominer/taominer/models"
+	"github.com/taominer/taominer/miner/internal/validate"
 	"github.com/taominer/taominer/models/onnx"
-	"github.com/taominer/taominer/models/tensor"
 )
 
 func simulateUsage(w io.Writer) {
@@ -85,10 +84,10 @@ Options:
 
 // Miner kinds of --kinds.
 const (
-	kindHonest = "honest"
-	kindNoisy  = "noisy"
-	kindWrong  = "wrong"
-	kindSlow   = "slow"
+	KindHonest = "honest"
+	KindNoisy  = "noisy"
+	KindWrong  = "wrong"
+	KindSlow   = "slow"
 )
 
 // simOptions is a parsed `miner simulate` command line.
@@ -107,8 +106,8 @@ type simOptions struct {
 	csvPath, jsonPath                  string
 }
 
-// simMinerRow is one miner's line of an epoch.
-type simMinerRow struct {
+// MinerRow is one miner's line of an epoch.
+type MinerRow struct {
 	Miner  int    `json:"miner"`
 	UID    int    `json:"uid"`
 	Hotkey string `json:"hotkey"`
@@ -130,8 +129,8 @@ type simMinerRow struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// simValidatorRow is one validator's line of an epoch.
-type simValidatorRow struct {
+// ValidatorRow is one validator's line of an epoch.
+type ValidatorRow struct {
 	Validator      int     `json:"validator"`
 	UID            int     `json:"uid"`
 	Hotkey         string  `json:"hotkey"`
@@ -142,25 +141,19 @@ type simValidatorRow struct {
 	EmissionRao    uint64  `json:"emission_rao"`
 }
 
-// simEpoch is one epoch of the run.
-type simEpoch struct {
-	Epoch      int               `json:"epoch"`
-	Miners     []simMinerRow     `json:"miners"`
-	Validators []simValidatorRow `json:"validators"`
+// Epoch is one epoch of the run.
+type Epoch struct {
+	Epoch      int            `json:"epoch"`
+	Miners     []MinerRow     `json:"miners"`
+	Validators []ValidatorRow `json:"validators"`
 }
 
-// simReport is `miner simulate --json`.
-type simReport struct {
-	Model       string     `json:"model"`
-	EmissionRao uint64     `json:"emission_rao"`
-	Collusion   bool       `json:"collusion"`
-	Epochs      []simEpoch `json:"epochs"`
-}
-
-// simulateCmd runs `miner simulate` and returns the exit code: 0 done, 1 failed, 2 bad command
-// line.
-func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return exitCode(simulate(ctx, args, stdout, stderr), stderr, "miner simulate")
+// Report is `miner simulate --json`.
+type Report struct {
+	Model       string  `json:"model"`
+	EmissionRao uint64  `json:"emission_rao"`
+	Collusion   bool    `json:"collusion"`
+	Epochs      []Epoch `json:"epochs"`
 }
 
 func parseSimulate(args []string, stderr io.Writer) (simOptions, error) {
@@ -187,40 +180,40 @@ func parseSimulate(args []string, stderr io.Writer) (simOptions, error) {
 	flags.BoolVar(&o.collusion, "collusion", false, "collusion scenario")
 	flags.StringVar(&o.csvPath, "csv", "", "CSV file")
 	flags.StringVar(&o.jsonPath, "json", "", "JSON file")
-	if err := parseFlags(flags, args); err != nil {
+	if err := cli.ParseFlags(flags, args); err != nil {
 		return o, err
 	}
 	switch {
 	case flags.NArg() > 0:
-		return o, usageError{fmt.Sprintf("unexpected argument %q", flags.Arg(0))}
+		return o, cli.UsageError{Msg: fmt.Sprintf("unexpected argument %q", flags.Arg(0))}
 	case o.miners < 1 || o.validators < 1 || o.epochs < 1 || o.rounds < 1:
-		return o, usageError{"--miners, --validators, --epochs and --rounds must be positive"}
+		return o, cli.UsageError{Msg: "--miners, --validators, --epochs and --rounds must be positive"}
 	case o.miners+o.validators > math.MaxUint16:
-		return o, usageError{"too many neurons"}
+		return o, cli.UsageError{Msg: "too many neurons"}
 	case o.batch < 1 || o.dim < 1 || !(o.timeout > 0) || o.noise < 0 || o.latency < 0:
-		return o, usageError{"--batch, --dim and --timeout must be positive, --noise and --latency not negative"}
+		return o, cli.UsageError{Msg: "--batch, --dim and --timeout must be positive, --noise and --latency not negative"}
 	case !(*emission >= 0) || *emission > 1e9:
-		return o, usageError{"--emission must be between 0 and 1e9 alpha"}
+		return o, cli.UsageError{Msg: "--emission must be between 0 and 1e9 alpha"}
 	case o.collusion && o.validators < 2:
-		return o, usageError{"--collusion needs at least 2 validators"}
+		return o, cli.UsageError{Msg: "--collusion needs at least 2 validators"}
 	case o.model == "":
-		return o, usageError{"--model is required"}
+		return o, cli.UsageError{Msg: "--model is required"}
 	}
 	o.emission = uint64(math.Round(*emission * 1e9))
 	for k := range strings.SplitSeq(*kinds, ",") {
 		k = strings.TrimSpace(k)
 		switch k {
-		case kindHonest, kindNoisy, kindWrong, kindSlow:
+		case KindHonest, KindNoisy, KindWrong, KindSlow:
 			o.kinds = append(o.kinds, k)
 		default:
-			return o, usageError{fmt.Sprintf("--kinds: unknown kind %q (honest, noisy, wrong or slow)", k)}
+			return o, cli.UsageError{Msg: fmt.Sprintf("--kinds: unknown kind %q (honest, noisy, wrong or slow)", k)}
 		}
 	}
 	if *minerModels != "" {
 		for f := range strings.SplitSeq(*minerModels, ",") {
 			f = strings.TrimSpace(f)
 			if f == "" {
-				return o, usageError{"--miner-models: empty file name"}
+				return o, cli.UsageError{Msg: "--miner-models: empty file name"}
 			}
 			o.minerModels = append(o.minerModels, f)
 		}
@@ -252,13 +245,18 @@ type simMiner struct {
 type simulation struct {
 	opt        simOptions
 	miners     []simMiner
-	validators []*validator
+	validators []*validate.Validator
 	hotkeys    []string // validators'
 	stakes     []uint64 // validators', rao
 	colluding  []bool
 }
 
-func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// StartMiner starts a miner node serving cfg (package main wires serve's composition) and
+// returns its axon's bound address and the function that runs it until ctx ends.
+type StartMiner func(ctx context.Context, cfg config.Serve, stderr io.Writer) (axonAddr string, run func(context.Context) error, err error)
+
+// Run runs `miner simulate` with args, starting each miner with start.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, start StartMiner) error {
 	opt, err := parseSimulate(args, stderr)
 	if err != nil {
 		return err
@@ -300,9 +298,9 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		s.hotkeys = append(s.hotkeys, kp.SS58())
-		s.validators = append(s.validators, &validator{client: c, ref: ref, io: refIO, model: opt.name,
-			batch: opt.batch, dim: opt.dim, timeout: opt.timeout, concurrency: opt.miners,
-			rng: rand.New(rand.NewPCG(opt.seed, uint64(j)))})
+		s.validators = append(s.validators, &validate.Validator{Client: c, Ref: ref, IO: refIO, Model: opt.name,
+			Batch: opt.batch, Dim: opt.dim, Timeout: opt.timeout, Concurrency: opt.miners,
+			Rand: rand.New(rand.NewPCG(opt.seed, uint64(j)))})
 	}
 	s.stakes, s.colluding = simStakes(opt.validators, opt.collusion)
 
@@ -318,7 +316,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		nodes.Wait()
 	}()
 	for i := range opt.miners {
-		m, err := s.startMiner(nodeCtx, &nodes, root, lib, i, stderr)
+		m, err := s.startMiner(nodeCtx, &nodes, root, lib, i, start, stderr)
 		if err != nil {
 			return fmt.Errorf("miner %d: %w", i, err)
 		}
@@ -326,15 +324,15 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if opt.collusion {
 		target := len(s.miners) - 1
-		if i := slices.IndexFunc(s.miners, func(m simMiner) bool { return m.kind == kindWrong }); i >= 0 {
+		if i := slices.IndexFunc(s.miners, func(m simMiner) bool { return m.kind == KindWrong }); i >= 0 {
 			target = i
 		}
 		s.miners[target].colluded = true
 	}
 
-	rep := simReport{Model: opt.name, EmissionRao: opt.emission, Collusion: opt.collusion}
+	rep := Report{Model: opt.name, EmissionRao: opt.emission, Collusion: opt.collusion}
 	toStdoutJSON := opt.jsonPath == "-"
-	if err := s.run(ctx, func(e simEpoch) {
+	if err := s.run(ctx, func(e Epoch) {
 		rep.Epochs = append(rep.Epochs, e)
 		if !toStdoutJSON {
 			printSimEpoch(stdout, e, opt)
@@ -351,52 +349,6 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeSimJSON(opt.jsonPath, rep, stdout)
 	}
 	return nil
-}
-
-// checkMinerModel reads a --miner-models file and checks that it has the reference's inputs and
-// outputs, so that it answers the validators' requests with outputs they can score.
-func checkMinerModel(path string, ref models.IO) error {
-	got, err := onnx.ReadIO(path, onnx.Options{IntraOpThreads: 1})
-	if err != nil {
-		return err
-	}
-	mismatch := append(specsMismatch("input", ref.Inputs, got.Inputs), specsMismatch("output", ref.Outputs, got.Outputs)...)
-	if len(mismatch) > 0 {
-		return fmt.Errorf("%s: inputs and outputs differ from the reference's: %s", path, strings.Join(mismatch, "; "))
-	}
-	return nil
-}
-
-// specsMismatch lists how a miner model's inputs or outputs (what) differ from the reference's:
-// missing or extra names, other datatypes, and shapes that do not fit. A dimension fixed in the
-// miner's model must equal the reference's, which must then be fixed too; a variable one fits any.
-func specsMismatch(what string, ref, got []models.TensorSpec) []string {
-	var out []string
-	for _, r := range ref {
-		i := slices.IndexFunc(got, func(g models.TensorSpec) bool { return g.Name == r.Name })
-		if i < 0 {
-			out = append(out, fmt.Sprintf("%s %q missing", what, r.Name))
-			continue
-		}
-		g := got[i]
-		if g.DataType != r.DataType {
-			out = append(out, fmt.Sprintf("%s %q: datatype %s, reference %s", what, r.Name, g.DataType, r.DataType))
-		}
-		fits := len(g.Shape) == len(r.Shape)
-		for k := 0; fits && k < len(g.Shape); k++ {
-			fits = g.Shape[k] < 0 || g.Shape[k] == r.Shape[k]
-		}
-		if !fits {
-			out = append(out, fmt.Sprintf("%s %q: shape %s, reference %s", what, r.Name,
-				tensor.FormatShape(g.Shape), tensor.FormatShape(r.Shape)))
-		}
-	}
-	for _, g := range got {
-		if !slices.ContainsFunc(ref, func(r models.TensorSpec) bool { return r.Name == g.Name }) {
-			out = append(out, fmt.Sprintf("%s %q not in the reference", what, g.Name))
-		}
-	}
-	return out
 }
 
 // simStakes gives validator 0 60% of 10,000 alpha and splits the rest (one validator: all); with
@@ -420,7 +372,7 @@ func simStakes(k int, collusion bool) ([]uint64, []bool) {
 // startMiner starts miner i: a model repository with its model (--model, or its --miner-models
 // file) under the synapse's model name, a wallet with //MinerI, a node serving it with an axon that
 // answers the validators, and for a degraded kind the proxy.
-func (s *simulation) startMiner(ctx context.Context, wg *sync.WaitGroup, root, lib string, i int, stderr io.Writer) (simMiner, error) {
+func (s *simulation) startMiner(ctx context.Context, wg *sync.WaitGroup, root, lib string, i int, start StartMiner, stderr io.Writer) (simMiner, error) {
 	m := simMiner{index: i, uid: s.opt.validators + i, kind: s.opt.kinds[i%len(s.opt.kinds)], model: s.opt.model}
 	if len(s.opt.minerModels) > 0 {
 		m.model = s.opt.minerModels[i%len(s.opt.minerModels)]
@@ -456,21 +408,21 @@ func (s *simulation) startMiner(ctx context.Context, wg *sync.WaitGroup, root, l
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel, cfg.ONNXRuntimeLib = "127.0.0.1:0", repo, "error", lib
 	cfg.WalletPath, cfg.Wallet, cfg.AxonPort = wallets, "miner", 0
 	cfg.AllowHotkeys = slices.Clone(s.hotkeys)
-	n, err := newNode(ctx, cfg, newLogger(cfg, stderr))
+	axonAddr, run, err := start(ctx, cfg, stderr)
 	if err != nil {
 		return m, err
 	}
 	wg.Go(func() {
-		if err := n.run(ctx); err != nil {
+		if err := run(ctx); err != nil {
 			fmt.Fprintf(stderr, "miner %d: %v\n", i, err)
 		}
 	})
-	_, port, err := net.SplitHostPort(n.AxonAddr())
+	_, port, err := net.SplitHostPort(axonAddr)
 	if err != nil {
-		return m, fmt.Errorf("axon address %q: %w", n.AxonAddr(), err)
+		return m, fmt.Errorf("axon address %q: %w", axonAddr, err)
 	}
 	m.addr = net.JoinHostPort("127.0.0.1", port)
-	if m.kind == kindHonest {
+	if m.kind == KindHonest {
 		return m, nil
 	}
 	d := &degrader{kind: m.kind, noise: s.opt.noise, latency: s.opt.latency,
@@ -479,124 +431,8 @@ func (s *simulation) startMiner(ctx context.Context, wg *sync.WaitGroup, root, l
 	return m, err
 }
 
-// degrader is the simulation-only reverse proxy in front of a degraded miner's axon: the node
-// serves the real model; the proxy delays or changes the answers the validators read.
-type degrader struct {
-	kind    string
-	noise   float64
-	latency time.Duration
-	mu      sync.Mutex
-	rng     *rand.Rand
-}
-
-// start listens on 127.0.0.1 and proxies to the axon at target until ctx ends; it returns the
-// proxy's address.
-func (d *degrader) start(ctx context.Context, wg *sync.WaitGroup, target string) (string, error) {
-	u := &url.URL{Scheme: "http", Host: target}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	proxy.ModifyResponse = d.modify
-	proxy.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.kind == kindSlow && d.latency > 0 {
-			t := time.NewTimer(d.latency)
-			select {
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-		proxy.ServeHTTP(w, r)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
-	wg.Go(func() { _ = srv.Serve(ln) })
-	wg.Go(func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-	})
-	return ln.Addr().String(), nil
-}
-
-// modify rewrites the outputs of a 200 Infer answer: noisy multiplies each value by
-// 1 + σ·N(0,1), wrong flips each value's sign and adds N(0, (rms/2)²) (an error of about twice the
-// answer's norm: score 0).
-func (d *degrader) modify(resp *http.Response) error {
-	if resp.StatusCode != http.StatusOK || (d.kind != kindNoisy && d.kind != kindWrong) {
-		return nil
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if out, err := d.degrade(body); err == nil {
-		body = out
-	}
-	resp.Body = io.NopCloser(strings.NewReader(string(body)))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	return nil
-}
-
-func (d *degrader) degrade(body []byte) ([]byte, error) {
-	var syn map[string]json.RawMessage
-	if err := json.Unmarshal(body, &syn); err != nil {
-		return nil, err
-	}
-	var outs []map[string]json.RawMessage
-	if err := json.Unmarshal(syn["outputs"], &outs); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, o := range outs {
-		var data []any
-		if err := json.Unmarshal(o["data"], &data); err != nil {
-			return nil, err
-		}
-		var sq float64
-		for _, v := range data {
-			if f, ok := v.(float64); ok {
-				sq += f * f
-			}
-		}
-		rms := math.Sqrt(sq / float64(max(1, len(data))))
-		for k, v := range data {
-			f, ok := v.(float64)
-			if !ok {
-				continue
-			}
-			if d.kind == kindNoisy {
-				data[k] = f * (1 + d.noise*d.rng.NormFloat64())
-			} else {
-				data[k] = -f + rms*d.rng.NormFloat64()/2
-			}
-		}
-		raw, err := json.Marshal(data)
-		if err != nil {
-			return nil, err
-		}
-		o["data"] = raw
-	}
-	raw, err := json.Marshal(outs)
-	if err != nil {
-		return nil, err
-	}
-	syn["outputs"] = raw
-	return json.Marshal(syn)
-}
-
 // run queries, weighs and runs the Yuma epoch E times, calling report after each.
-func (s *simulation) run(ctx context.Context, report func(simEpoch)) error {
+func (s *simulation) run(ctx context.Context, report func(Epoch)) error {
 	k := len(s.validators)
 	n := k + len(s.miners)
 	const tempo = 360
@@ -611,9 +447,9 @@ func (s *simulation) run(ctx context.Context, report func(simEpoch)) error {
 		in.ValidatorPermit[j] = true
 		totalStake += float64(st)
 	}
-	targets := make([]validateTarget, len(s.miners))
+	targets := make([]validate.Target, len(s.miners))
 	for i, m := range s.miners {
-		targets[i] = validateTarget{UID: &s.miners[i].uid, Hotkey: m.hotkey, Addr: m.addr}
+		targets[i] = validate.Target{UID: &s.miners[i].uid, Hotkey: m.hotkey, Addr: m.addr}
 	}
 	for e := range s.opt.epochs {
 		// scores[j][i]: validator j's mean score of miner i.
@@ -622,7 +458,7 @@ func (s *simulation) run(ctx context.Context, report func(simEpoch)) error {
 		for j, v := range s.validators {
 			scores[j] = make([]float64, len(s.miners))
 			for r := range s.opt.rounds {
-				got, err := v.round(ctx, r+1, targets)
+				got, err := v.Round(ctx, r+1, targets)
 				if err != nil {
 					return err
 				}
@@ -661,9 +497,9 @@ func (s *simulation) run(ctx context.Context, report func(simEpoch)) error {
 		}
 		in.Bonds, in.ValidatorPermit = res.Bonds, res.NewValidatorPermit
 
-		ep := simEpoch{Epoch: e + 1}
+		ep := Epoch{Epoch: e + 1}
 		for i, m := range s.miners {
-			row := simMinerRow{Miner: m.index, UID: m.uid, Hotkey: m.hotkey, Kind: m.kind,
+			row := MinerRow{Miner: m.index, UID: m.uid, Hotkey: m.hotkey, Kind: m.kind,
 				Model: filepath.Base(m.model), Colluded: m.colluded,
 				Consensus: float64(res.Consensus[m.uid]) / 65535, Incentive: float64(res.Incentive[m.uid]) / 65535,
 				EmissionRao: res.Emission[m.uid], LastError: errs[i]}
@@ -675,7 +511,7 @@ func (s *simulation) run(ctx context.Context, report func(simEpoch)) error {
 			ep.Miners = append(ep.Miners, row)
 		}
 		for j := range s.validators {
-			ep.Validators = append(ep.Validators, simValidatorRow{Validator: j, UID: j, Hotkey: s.hotkeys[j],
+			ep.Validators = append(ep.Validators, ValidatorRow{Validator: j, UID: j, Hotkey: s.hotkeys[j],
 				Stake: float64(s.stakes[j]) / totalStake, Colluding: s.colluding[j],
 				ValidatorTrust: float64(res.ValidatorTrust[j]) / 65535,
 				Dividends:      float64(res.Dividends[j]) / 65535, EmissionRao: res.Emission[j]})
@@ -708,79 +544,4 @@ func weightRow(scores []float64, first int) ([]yuma.Entry, []float64) {
 		norm[i] /= sum
 	}
 	return row, norm
-}
-
-func printSimEpoch(w io.Writer, e simEpoch, opt simOptions) {
-	fmt.Fprintf(w, "epoch %d/%d (%s α emitted)\n", e.Epoch, opt.epochs, formatAlpha(opt.emission))
-	width := len("model")
-	for _, m := range e.Miners {
-		width = max(width, len(m.Model))
-	}
-	fmt.Fprintf(w, "  %5s  %3s  %-7s  %-*s  %6s  %6s  %9s  %9s  %12s\n", "miner", "uid", "kind", width, "model",
-		"score", "weight", "consensus", "incentive", "emission α")
-	for _, m := range e.Miners {
-		kind := m.Kind
-		if m.Colluded {
-			kind += "*"
-		}
-		fmt.Fprintf(w, "  %5d  %3d  %-7s  %-*s  %6.4f  %6.4f  %9.4f  %9.4f  %12s\n", m.Miner, m.UID, kind, width,
-			m.Model, m.Score, m.Weight, m.Consensus, m.Incentive, formatAlpha(m.EmissionRao))
-	}
-	fmt.Fprintf(w, "  %9s  %3s  %6s  %6s  %9s  %12s\n", "validator", "uid", "stake", "vtrust", "dividends", "emission α")
-	for _, v := range e.Validators {
-		mark := ""
-		if v.Colluding {
-			mark = "  colluding"
-		}
-		fmt.Fprintf(w, "  %9d  %3d  %5.1f%%  %6.4f  %9.4f  %12s%s\n", v.Validator, v.UID, 100*v.Stake,
-			v.ValidatorTrust, v.Dividends, formatAlpha(v.EmissionRao), mark)
-	}
-	if opt.collusion {
-		fmt.Fprintln(w, "  * weighed up by the colluding validators")
-	}
-}
-
-// formatAlpha prints rao as alpha with 9 decimals.
-func formatAlpha(rao uint64) string {
-	return fmt.Sprintf("%d.%09d", rao/1e9, rao%1e9)
-}
-
-func writeSimCSV(path string, rep simReport) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
-	_ = cw.Write([]string{"epoch", "miner", "uid", "hotkey", "kind", "colluded", "score", "weight", "consensus",
-		"incentive", "emission_rao", "model"})
-	ff := func(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
-	for _, e := range rep.Epochs {
-		for _, m := range e.Miners {
-			_ = cw.Write([]string{strconv.Itoa(e.Epoch), strconv.Itoa(m.Miner), strconv.Itoa(m.UID), m.Hotkey, m.Kind,
-				strconv.FormatBool(m.Colluded), ff(m.Score), ff(m.Weight), ff(m.Consensus), ff(m.Incentive),
-				strconv.FormatUint(m.EmissionRao, 10), m.Model})
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("--csv: %w", err)
-	}
-	return f.Close()
-}
-
-func writeSimJSON(path string, rep simReport, stdout io.Writer) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if path == "-" {
-		_, err = stdout.Write(b)
-		return err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("--json: %w", err)
-	}
-	return nil
 }
