@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/neuron"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/storage"
@@ -32,7 +33,8 @@ func (s State) Client() *Client { return s.c }
 func (s State) Block() *Hash { return s.at }
 
 // Value reads pallet.item under keys (each the SCALE encoding of a map key): the stored bytes
-// with ok true, or the item's metadata default with ok false when the key holds no value.
+// with ok true or, when the key holds no value, ok false with the item's metadata default (nil
+// for an optional item, which has none).
 func (s State) Value(ctx context.Context, pallet, item string, keys ...[]byte) (v []byte, ok bool, err error) {
 	md := s.c.Runtime().Metadata
 	k, err := storage.Key(md, pallet, item, keys...)
@@ -47,6 +49,9 @@ func (s State) Value(ctx context.Context, pallet, item string, keys ...[]byte) (
 		e, err := md.StorageEntry(pallet, item)
 		if err != nil {
 			return nil, false, err
+		}
+		if e.Modifier != metadata.Default {
+			return nil, false, nil
 		}
 		return e.Default, false, nil
 	}

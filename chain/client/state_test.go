@@ -39,8 +39,10 @@ func TestStateGetters(t *testing.T) {
 	set("SubtensorModule", "SubnetworkN", scale.AppendU16(nil, 1024), net1)
 	set("SubtensorModule", "TotalHotkeyAlpha", scale.AppendU64(nil, 123_456_789), hot[:], net1)
 	set("SubtensorModule", "NetworksAdded", nil, scale.AppendU16(nil, 7))
+	set("SubtensorModule", "Burn", nil, scale.AppendU16(nil, 7))
 	set("SubtensorModule", "Uids", nil, net1, absent[:])
 	set("System", "Account", nil, absent[:])
+	set("Commitments", "CommitmentOf", nil, net1, absent[:])
 	s := c.At(&at)
 	best := c.At(nil)
 	acct := [32]byte(fixtures.Hex(t, "1257de87a71abb164403f7cb9ea65d0721f8bb89d8bd85754deceedd91e86053"))
@@ -68,6 +70,16 @@ func TestStateGetters(t *testing.T) {
 		{"ServingRateLimit default", func() (any, error) { return s.ServingRateLimit(ctx, 1) }, uint64(50)},
 		{"Tempo", func() (any, error) { return s.Tempo(ctx, 1) }, uint16(99)},
 		{"SubnetworkN", func() (any, error) { return s.SubnetworkN(ctx, 1) }, uint16(1024)},
+		// An absent optional item has no default: nil.
+		{"Value optional absent", func() (any, error) {
+			v, ok, err := s.Value(ctx, "Commitments", "CommitmentOf", net1, absent[:])
+			return [2]any{v == nil, ok}, err
+		}, [2]any{true, false}},
+		// An absent value item reads its metadata default (Burn's: a u64).
+		{"Value default", func() (any, error) {
+			v, ok, err := s.Value(ctx, "SubtensorModule", "Burn", scale.AppendU16(nil, 7))
+			return [2]any{len(v), ok}, err
+		}, [2]any{8, false}},
 		{"Stake", func() (any, error) { return s.Stake(ctx, hot, 1) }, uint64(123_456_789)},
 	}
 	for _, tt := range tests {

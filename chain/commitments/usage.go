@@ -6,9 +6,7 @@ import (
 	"fmt"
 
 	"github.com/taominer/taominer/chain/client"
-	"github.com/taominer/taominer/chain/metadata"
 	"github.com/taominer/taominer/chain/scale"
-	"github.com/taominer/taominer/chain/storage"
 )
 
 // Usage is an account's standing against the pallet's rate limit on one subnet, read at a block,
@@ -87,7 +85,7 @@ func ReadUsage(ctx context.Context, c *client.Client, netuid uint16, account [32
 	if err != nil {
 		return Usage{}, fmt.Errorf("commitments: best block: %w", err)
 	}
-	r := reader{c: c, at: &at}
+	r := reader{c.At(&at)}
 	net := scale.AppendU16(nil, netuid)
 	u := Usage{Block: h.Number, SpaceLimit: rules.SpaceLimit, RateLimit: rules.RateLimit}
 	if !rules.SpaceLimit {
@@ -124,30 +122,15 @@ func ReadUsage(ctx context.Context, c *client.Client, netuid uint16, account [32
 	return u, nil
 }
 
-// reader reads raw storage values at one block.
-type reader struct {
-	c  *client.Client
-	at *client.Hash
-}
+// reader reads storage at one block through the typed client.
+type reader struct{ client.State }
 
 // read returns the value of pallet.item, or the metadata's default when it is absent (empty for
 // optional items).
 func (r reader) read(ctx context.Context, pallet, item string, keys ...[]byte) ([]byte, error) {
-	md := r.c.Runtime().Metadata
-	e, err := md.StorageEntry(pallet, item)
+	v, _, err := r.Value(ctx, pallet, item, keys...)
 	if err != nil {
-		return nil, err
-	}
-	k, err := storage.Key(md, pallet, item, keys...)
-	if err != nil {
-		return nil, err
-	}
-	v, ok, err := r.c.Storage(ctx, k, r.at)
-	if err != nil {
-		return nil, fmt.Errorf("commitments: read %s.%s: %w", pallet, item, err)
-	}
-	if !ok && e.Modifier == metadata.Default {
-		return e.Default, nil
+		return nil, fmt.Errorf("commitments: %w", err)
 	}
 	return v, nil
 }
@@ -157,19 +140,14 @@ func (r reader) read(ctx context.Context, pallet, item string, keys ...[]byte) (
 // counter; older ones compute (block + netuid + 1) / (tempo + 1).
 func (r reader) epoch(ctx context.Context, netuid uint16, block uint64) (index, next uint64, err error) {
 	net := scale.AppendU16(nil, netuid)
-	v, err := r.read(ctx, "SubtensorModule", "Tempo", net)
+	tempo, err := r.Tempo(ctx, netuid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("commitments: %w", err)
 	}
-	d := scale.NewDecoder(v)
-	tempo := uint64(d.U16())
-	if err := d.Finish(); err != nil {
-		return 0, 0, fmt.Errorf("commitments: decode Tempo: %w", err)
-	}
-	period := tempo + 1
+	period := uint64(tempo) + 1
 	offset := block + uint64(netuid) + 1
 	index, next = offset/period, period-offset%period
-	if _, err := r.c.Runtime().Metadata.StorageEntry("SubtensorModule", "SubnetEpochIndex"); err == nil {
+	if _, err := r.Client().Runtime().Metadata.StorageEntry("SubtensorModule", "SubnetEpochIndex"); err == nil {
 		v, err := r.read(ctx, "SubtensorModule", "SubnetEpochIndex", net)
 		if err != nil {
 			return 0, 0, err
