@@ -650,13 +650,13 @@ func TestPrometheus(t *testing.T) {
 // not export, with the source file and text that registers each. They are
 // checked in the code instead of a scrape.
 var needsFeature = map[string][2]string{
-	"taominer_chain_uid":               {"../miner/chain.go", `gauge("uid"`},
-	"taominer_chain_registered":        {"../miner/chain.go", `gauge("registered"`},
-	"taominer_chain_stake_alpha":       {"../miner/chain.go", `gauge("stake_alpha"`},
-	"taominer_chain_incentive":         {"../miner/chain.go", `gauge("incentive"`},
-	"taominer_chain_emission_alpha":    {"../miner/chain.go", `gauge("emission_alpha"`},
-	"taominer_chain_last_sync_block":   {"../miner/chain.go", `gauge("last_sync_block"`},
-	"taominer_chain_axon_published":    {"../miner/chain.go", `gauge("axon_published"`},
+	"taominer_chain_uid":               {"../miner/internal/chainnode/status.go", `gauge("uid"`},
+	"taominer_chain_registered":        {"../miner/internal/chainnode/status.go", `gauge("registered"`},
+	"taominer_chain_stake_alpha":       {"../miner/internal/chainnode/status.go", `gauge("stake_alpha"`},
+	"taominer_chain_incentive":         {"../miner/internal/chainnode/status.go", `gauge("incentive"`},
+	"taominer_chain_emission_alpha":    {"../miner/internal/chainnode/status.go", `gauge("emission_alpha"`},
+	"taominer_chain_last_sync_block":   {"../miner/internal/chainnode/status.go", `gauge("last_sync_block"`},
+	"taominer_chain_axon_published":    {"../miner/internal/chainnode/status.go", `gauge("axon_published"`},
 	"taominer_gpu_memory_total_bytes":  {"../miner/internal/gpus/gpus.go", `"taominer_gpu_memory_total_bytes"`},
 	"taominer_gpu_memory_used_bytes":   {"../miner/internal/gpus/gpus.go", `"taominer_gpu_memory_used_bytes"`},
 	"taominer_gpu_utilization_ratio":   {"../miner/internal/gpus/gpus.go", `"taominer_gpu_utilization_ratio"`},
