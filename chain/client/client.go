@@ -2,6 +2,12 @@
 // metadata at start (and again after a runtime upgrade), reads storage and calls runtime APIs,
 // and signs, submits and follows extrinsics. It talks JSON-RPC through a Transport, normally an
 // *rpc.Client; tests attach an in-process server.
+//
+// Client.At(block) is the domain layer over raw storage, what go-ethereum's ethclient is to its
+// rpc client: State's getters read a hotkey's UID, an axon, a balance, the burn, the serving rate
+// limit, a subnet's tempo, size and stake as typed values, and State.Query batches many reads of
+// one block. chain/metagraph, chain/yuma, chain/commitments and the miner command read the chain
+// through it; none of them builds storage reads of its own.
 package client
 
 import (

@@ -70,13 +70,9 @@ func Key(md *metadata.Metadata, netuid uint16, account [32]byte) ([]byte, error)
 // Read reads CommitmentOf(netuid, account) at block at (nil = best block); nil when the account
 // has no commitment on the subnet.
 func Read(ctx context.Context, c *client.Client, netuid uint16, account [32]byte, at *client.Hash) (*Registration, error) {
-	k, err := Key(c.Runtime().Metadata, netuid, account)
+	v, ok, err := c.At(at).Value(ctx, pallet, "CommitmentOf", scale.AppendU16(nil, netuid), account[:])
 	if err != nil {
-		return nil, err
-	}
-	v, ok, err := c.Storage(ctx, k, at)
-	if err != nil {
-		return nil, fmt.Errorf("commitments: read CommitmentOf: %w", err)
+		return nil, fmt.Errorf("commitments: %w", err)
 	}
 	if !ok {
 		return nil, nil

@@ -16,7 +16,6 @@ import (
 	"github.com/taominer/taominer/chain/rpc"
 	"github.com/taominer/taominer/chain/scale"
 	"github.com/taominer/taominer/chain/ss58"
-	"github.com/taominer/taominer/chain/storage"
 )
 
 // defaultTempo is the runtime's default tempo, used when the chain reports none.
@@ -244,7 +243,8 @@ func (r *reader) value(ctx context.Context, item string, keys ...[]byte) ([]byte
 	return v, err
 }
 
-// neurons reads every UID's record from storage items.
+// neurons reads every UID's record from storage items, in two batched rounds (hotkeys by UID,
+// then each hotkey's owner, stake and axon) and the per-UID vectors.
 func (r *reader) neurons(ctx context.Context) ([]Neuron, error) {
 	count, err := r.s.SubnetworkN(ctx, r.netuid)
 	if err != nil {
@@ -255,57 +255,85 @@ func (r *reader) neurons(ctx context.Context) ([]Neuron, error) {
 	if n == 0 {
 		return out, nil
 	}
+	var errs []error
+	q := r.s.Query()
+	add := func(item string, dec func(d *scale.Decoder, present bool), keys ...[]byte) error {
+		ok, err := q.Add("SubtensorModule", item, dec, keys...)
+		if err == nil && !ok {
+			err = fmt.Errorf("the runtime has no SubtensorModule.%s", item)
+		}
+		return err
+	}
+	// rest takes what is left of a value (nil for an absent optional one).
+	rest := func(d *scale.Decoder) []byte {
+		if d == nil {
+			return nil
+		}
+		return d.Bytes(d.Remaining())
+	}
 	// Hotkeys by UID.
-	keys := make([][]byte, n)
 	for uid := range n {
-		if keys[uid], err = storage.Key(r.md, "SubtensorModule", "Keys", r.netuidKey(), scale.AppendU16(nil, uint16(uid))); err != nil {
+		out[uid].UID = uint16(uid)
+		err := add("Keys", func(d *scale.Decoder, present bool) {
+			v := rest(d)
+			if !present {
+				v = nil // the default is no account
+			}
+			if len(v) != 32 {
+				errs = append(errs, fmt.Errorf("Keys(%d, %d): got %d bytes, want an account id", r.netuid, uid, len(v)))
+				return
+			}
+			copy(out[uid].HotkeyPub[:], v)
+			out[uid].Hotkey = ss58.EncodeBittensor(out[uid].HotkeyPub)
+		}, r.netuidKey(), scale.AppendU16(nil, uint16(uid)))
+		if err != nil {
 			return nil, err
 		}
 	}
-	vals, err := r.s.Client().StorageMulti(ctx, keys, r.s.Block())
-	if err != nil {
+	if err := q.Run(ctx); err != nil {
 		return nil, err
 	}
-	for uid, v := range vals {
-		out[uid].UID = uint16(uid)
-		if len(v) != 32 {
-			return nil, fmt.Errorf("Keys(%d, %d): got %d bytes, want an account id", r.netuid, uid, len(v))
-		}
-		copy(out[uid].HotkeyPub[:], v)
-		out[uid].Hotkey = ss58.EncodeBittensor(out[uid].HotkeyPub)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	// Per hotkey: owner, stake, axon.
-	keys = keys[:0]
 	for i := range out {
-		hk := out[i].HotkeyPub[:]
-		ko, err1 := storage.Key(r.md, "SubtensorModule", "Owner", hk)
-		ks, err2 := storage.Key(r.md, "SubtensorModule", "TotalHotkeyAlpha", hk, r.netuidKey())
-		ka, err3 := storage.Key(r.md, "SubtensorModule", "Axons", r.netuidKey(), hk)
+		nr := &out[i]
+		hk := nr.HotkeyPub[:]
+		err1 := add("Owner", func(d *scale.Decoder, present bool) {
+			if o := rest(d); present && len(o) == 32 {
+				copy(nr.ColdkeyPub[:], o)
+			}
+		}, hk)
+		err2 := add("TotalHotkeyAlpha", func(d *scale.Decoder, present bool) {
+			if !present {
+				rest(d)
+				return
+			}
+			nr.Stake = d.U64()
+		}, hk, r.netuidKey())
+		err3 := add("Axons", func(d *scale.Decoder, present bool) {
+			ax := rest(d)
+			if !present {
+				return
+			}
+			var err error
+			if nr.Axon, err = neuron.DecodeAxonInfo(ax); err != nil {
+				errs = append(errs, fmt.Errorf("axon of uid %d: %w", i, err))
+			}
+		}, r.netuidKey(), hk)
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, err
 		}
-		keys = append(keys, ko, ks, ka)
 	}
-	if vals, err = r.s.Client().StorageMulti(ctx, keys, r.s.Block()); err != nil {
+	if err := q.Run(ctx); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	for i := range out {
-		if o := vals[3*i]; len(o) == 32 {
-			copy(out[i].ColdkeyPub[:], o)
-		}
 		out[i].Coldkey = ss58.EncodeBittensor(out[i].ColdkeyPub)
-		if st := vals[3*i+1]; st != nil {
-			d := scale.NewDecoder(st)
-			out[i].Stake = d.U64()
-			if err := d.Finish(); err != nil {
-				return nil, fmt.Errorf("decode TotalHotkeyAlpha of uid %d: %w", i, err)
-			}
-		}
-		if ax := vals[3*i+2]; ax != nil {
-			if out[i].Axon, err = neuron.DecodeAxonInfo(ax); err != nil {
-				return nil, fmt.Errorf("axon of uid %d: %w", i, err)
-			}
-		}
 	}
 	return out, r.vectors(ctx, out)
 }
@@ -331,9 +359,8 @@ func (r *reader) vectors(ctx context.Context, out []Neuron) error {
 		{"Emission", func(n *Neuron, v metadata.Value) { n.Emission = u64(v) }},
 		{"LastUpdate", func(n *Neuron, v metadata.Value) { n.LastUpdate = u64(v) }},
 	}
-	var keys [][]byte
-	var present []vec
-	var types []uint32
+	var errs []error
+	q := r.s.Query()
 	for _, v := range vecs {
 		e, err := r.md.StorageEntry("SubtensorModule", v.item)
 		if errors.Is(err, metadata.ErrNotFound) {
@@ -342,40 +369,38 @@ func (r *reader) vectors(ctx context.Context, out []Neuron) error {
 			return err
 		}
 		// Incentive and LastUpdate are keyed by NetUidStorageIndex, equal to the netuid for the
-		// main mechanism (spec §3.1).
-		k, err := storage.Key(r.md, "SubtensorModule", v.item, r.netuidKey())
+		// main mechanism (spec §3.1). An absent vector leaves the neurons' zero values.
+		_, err = q.Add("SubtensorModule", v.item, func(d *scale.Decoder, present bool) {
+			if !present {
+				if d != nil {
+					d.Skip(d.Remaining())
+				}
+				return
+			}
+			val, err := r.md.DecodeValue(d, e.ValueType)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("decode %s: %w", v.item, err))
+				return
+			}
+			elems, ok := val.([]metadata.Value)
+			if !ok {
+				errs = append(errs, fmt.Errorf("decode %s: not a vector", v.item))
+				return
+			}
+			for uid, x := range elems {
+				if uid < len(out) {
+					v.set(&out[uid], x)
+				}
+			}
+		}, r.netuidKey())
 		if err != nil {
 			return err
 		}
-		keys, present, types = append(keys, k), append(present, v), append(types, e.ValueType)
 	}
-	vals, err := r.s.Client().StorageMulti(ctx, keys, r.s.Block())
-	if err != nil {
+	if err := q.Run(ctx); err != nil {
 		return err
 	}
-	for i, raw := range vals {
-		if raw == nil {
-			continue
-		}
-		d := scale.NewDecoder(raw)
-		val, err := r.md.DecodeValue(d, types[i])
-		if err == nil {
-			err = d.Finish()
-		}
-		if err != nil {
-			return fmt.Errorf("decode %s: %w", present[i].item, err)
-		}
-		elems, ok := val.([]metadata.Value)
-		if !ok {
-			return fmt.Errorf("decode %s: not a vector", present[i].item)
-		}
-		for uid, e := range elems {
-			if uid < len(out) {
-				present[i].set(&out[uid], e)
-			}
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // movingPriceIndex is MovingPrice's index in SelectiveMetagraph (spec §4.2).
