@@ -223,8 +223,10 @@ func TestDropMidCall(t *testing.T) {
 func TestReconnectBackoff(t *testing.T) {
 	f := newFakeNode(t)
 	c := dial(t, f.url())
-	f.dropAll()
+	// Down first: a client reconnecting between the drop and the switch
+	// would find the node up and the call below would succeed.
 	f.down.Store(true)
+	f.dropAll()
 	time.Sleep(20 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	err := c.Call(ctx, "echo", nil, 1)
