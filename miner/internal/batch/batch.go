@@ -8,7 +8,10 @@
 // request that shares its non-batch dimensions and fits (up to the max batch
 // size) as one batch; it stops at the first one that does not, which then
 // starts the next batch. With a max queue delay the first request may wait
-// that long for the batch to fill or reach a preferred size.
+// that long for the batch to fill or reach a preferred size. Without one,
+// a batch waits only for requests the front has announced as on their way
+// (Expect), at most GatherWindow: see gather.go and
+// docs/batching-adaptive.md.
 //
 // Rank: each request carries a Priority (larger runs sooner; see Priority
 // for the scale and LevelPriority for KServe levels) and ages while it
@@ -66,9 +69,13 @@ type Options struct {
 	// MaxQueueDelay, as soon as it reaches one of these sizes.
 	PreferredBatchSizes []int
 	// MaxQueueDelay is how long the first request of a batch may wait for
-	// the batch to fill. 0: no waiting beyond what queued while the model
-	// was busy.
+	// the batch to fill. 0: no fixed wait, only the adaptive gather window
+	// for requests announced with Expect (see GatherWindow).
 	MaxQueueDelay time.Duration
+	// GatherWindow bounds the adaptive wait of a batch for announced
+	// requests when MaxQueueDelay is 0 (see Expect): 0 means
+	// DefaultGatherWindow, negative turns gathering off.
+	GatherWindow time.Duration
 	// MaxQueueSize bounds the requests waiting per model (default 1024).
 	MaxQueueSize int
 	// Instances is how many executions may run at once (default 1).
@@ -98,6 +105,10 @@ type Batcher struct {
 	queue  queue  // guarded by mu
 	seq    uint64 // guarded by mu: arrival order, to break rank ties
 	closed bool   // guarded by mu
+
+	// expected counts the requests announced with Expect and not yet
+	// queued or given up; see gatherWait.
+	expected atomic.Int64
 
 	// work wakes one idle worker: Submit sends after queueing, and a worker
 	// that leaves jobs queued passes it on. Capacity 1, sends never block;
@@ -192,6 +203,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []tensor.Tensor, p Priority
 		return nil, err
 	}
 	b.mu.Lock()
+	b.take(ctx)
 	if b.closed {
 		b.mu.Unlock()
 		return nil, ErrClosed
@@ -316,12 +328,14 @@ func (b *Batcher) worker() {
 // then, in rank order, the queued jobs that share its non-batch dimensions
 // and fit, stopping at the first that does not. With MaxQueueDelay it waits
 // up to that long after the first job's arrival for more, unless the batch
-// is full, reaches a preferred size, or the next job cannot join. It
+// is full, reaches a preferred size, or the next job cannot join; without
+// it, it waits for announced jobs (gatherWait). It
 // reports false once the batcher is closed and the queue drained. The batch
 // is appended to batch, which is empty.
 func (b *Batcher) next(timer *time.Timer, batch []*job) ([]*job, bool) {
 	items := 0
 	var deadline time.Time
+	var g gathering
 	for {
 		b.mu.Lock()
 		if len(batch) == 0 {
@@ -356,9 +370,15 @@ func (b *Batcher) next(timer *time.Timer, batch []*job) ([]*job, bool) {
 			}
 			continue
 		}
-		wait := time.Until(deadline)
-		if b.opt.MaxBatchSize == 0 || items >= b.opt.MaxBatchSize || blocked || closed ||
-			b.opt.MaxQueueDelay <= 0 || wait <= 0 || slices.Contains(b.opt.PreferredBatchSizes, items) {
+		var wait time.Duration
+		switch {
+		case b.opt.MaxBatchSize == 0 || items >= b.opt.MaxBatchSize || blocked || closed:
+		case b.opt.MaxQueueDelay > 0:
+			wait = time.Until(deadline)
+		default:
+			wait = b.gatherWait(&g, len(batch), batch[0].enqueued)
+		}
+		if wait <= 0 || slices.Contains(b.opt.PreferredBatchSizes, items) {
 			if more {
 				b.wake() // what is left is for another worker, or this one's next turn
 			}
