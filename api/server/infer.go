@@ -38,17 +38,7 @@ func (h *handlers) infer(c *gin.Context) {
 	model, version := c.Param("model"), c.Param("version")
 	body := getBuf()
 	defer putBuf(body)
-	data, err := h.readBody(c, body)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	req, err := h.decode(c, model, version, data)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	resp, err := h.opt.Inferer.Infer(c.Request.Context(), model, version, req)
+	resp, err := h.run(c, model, version, body)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -70,6 +60,29 @@ func (h *handlers) infer(c *gin.Context) {
 		// Keep the grown buffer for the next response.
 		*out = *bytes.NewBuffer(encoded[:0])
 	}
+}
+
+// run reads, decodes and runs one infer request, its body read into body.
+// An Inferer that gathers batches (Expecter) is told about the request from
+// its start until it is answered, so that a batch forming meanwhile may
+// wait for it; a slow body can hold a batch no longer than the Inferer's
+// bound (batch.Options.GatherWindow).
+func (h *handlers) run(c *gin.Context, model, version string, body *bytes.Buffer) (*api.InferResponse, error) {
+	ctx := c.Request.Context()
+	if e, ok := h.opt.Inferer.(Expecter); ok {
+		var done func()
+		ctx, done = e.Expect(ctx, model, version)
+		defer done()
+	}
+	data, err := h.readBody(c, body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := h.decode(c, model, version, data)
+	if err != nil {
+		return nil, err
+	}
+	return h.opt.Inferer.Infer(ctx, model, version, req)
 }
 
 // readBody reads the request body within the size limit into buf (a

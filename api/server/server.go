@@ -20,6 +20,15 @@ type Inferer interface {
 	Infer(ctx context.Context, model, version string, req *api.InferRequest) (*api.InferResponse, error)
 }
 
+// Expecter is optionally implemented by an Inferer that gathers requests
+// into batches: the KServe infer route announces each request once its body
+// is in, before decoding it, so that a batch forming meanwhile may wait for
+// it; the route passes the returned context to Infer and calls the returned
+// function when it has answered.
+type Expecter interface {
+	Expect(ctx context.Context, model, version string) (context.Context, func())
+}
+
 // Catalog answers readiness and metadata questions. Errors carry their HTTP
 // status as *api.Error (404 unknown model or version, 503 not ready).
 type Catalog interface {

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -309,8 +310,9 @@ func (b *Batcher) worker() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var buf []*job // reused: a batch lives only until execute returns
+	var p pace
 	for {
-		batch, ok := b.next(timer, buf[:0])
+		batch, ok := b.next(timer, buf[:0], &p)
 		if !ok {
 			return
 		}
@@ -332,7 +334,7 @@ func (b *Batcher) worker() {
 // it, it waits for announced jobs (gatherWait). It
 // reports false once the batcher is closed and the queue drained. The batch
 // is appended to batch, which is empty.
-func (b *Batcher) next(timer *time.Timer, batch []*job) ([]*job, bool) {
+func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) {
 	items := 0
 	var deadline time.Time
 	var g gathering
@@ -376,12 +378,17 @@ func (b *Batcher) next(timer *time.Timer, batch []*job) ([]*job, bool) {
 		case b.opt.MaxQueueDelay > 0:
 			wait = time.Until(deadline)
 		default:
-			wait = b.gatherWait(&g, len(batch), batch[0].enqueued)
+			var yield bool
+			if wait, yield = b.gatherWait(&g, p, len(batch), batch[0].enqueued); yield {
+				runtime.Gosched() // let the requests ready to run reach Submit
+				continue
+			}
 		}
 		if wait <= 0 || slices.Contains(b.opt.PreferredBatchSizes, items) {
 			if more {
 				b.wake() // what is left is for another worker, or this one's next turn
 			}
+			g.done(p, len(batch))
 			return batch, true
 		}
 		timer.Reset(wait)

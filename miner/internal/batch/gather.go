@@ -13,23 +13,31 @@ const DefaultGatherWindow = time.Millisecond
 
 // Adaptive gathering. A tiny model runs in microseconds, less than the
 // front needs to read and decode one request, so even with many clients
-// requests rarely queue behind a busy model and each runs alone. The
-// batcher cannot tell from arrivals alone whether another request is
-// coming (at concurrency 1 the next one waits for this answer), so the
-// front tells it: an edge that has a request's body in hand calls Expect
-// before decoding it, and Submit takes the announcement back when the
-// request joins the queue.
+// requests rarely queue behind a busy model and each would run alone: the
+// handler that submits wakes the worker, which Go runs at once on the same
+// processor, before the other handlers that are ready to run get to
+// Submit. With MaxQueueDelay 0 a worker that has formed a batch which is
+// not full therefore gathers, in two steps:
 //
-// With MaxQueueDelay 0, a worker that has formed a batch which is not full
-// waits for the requests announced when it formed it, while any are still
-// announced, for at most the gather window after the batch's first request
-// was queued; each arrival joins the batch, and the batch runs as soon as
-// as many requests as were announced have joined, nothing is announced any
-// more, it is full, or the window has passed. When nothing is announced (an
-// idle model, or concurrency 1) the batch runs at once, as before: the
-// window only ever opens when requests are on their way, and its length
-// follows how many are. A configured MaxQueueDelay replaces it: the batch
-// then waits out that delay as documented on Options.
+//  1. It yields the processor (runtime.Gosched) once, and again while the
+//     last yield brought requests (at most maxYields times), so that
+//     requests whose goroutines are ready to run join this batch. This
+//     costs no waiting when nothing else is ready. A worker whose recent
+//     yields brought nothing (idleAfter batches in a row) stops yielding,
+//     except when a request is announced and on every probeEvery-th batch,
+//     so that an idle model or concurrency 1 pays nothing.
+//  2. It waits for the requests announced when it got here (Expect: the
+//     KServe route announces a request from its start until it is
+//     answered), while any is still announced and at most GatherWindow
+//     after the batch's first request was queued; each arrival joins the
+//     batch, which runs as soon as as many requests as were announced have
+//     joined, nothing is announced any more, it is full, or the window has
+//     passed.
+//
+// A lone request with nothing announced never waits on a timer; the window
+// only opens when requests are on their way, and its length follows how
+// many are. A configured MaxQueueDelay replaces both steps: the batch waits
+// out that delay as documented on Options. See docs/batching-adaptive.md.
 
 // expectation is one announced request: counted in Batcher.expected until
 // Submit takes it or its caller gives it up, whichever comes first.
@@ -45,8 +53,8 @@ type expectKey struct{}
 // doc). Pass the returned context to Submit, which takes the announcement
 // back; call the returned function (idempotent) once the request is
 // answered or will not be submitted, so that no batch waits for it.
-// Announce only requests whose bytes are already in: the window must not
-// wait on a slow client.
+// A request announced but slow to arrive (a slow client) holds a batch no
+// longer than GatherWindow.
 func (b *Batcher) Expect(ctx context.Context) (context.Context, func()) {
 	if b.opt.MaxBatchSize == 0 || b.opt.MaxQueueDelay > 0 || b.opt.GatherWindow < 0 {
 		return ctx, func() {}
@@ -74,34 +82,81 @@ func (e *expectation) giveUp() {
 	}
 }
 
-// gathering is a worker's state while it forms one batch under the
-// adaptive window.
+// Yield pacing: maxYields bounds the yields of one gathering; after
+// idleAfter gatherings in a row whose yields brought nothing, a worker
+// yields only when a request is announced, or on every probeEvery-th batch
+// to notice that load came back.
+const (
+	maxYields  = 16
+	idleAfter  = 4
+	probeEvery = 16
+)
+
+// pace is what a worker remembers across batches: whether yielding lately
+// brought requests.
+type pace struct {
+	fruitless int // gatherings in a row whose yields brought no request
+	batches   int
+}
+
+// gathering is a worker's state while it forms one batch.
 type gathering struct {
-	started  bool
+	yields   int       // scheduler yields so far; maxYields once done yielding
+	before   int       // requests in the batch before the first yield
+	yielded  int       // requests in the batch at the last yield
+	started  bool      // the announced-requests wait has begun
 	awaited  int64     // announced requests the batch still waits for
 	deadline time.Time // the window's end
 	joined   int       // requests in the batch when awaited was last updated
 }
 
-// gatherWait reports how long the worker should still wait for announced
-// requests to join a batch of n requests whose first was queued at first,
-// updating g; 0 means run the batch now.
-func (b *Batcher) gatherWait(g *gathering, n int, first time.Time) time.Duration {
+// gatherWait decides, for a batch of n requests whose first was queued at
+// first, whether the worker should yield the processor once more (yield:
+// requests whose goroutines are ready to run get to Submit first; it yields
+// once, and again while the last yield brought requests, at most
+// maxYields times, unless p says yielding has lately been fruitless), and
+// then how long it should still wait for announced requests to join; 0
+// and no yield mean run the batch now. It updates g.
+func (b *Batcher) gatherWait(g *gathering, p *pace, n int, first time.Time) (wait time.Duration, yield bool) {
 	if b.opt.GatherWindow < 0 {
-		return 0
+		return 0, false
 	}
 	expected := b.expected.Load()
+	if g.yields == 0 {
+		g.before = n
+		if p.fruitless >= idleAfter && expected == 0 && p.batches%probeEvery != 0 {
+			g.yields = maxYields // idle: run at once
+		}
+	}
+	if g.yields == 0 || (n > g.yielded && g.yields < maxYields) {
+		g.yields++
+		g.yielded = n
+		return 0, true
+	}
 	if !g.started {
 		window := b.opt.GatherWindow
 		if window == 0 {
 			window = DefaultGatherWindow
 		}
-		*g = gathering{started: true, awaited: expected, deadline: first.Add(window), joined: n}
+		g.started, g.awaited, g.deadline, g.joined = true, expected, first.Add(window), n
 	}
 	g.awaited -= int64(n - g.joined)
 	g.joined = n
 	if g.awaited <= 0 || expected <= 0 {
-		return 0
+		return 0, false
 	}
-	return max(time.Until(g.deadline), 0)
+	return max(time.Until(g.deadline), 0), false
+}
+
+// done records in p how the gathering of a batch of n requests went.
+func (g *gathering) done(p *pace, n int) {
+	if g.yields == 0 {
+		return // no gathering (fixed delay, full or blocked at once)
+	}
+	p.batches++
+	if n > g.before {
+		p.fruitless = 0
+	} else {
+		p.fruitless++
+	}
 }

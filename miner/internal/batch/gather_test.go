@@ -113,3 +113,52 @@ func TestGatherWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestYieldPacing checks when a worker yields the processor before running
+// a lone request: at first, and after idle spells only when a request is
+// announced or to probe every probeEvery batches; a yield that brings a
+// request brings yielding back.
+func TestYieldPacing(t *testing.T) {
+	b := &Batcher{opt: Options{MaxBatchSize: 8}}
+	var p pace
+	// gather forms one batch: it starts with one request and gains one per
+	// yield while gain lasts; it reports how many times the worker yielded.
+	gather := func(gain int) int {
+		var g gathering
+		n, yields := 1, 0
+		for {
+			wait, yield := b.gatherWait(&g, &p, n, time.Now())
+			if !yield || wait > 0 { // a wait for the announced request ends this batch too
+				if wait > 0 && b.expected.Load() == 0 {
+					t.Fatalf("wait %v with nothing announced", wait)
+				}
+				g.done(&p, n)
+				return yields
+			}
+			yields++
+			if gain > 0 {
+				n, gain = n+1, gain-1
+			}
+		}
+	}
+	var got []int
+	for range idleAfter + 2 {
+		got = append(got, gather(0))
+	}
+	b.expected.Add(1)
+	got = append(got, gather(0)) // announced: yields although idle
+	b.expected.Add(-1)
+	for p.batches%probeEvery != 0 {
+		got = append(got, gather(0))
+	}
+	got = append(got, gather(3)) // the probe finds load
+	got = append(got, gather(0)) // and yielding is back
+	want := []int{1, 1, 1, 1, 0, 0, 1}
+	for range len(got) - len(want) - 2 {
+		want = append(want, 0)
+	}
+	want = append(want, 4, 1)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("yields per batch differ (-want +got):\n%s", diff)
+	}
+}

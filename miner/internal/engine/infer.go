@@ -25,6 +25,12 @@ func (e *Engine) Target(name, ver string) (front.Target, error) {
 // Spec describes the version.
 func (v *version) Spec() *models.Spec { return &v.spec }
 
+// Expect announces a request for the version's batcher (batch.Batcher.Expect):
+// a batch forming meanwhile may wait for it.
+func (v *version) Expect(ctx context.Context) (context.Context, func()) {
+	return v.batcher.Expect(ctx)
+}
+
 // Submit queues inputs on the version's batcher at priority prio and waits
 // for the outputs. A full queue is busy (the KServe edge adds
 // Retry-After); a deadline that passes before the request runs is expired

@@ -74,6 +74,29 @@ func New(backend Backend, opt Options) *Front {
 	return &Front{backend: backend, opt: opt}
 }
 
+// Expecter is a Target that gathers requests into batches and may wait for
+// the ones announced to it (batch.Batcher.Expect).
+type Expecter interface {
+	Expect(ctx context.Context) (context.Context, func())
+}
+
+// Expect announces a request for model name's version ver whose body is in
+// and about to be decoded, when that version's target gathers batches
+// (Expecter): pass the returned context to Infer and call the returned
+// function once the request is answered. It announces nothing (and returns
+// ctx) when the version is unknown or its target does not gather.
+func (f *Front) Expect(ctx context.Context, name, ver string) (context.Context, func()) {
+	t, err := f.backend.Target(name, ver)
+	if err != nil {
+		return ctx, func() {}
+	}
+	e, ok := t.(Expecter)
+	if !ok {
+		return ctx, func() {}
+	}
+	return e.Expect(ctx)
+}
+
 // Infer runs req on model name's version ver and returns the requested
 // outputs (every output when it names none).
 //
