@@ -34,6 +34,12 @@ func putBuf(b *bytes.Buffer) {
 	}
 }
 
+// Content types of infer answers, shared by every answer's header.
+var (
+	applicationJSON = []string{"application/json"}
+	octetStream     = []string{"application/octet-stream"}
+)
+
 func (h *handlers) infer(c *gin.Context) {
 	model, version := c.Param("model"), c.Param("version")
 	body := getBuf()
@@ -47,13 +53,16 @@ func (h *handlers) infer(c *gin.Context) {
 	defer putBuf(out)
 	encoded, headerLen := api.AppendInferResponse(out.Bytes(), resp)
 	w := c.Writer
+	hdr := w.Header()
+	// Canonical keys and shared, never modified values: no allocation per
+	// answer for the fixed headers (Header.Set allocates a slice each).
 	if headerLen < len(encoded) {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set(HeaderContentLength, strconv.Itoa(headerLen))
+		hdr["Content-Type"] = octetStream
+		hdr[HeaderContentLength] = []string{strconv.Itoa(headerLen)}
 	} else {
-		w.Header().Set("Content-Type", "application/json")
+		hdr["Content-Type"] = applicationJSON
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(encoded)))
+	hdr["Content-Length"] = []string{strconv.Itoa(len(encoded))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(encoded)
 	if cap(encoded) > out.Cap() {
