@@ -41,12 +41,23 @@ const DefaultGatherWindow = time.Millisecond
 
 // expectation is one announced request: counted in Batcher.expected until
 // Submit takes it or its caller gives it up, whichever comes first.
+// It is also the context that carries it, which saves an allocation per
+// request.
 type expectation struct {
-	b    *Batcher
-	over atomic.Bool
+	context.Context //nolint:containedctx // the context this announcement extends
+	b               *Batcher
+	over            atomic.Bool
 }
 
 type expectKey struct{}
+
+// Value returns e for expectKey, else what the parent holds.
+func (e *expectation) Value(key any) any {
+	if key == (expectKey{}) {
+		return e
+	}
+	return e.Context.Value(key)
+}
 
 // Expect announces a request for this batcher that the caller is about to
 // submit: a batch that forms meanwhile may wait for it (see the package
@@ -59,9 +70,9 @@ func (b *Batcher) Expect(ctx context.Context) (context.Context, func()) {
 	if b.opt.MaxBatchSize == 0 || b.opt.MaxQueueDelay > 0 || b.opt.GatherWindow < 0 {
 		return ctx, func() {}
 	}
-	e := &expectation{b: b}
+	e := &expectation{Context: ctx, b: b}
 	b.expected.Add(1)
-	return context.WithValue(ctx, expectKey{}, e), e.giveUp
+	return e, e.giveUp
 }
 
 // take ends the announcement that ctx carries for b, if any; Submit calls
