@@ -25,9 +25,15 @@ func (e *Engine) Target(name, ver string) (front.Target, error) {
 // Spec describes the version.
 func (v *version) Spec() *models.Spec { return &v.spec }
 
-// Expect announces a request for the version's batcher (batch.Batcher.Expect):
-// a batch forming meanwhile may wait for it.
-func (v *version) Expect(ctx context.Context) (context.Context, func()) {
+// Expect announces a request for model name's version ver to its batcher
+// (batch.Batcher.Expect), so that a batch forming meanwhile may wait for
+// it: the engine is a front.Expecter. It announces nothing for an unknown
+// version.
+func (e *Engine) Expect(ctx context.Context, name, ver string) (context.Context, func()) {
+	v, err := e.lookup(name, ver)
+	if err != nil {
+		return ctx, func() {}
+	}
 	return v.batcher.Expect(ctx)
 }
 

@@ -3,58 +3,47 @@ package front
 import (
 	"context"
 	"testing"
-
-	"github.com/taominer/taominer/api"
 )
 
 type announcedKey struct{}
 
-// gatheringTarget is a target that gathers batches: it counts the requests
-// announced to it and not yet done.
-type gatheringTarget struct {
-	target
+// gatheringBackend is a backend that gathers batches: it counts the
+// requests announced to it and not yet done.
+type gatheringBackend struct {
+	backendFunc
 	announced int
 }
 
-var _ Expecter = (*gatheringTarget)(nil)
+var _ Expecter = (*gatheringBackend)(nil)
 
-func (g *gatheringTarget) Expect(ctx context.Context) (context.Context, func()) {
+func (g *gatheringBackend) Expect(ctx context.Context, name, ver string) (context.Context, func()) {
 	g.announced++
-	return context.WithValue(ctx, announcedKey{}, g), func() { g.announced-- }
+	return context.WithValue(ctx, announcedKey{}, name+"/"+ver), func() { g.announced-- }
 }
 
 func TestExpect(t *testing.T) {
-	gathering := &gatheringTarget{}
-	plain := &target{}
-	f := New(backendFunc(func(name, _ string) (Target, error) {
-		switch name {
-		case "gathering":
-			return gathering, nil
-		case "plain":
-			return plain, nil
-		}
-		return nil, api.Fail(api.KindNotFound, "model '%s' not found", name)
-	}), Options{})
+	gathering := &gatheringBackend{}
 	tests := []struct {
-		model     string
-		announced bool
+		name    string
+		backend Backend
+		want    any // what the returned context carries
 	}{
-		{"gathering", true},
-		{"plain", false},
-		{"missing", false},
+		{"a backend that gathers", gathering, "m/2"},
+		{"one that does not", backendFunc(nil), nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.model, func(t *testing.T) {
-			ctx, done := f.Expect(context.Background(), tt.model, "")
-			if got := ctx.Value(announcedKey{}) != nil; got != tt.announced {
-				t.Errorf("announced to the target: %v, want %v", got, tt.announced)
+		t.Run(tt.name, func(t *testing.T) {
+			f := New(tt.backend, Options{})
+			ctx, done := f.Expect(context.Background(), "m", "2")
+			if got := ctx.Value(announcedKey{}); got != tt.want {
+				t.Errorf("announced %v, want %v", got, tt.want)
 			}
-			if tt.announced && gathering.announced != 1 {
-				t.Errorf("the target counts %d announced requests, want 1", gathering.announced)
+			if tt.want != nil && gathering.announced != 1 {
+				t.Errorf("the backend counts %d announced requests, want 1", gathering.announced)
 			}
 			done()
 			if gathering.announced != 0 {
-				t.Errorf("after done the target counts %d announced requests, want 0", gathering.announced)
+				t.Errorf("after done the backend counts %d announced requests, want 0", gathering.announced)
 			}
 		})
 	}

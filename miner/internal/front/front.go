@@ -74,27 +74,25 @@ func New(backend Backend, opt Options) *Front {
 	return &Front{backend: backend, opt: opt}
 }
 
-// Expecter is a Target that gathers requests into batches and may wait for
-// the ones announced to it (batch.Batcher.Expect).
+// Expecter is a Backend whose versions gather requests into batches and
+// may wait for the ones announced to them (batch.Batcher.Expect).
 type Expecter interface {
-	Expect(ctx context.Context) (context.Context, func())
+	// Expect announces a request for model name's version ver; see
+	// Front.Expect.
+	Expect(ctx context.Context, name, ver string) (context.Context, func())
 }
 
-// Expect announces a request for model name's version ver whose body is in
-// and about to be decoded, when that version's target gathers batches
-// (Expecter): pass the returned context to Infer and call the returned
-// function once the request is answered. It announces nothing (and returns
-// ctx) when the version is unknown or its target does not gather.
+// Expect announces a request for model name's version ver that is about to
+// be read and decoded, when the backend gathers batches (Expecter): pass
+// the returned context to Infer and call the returned function once the
+// request is answered. It announces nothing (and returns ctx) when the
+// backend does not gather (a Redis front: its workers batch) or the
+// version is unknown.
 func (f *Front) Expect(ctx context.Context, name, ver string) (context.Context, func()) {
-	t, err := f.backend.Target(name, ver)
-	if err != nil {
-		return ctx, func() {}
+	if e, ok := f.backend.(Expecter); ok {
+		return e.Expect(ctx, name, ver)
 	}
-	e, ok := t.(Expecter)
-	if !ok {
-		return ctx, func() {}
-	}
-	return e.Expect(ctx)
+	return ctx, func() {}
 }
 
 // Infer runs req on model name's version ver and returns the requested
