@@ -9,8 +9,9 @@
 // size) as one batch; it stops at the first one that does not, which then
 // starts the next batch. With a max queue delay the first request may wait
 // that long for the batch to fill or reach a preferred size. Without one,
-// a batch waits only for requests the front has announced as on their way
-// (Expect), at most GatherWindow: see gather.go and
+// the worker gathers adaptively: it yields so that requests ready to run
+// join, and waits only for requests the front has announced as on their
+// way (Expect), at most GatherWindow; see gather.go and
 // docs/batching-adaptive.md.
 //
 // Rank: each request carries a Priority (larger runs sooner; see Priority
