@@ -148,37 +148,74 @@ func notVerified(reason, why string) *refusal {
 }
 
 // blacklist decides on the claimed, not yet verified, hotkey (spec §2.1
-// step 2): deny list, allow list, then the metagraph (registered, validator
-// permit, stake). With no metagraph only allowed hotkeys pass. It returns
-// the caller's metagraph entry for priority.
+// step 2) with the signer policy (see CheckCaller), answering a refusal
+// 403 with the SDK's message. It returns the caller's metagraph entry for
+// priority.
 func (a *Axon) blacklist(hotkey string) (Caller, *refusal) {
+	c, reason, why := a.CheckCaller(hotkey)
+	if reason != "" {
+		return c, forbidden(reason, why)
+	}
+	return c, nil
+}
+
+// CheckCaller applies the axon's signer policy to a claimed hotkey: deny
+// list, allow list, then the metagraph (registered, validator permit,
+// minimum stake). With no metagraph only allowed hotkeys pass. It returns
+// the caller's metagraph entry, and when the hotkey is refused the reason
+// (ReasonMissingHotkey, ReasonDenied, ReasonNotAllowed, ReasonUnregistered,
+// ReasonNoPermit or ReasonLowStake) and why, in words. The Epistula receiver
+// on the same port (api/epistula) shares it with the synapses.
+func (a *Axon) CheckCaller(hotkey string) (c Caller, reason, why string) {
 	if hotkey == "" {
-		return Caller{}, forbidden(ReasonMissingHotkey, "Received a request without a dendrite or hotkey")
+		return Caller{}, ReasonMissingHotkey, "Received a request without a dendrite or hotkey"
 	}
 	if _, deny := a.deny[hotkey]; deny {
-		return Caller{}, forbidden(ReasonDenied, "Denied hotkey")
+		return Caller{}, ReasonDenied, "Denied hotkey"
 	}
-	var c Caller
 	var registered bool
 	if a.opt.Metagraph != nil {
 		c, registered = a.opt.Metagraph.Caller(hotkey)
 	}
 	if _, allow := a.allow[hotkey]; allow {
-		return c, nil
+		return c, "", ""
 	}
 	switch {
 	case a.opt.Metagraph == nil:
-		return c, forbidden(ReasonNotAllowed, "Unrecognized hotkey")
+		return c, ReasonNotAllowed, "Unrecognized hotkey"
 	case !registered:
-		return c, forbidden(ReasonUnregistered, "Unrecognized hotkey")
+		return c, ReasonUnregistered, "Unrecognized hotkey"
 	case !c.ValidatorPermit:
-		return c, forbidden(ReasonNoPermit, "Non-validator hotkey")
+		return c, ReasonNoPermit, "Non-validator hotkey"
 	case c.Stake < a.opt.MinStake:
-		return c, forbidden(ReasonLowStake, fmt.Sprintf("Stake below minimum (%s < %s alpha)",
-			formatAlpha(c.Stake), formatAlpha(a.opt.MinStake)))
+		return c, ReasonLowStake, fmt.Sprintf("Stake below minimum (%s < %s alpha)",
+			formatAlpha(c.Stake), formatAlpha(a.opt.MinStake))
 	}
-	return c, nil
+	return c, "", ""
 }
+
+// Loader is what a Metagraph may also be: one that can say whether it has
+// loaded yet (the chain's first sync).
+type Loader interface {
+	Loaded() bool
+}
+
+// MetagraphLoaded reports whether the axon's metagraph has loaded: false
+// only for a Metagraph that is a Loader and says it has not. With no
+// metagraph (no chain) it is true: the allow list is all there is.
+func (a *Axon) MetagraphLoaded() bool {
+	l, ok := a.opt.Metagraph.(Loader)
+	return !ok || l.Loaded()
+}
+
+// AllowRate takes one request from hotkey's rate budget (--axon-rate-limit),
+// shared by the synapses and the Epistula receiver, or reports false when
+// the budget is spent. Call it only for verified hotkeys, so that a forged
+// caller cannot spend a validator's budget.
+func (a *Axon) AllowRate(hotkey string, now time.Time) bool { return a.limit.allow(hotkey, now) }
+
+// RateLimit is the requests per second one hotkey may make (0: no limit).
+func (a *Axon) RateLimit() float64 { return a.opt.RateLimit }
 
 // formatAlpha prints rao as alpha.
 func formatAlpha(rao uint64) string {

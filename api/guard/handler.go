@@ -88,22 +88,46 @@ func (h *handler) finish(x *exchange, r *http.Request) {
 	default:
 		return
 	}
-	h.port.met.RefusedRequest(h.port.name, h.protocol, reason, x.status, r)
+	protocol := h.protocol
+	if x.protocol != "" {
+		protocol = x.protocol
+	}
+	h.port.met.RefusedRequest(h.port.name, protocol, reason, x.status, r)
 }
 
 // exchange is one guarded request: the answer writer the handler sees and
 // the guarded body.
 type exchange struct {
-	h      *handler
-	w      http.ResponseWriter
-	dl     deadliner
-	status int
-	body   body
+	h        *handler
+	w        http.ResponseWriter
+	dl       deadliner
+	status   int
+	body     body
+	protocol string // set by SetProtocol; "" is the handler's
 }
 
 func (x *exchange) reset(h *handler, w http.ResponseWriter) {
 	dl, _ := w.(deadliner)
 	*x = exchange{h: h, w: w, dl: dl}
+}
+
+// SetProtocol relabels what the guard counts for the request answered
+// through w (the writer a guarded handler was given, or one wrapping it
+// with an Unwrap method): its refusals are counted with protocol instead
+// of the port handler's (the axon port serves both the axon and Epistula).
+// It reports false when w is not a guard's writer.
+func SetProtocol(w http.ResponseWriter, protocol string) bool {
+	for {
+		switch v := w.(type) {
+		case *exchange:
+			v.protocol = protocol
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // Header returns the answer's header map.

@@ -64,8 +64,8 @@ func NewMetrics(reg prometheus.Registerer, budget *Budget, log *slog.Logger) (*M
 	m := &Metrics{
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taominer_refusals_total",
 			Help: "Connections and requests refused by the public ports' guards, by port (http, axon), protocol " +
-				"(tcp before any protocol, kserve, axon) and reason (conn_limit, conn_limit_ip, body_budget, " +
-				"body_timeout, body_too_large, client_closed, starting)."}, []string{"port", "protocol", "reason"}),
+				"(tcp before any protocol, kserve, axon, epistula) and reason (conn_limit, conn_limit_ip, body_budget, " +
+				"body_timeout, body_too_large, client_closed, starting, and each protocol's own admission reasons)."}, []string{"port", "protocol", "reason"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "taominer_open_connections",
 			Help: "Open connections, by port."}, []string{"port"}),
 		log: log,
@@ -100,6 +100,15 @@ func (m *Metrics) initPort(port, protocol string) {
 		for _, r := range Reasons[2:] {
 			m.refusals.WithLabelValues(port, protocol, r)
 		}
+	}
+}
+
+// Declare creates the series of port and protocol at 0: the guard's body
+// reasons and the reasons given (a protocol's own admission refusals).
+func (m *Metrics) Declare(port, protocol string, reasons ...string) {
+	m.initPort(port, protocol)
+	for _, r := range reasons {
+		m.refusals.WithLabelValues(port, protocol, r)
 	}
 }
 

@@ -1,0 +1,21 @@
+// Package epistula is Epistula v2, the signed-HTTP protocol many subnets use
+// between validators and miners instead of the axon's synapses (spec
+// epistula.md): the header set, the signed message
+// "<sha256 hex of the body>.<uuid>.<timestamp ms>.<signed for>", the signing
+// of requests (Sign) and the receiver that admits them on the axon port
+// (Receiver).
+//
+// The receiver checks, cheapest first, and refuses with {"error": ...}
+// bodies counted in taominer_refusals_total{port="axon",protocol="epistula"}:
+// the route (404, 405); the version, exactly "2" (400); the required headers,
+// present once and well formed (400); Epistula-Signed-For, our own hotkey
+// (400); the timestamp, within the window of now in either direction (401);
+// the signer policy shared with the axon (403; 503 while the metagraph has
+// not loaded); the body, read under the port's limits (413, 408, 503, counted
+// by api/guard); the sr25519 signature (401); the replay store of (signer,
+// uuid), insert-if-absent, refusing when full rather than evicting (401
+// replay, 503 full); and last the per-hotkey rate limit shared with the axon
+// (429), so that neither a forged Signed-By nor a replayed request spends a
+// validator's budget. Only then does the route run, with the same body bytes
+// that were hashed. Epistula-Secret-Signature-* headers are ignored.
+package epistula
