@@ -16,13 +16,21 @@
 // gathers the outputs back in order, post-processes them (kernels), checks
 // that every number is finite and writes the answer's fields.
 //
+// A mapping may also declare Epistula routes (key epistula: a list of
+// {method, path}): Mapping.EpistulaHandler answers them for callers that
+// api/epistula admitted on the axon port, with the same inputs and outputs,
+// from a JSON body of the input fields to a JSON object of the output
+// fields. The Set is the receiver's epistula.Router. The format is
+// documented in docs/epistula.md.
+//
 // A Set follows the model folder: it finds <model>/synapse.yaml and
 // <model>.synapse.yaml, loads each, and answers the axon's KindSource
 // lookups; a changed file is reloaded, and one that fails to load is logged
 // while the mapping loaded before keeps serving.
 //
-// Layering: the package imports api, api/axon, kernels, kernels/imageproc and
-// models/tensor only (never models, chain or miner), so it sits beside api/axon as
+// Layering: the package imports api, api/axon, api/axonproto, api/epistula,
+// api/guard, kernels, kernels/imageproc and models/tensor only (never models,
+// chain or miner), so it sits beside api/axon as
 // the glue between the wire layer and the kernels; the miner command wires it.
 // It is deliberately not internal/ (neither miner/internal, which api/ could not
 // import, nor hidden under api/): the miner command imports it today, and the

@@ -27,6 +27,9 @@ type Mapping struct {
 	// File is the mapping file; Model the model it belongs to.
 	File, Model string
 	Routes      []Route
+	// Epistula lists the HTTP routes the mapping answers for Epistula
+	// callers on the axon port (key epistula).
+	Epistula []EpistulaRoute
 	// Labels are the class names by index (labels or labels_file).
 	Labels []string
 	// BatchSize is the number of list items per model run.
@@ -52,6 +55,17 @@ type Route struct {
 	// Required lists the class's fields without a default.
 	Required []string
 }
+
+// EpistulaRoute is one HTTP route (method and path) answered with the
+// mapping for admitted Epistula callers: the JSON body holds the fields the
+// inputs read, and the answer is a JSON object of the output fields (and
+// set fields).
+type EpistulaRoute struct {
+	Method, Path string
+}
+
+// String is "METHOD /path".
+func (r EpistulaRoute) String() string { return r.Method + " " + r.Path }
 
 // Fixed is an answer field set to a fixed JSON value.
 type Fixed struct {
@@ -218,10 +232,11 @@ func (p *parser) path(rel string) string {
 }
 
 func (p *parser) top(n *yaml.Node) {
-	var version, synapses, inputs, outputs *yaml.Node
+	var version, synapses, epistula, inputs, outputs *yaml.Node
 	p.fields(n, "the mapping", map[string]func(*yaml.Node){
 		"version":     func(v *yaml.Node) { version = v },
 		"synapses":    func(v *yaml.Node) { synapses = v },
+		"epistula":    func(v *yaml.Node) { epistula = v },
 		"labels":      func(v *yaml.Node) { p.labelsNode = v; p.labels(v) },
 		"labels_file": func(v *yaml.Node) { p.labelsNode = v; p.labelsFile(v) },
 		"batch_size":  func(v *yaml.Node) { p.m.BatchSize = p.integer(v, "batch_size", 1, 1<<16) },
@@ -238,10 +253,14 @@ func (p *parser) top(n *yaml.Node) {
 	case version.Kind != yaml.ScalarNode || version.Value != strconv.Itoa(Version):
 		p.failf(version, "version: expected %d, got %s", Version, kindName(version))
 	}
-	if synapses == nil {
-		p.failf(n, "missing key \"synapses\" (expected a list of {name, required_hash_fields, required})")
-	} else {
+	if synapses == nil && epistula == nil {
+		p.failf(n, "missing key \"synapses\" (expected a list of {name, required_hash_fields, required}) or \"epistula\" (a list of {method, path})")
+	}
+	if synapses != nil {
 		p.routes(synapses)
+	}
+	if epistula != nil {
+		p.epistulaRoutes(epistula)
 	}
 	if inputs == nil {
 		p.failf(n, "missing key \"inputs\" (expected a list of {field, image|text|tensor})")

@@ -28,11 +28,20 @@ func TestParseErrors(t *testing.T) {
 		{"not yaml", "version: 1\n  synapses: [\n", `bad.yaml:2: not YAML`},
 		{"empty", "", `bad.yaml: empty mapping file`},
 		{"top not a mapping", "- 1\n", `bad.yaml:1: the mapping: expected a mapping, got a list`},
-		{"unknown top key", goodHead + goodIn + goodOut + "extra: 1\n", `bad.yaml:9: unknown key "extra" in the mapping (expected one of batch_size, inputs, labels, labels_file, outputs, set, synapses, version)`},
+		{"unknown top key", goodHead + goodIn + goodOut + "extra: 1\n", `bad.yaml:9: unknown key "extra" in the mapping (expected one of batch_size, epistula, inputs, labels, labels_file, outputs, set, synapses, version)`},
 		{"repeated key", goodHead + "version: 1\n" + goodIn + goodOut, `bad.yaml:3: key "version" repeated in the mapping`},
 		{"missing version", "synapses: [{name: S}]\n" + goodIn + goodOut, `bad.yaml:1: missing key "version" (expected version: 1)`},
 		{"wrong version", "version: 2\nsynapses: [{name: S}]\n" + goodIn + goodOut, `bad.yaml:1: version: expected 1, got "2"`},
-		{"missing synapses", "version: 1\n" + goodIn + goodOut, `bad.yaml:1: missing key "synapses"`},
+		{"missing synapses", "version: 1\n" + goodIn + goodOut, `bad.yaml:1: missing key "synapses" (expected a list of {name, required_hash_fields, required}) or "epistula" (a list of {method, path})`},
+		{"epistula not a list", "version: 1\nepistula: /detect\n" + goodIn + goodOut, `bad.yaml:2: epistula: expected a list, got "/detect"`},
+		{"epistula empty", "version: 1\nepistula: []\n" + goodIn + goodOut, `bad.yaml:2: epistula: expected at least one route {method, path}`},
+		{"epistula no path", "version: 1\nepistula: [{method: POST}]\n" + goodIn + goodOut, `bad.yaml:2: epistula route: missing key "path"`},
+		{"epistula unknown key", "version: 1\nepistula: [{path: /a, verb: POST}]\n" + goodIn + goodOut, `bad.yaml:2: unknown key "verb" in an epistula route (expected one of method, path)`},
+		{"epistula method", "version: 1\nepistula: [{method: post, path: /a}]\n" + goodIn + goodOut, `bad.yaml:2: epistula method "post": expected one of GET, POST, PUT, PATCH, DELETE (upper case)`},
+		{"epistula relative path", "version: 1\nepistula: [{path: detect}]\n" + goodIn + goodOut, `bad.yaml:2: epistula path "detect": expected an absolute path starting with /`},
+		{"epistula kserve path", "version: 1\nepistula: [{path: /v2/models/m/infer}]\n" + goodIn + goodOut, `bad.yaml:2: epistula path "/v2/models/m/infer": paths under /v2/ are the KServe v2 routes`},
+		{"epistula odd character", "version: 1\nepistula: [{path: \"/a b\"}]\n" + goodIn + goodOut, `bad.yaml:2: epistula path "/a b": expected letters, digits and / - _ . ~ only`},
+		{"epistula twice", "version: 1\nepistula:\n  - {path: /a}\n  - {method: POST, path: /a}\n" + goodIn + goodOut, `bad.yaml:4: epistula route POST /a listed twice`},
 		{"synapse unknown key", "version: 1\nsynapses:\n  - name: S\n    hash: [a]\n" + goodIn + goodOut, `bad.yaml:4: unknown key "hash" in a synapse (expected one of name, required, required_hash_fields)`},
 		{"reserved route", "version: 1\nsynapses: [{name: Infer}]\n" + goodIn + goodOut, `bad.yaml:2: synapse name "Infer": reserved`},
 		{"bad route", "version: 1\nsynapses: [{name: a/b}]\n" + goodIn + goodOut, `bad.yaml:2: synapse name "a/b": expected a Python class name`},
@@ -98,5 +107,33 @@ func TestParseShipped(t *testing.T) {
 		if _, err := Parse(tt.path, tt.model, text, Options{}); err != nil {
 			t.Errorf("%s: %v", tt.path, err)
 		}
+	}
+}
+
+// TestEpistulaPaths: the paths an epistula route may and may not have.
+func TestEpistulaPaths(t *testing.T) {
+	for path, want := range map[string]string{
+		"/detect": "", "/v1/chat/completions": "", "/gen_image": "", "/a.b~c-d": "", "/v2x": "",
+		"detect": "absolute", "/v2": "KServe", "/v2/models/m/infer": "KServe", "/a//b": "clean", "/a/./b": "clean",
+		"/a/../b": "clean", "/a/..": "clean", "/a?b": "letters", "/a%20b": "letters", "/é": "letters",
+		"/" + strings.Repeat("a", MaxEpistulaPath): "longer than",
+	} {
+		got := checkEpistulaPath(path)
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("checkEpistulaPath(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestParseEpistula: the epistula key alone (no synapses) gives routes,
+// POST by default.
+func TestParseEpistula(t *testing.T) {
+	m, err := Parse("m.yaml", "m", []byte("version: 1\nepistula:\n  - {path: /detect}\n  - {method: GET, path: /detect}\n"+goodIn+goodOut), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []EpistulaRoute{{"POST", "/detect"}, {"GET", "/detect"}}
+	if len(m.Routes) != 0 || len(m.Epistula) != 2 || m.Epistula[0] != want[0] || m.Epistula[1] != want[1] {
+		t.Errorf("routes %v, epistula %v; want none and %v", m.Routes, m.Epistula, want)
 	}
 }

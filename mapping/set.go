@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,10 @@ type table struct {
 	byName map[string]*axon.Kind
 	owner  map[string]string // route → mapping file
 	names  []string
+	// epistula holds the Epistula routes by "METHOD /path"; methods the
+	// methods of each path.
+	epistula map[string]http.Handler
+	methods  map[string][]string
 }
 
 // NewSet returns an empty set; call Sync to read the folder.
@@ -69,6 +74,28 @@ func NewSet(opt SetOptions) *Set {
 	s := &Set{opt: opt, log: opt.Logger, files: map[string]*loaded{}}
 	s.kinds.Store(&table{byName: map[string]*axon.Kind{}})
 	return s
+}
+
+// Route returns the handler of an Epistula route declared by a mapping
+// file (key epistula), or nil and the methods the path has routes for (it
+// is an epistula.Router).
+func (s *Set) Route(method, path string) (http.Handler, []string) {
+	t := s.kinds.Load()
+	if h, ok := t.epistula[method+" "+path]; ok {
+		return h, nil
+	}
+	return nil, t.methods[path]
+}
+
+// EpistulaRoutes lists the Epistula routes served ("METHOD /path"), sorted.
+func (s *Set) EpistulaRoutes() []string {
+	t := s.kinds.Load()
+	out := make([]string, 0, len(t.epistula))
+	for k := range t.epistula {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Kind returns the kind serving route name.
@@ -150,9 +177,12 @@ func (s *Set) Sync() error {
 			continue
 		}
 		l.m, l.err = m, nil
-		names := make([]string, 0, len(m.Routes))
+		names := make([]string, 0, len(m.Routes)+len(m.Epistula))
 		for _, r := range m.Routes {
 			names = append(names, r.Name)
+		}
+		for _, r := range m.Epistula {
+			names = append(names, "epistula "+r.String())
 		}
 		s.log.Info("synapse mapping loaded", "file", path, "model", model, "synapses", names)
 	}
@@ -172,8 +202,14 @@ func (s *Set) publish() []error {
 	// Mappings that served a route before keep it; then model name order.
 	prev := s.kinds.Load()
 	served := func(p string) int {
-		for _, r := range s.files[p].m.Routes {
+		m := s.files[p].m
+		for _, r := range m.Routes {
 			if prev.owner[r.Name] == p {
+				return 0
+			}
+		}
+		for _, r := range m.Epistula {
+			if prev.owner[r.String()] == p {
 				return 0
 			}
 		}
@@ -185,7 +221,8 @@ func (s *Set) publish() []error {
 		}
 		return strings.Compare(s.files[a].m.Model, s.files[b].m.Model)
 	})
-	t := &table{byName: map[string]*axon.Kind{}, owner: map[string]string{}}
+	t := &table{byName: map[string]*axon.Kind{}, owner: map[string]string{},
+		epistula: map[string]http.Handler{}, methods: map[string][]string{}}
 	owner := map[string]string{}
 	var errs []error
 	for _, p := range paths {
@@ -202,6 +239,20 @@ func (s *Set) publish() []error {
 			t.owner[k.Name] = p
 			t.byName[k.Name] = k
 			t.names = append(t.names, k.Name)
+		}
+		for _, r := range m.Epistula {
+			key := r.String()
+			if prev, dup := owner[key]; dup {
+				err := &FileError{File: p, Msg: fmt.Sprintf("epistula route %s is already served by model %q", key, prev)}
+				s.files[p].err = err
+				errs = append(errs, err)
+				s.log.Error("synapse mapping route conflict", "file", p, "error", err)
+				continue
+			}
+			owner[key] = m.Model
+			t.owner[key] = p
+			t.epistula[key] = m.EpistulaHandler(key, s.opt.Inferer, s.log, s.opt.OnFallback)
+			t.methods[r.Path] = append(t.methods[r.Path], r.Method)
 		}
 	}
 	slices.Sort(t.names)

@@ -79,23 +79,7 @@ const ServerName = "taominer"
 
 // New returns the HTTP handler.
 func New(opt Options) http.Handler {
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opt.MaxBodyBytes <= 0 {
-		opt.MaxBodyBytes = 64 << 20
-	}
-	h := &handlers{opt: opt, log: opt.Logger}
-	r := gin.New()
-	r.Use(h.recover)
-	r.HandleMethodNotAllowed = true
-	r.NoRoute(func(c *gin.Context) {
-		writeError(c, api.NotFound("no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
-	})
-	r.NoMethod(func(c *gin.Context) {
-		writeError(c, api.Errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
-	})
-
+	h, r := engine(opt)
 	v2 := r.Group("/v2")
 	v2.GET("", h.serverMetadata)
 	v2.GET("/health/live", h.live)
@@ -117,6 +101,40 @@ func New(opt Options) http.Handler {
 	routeV1Stats(r, h)   // GET /v1/stats when opt.Stats reports throughput (v1stats.go)
 	routeV1Chain(r, h)   // GET /v1/chain (v1chain.go)
 	return r
+}
+
+// InferHandler returns a handler of the KServe v2 inference routes alone
+// (POST /v2/models/{model}[/versions/{version}]/infer, JSON and binary),
+// answering as New's do, for another port's admitted callers (the axon
+// port's Epistula requests). Other paths are answered 404.
+func InferHandler(opt Options) http.Handler {
+	h, r := engine(opt)
+	for _, p := range []string{"/v2/models/:model", "/v2/models/:model/versions/:version"} {
+		r.POST(p+"/infer", h.infer)
+	}
+	return r
+}
+
+// engine is the gin engine and handlers of opt, with the error answers
+// of unknown routes and methods.
+func engine(opt Options) (*handlers, *gin.Engine) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.MaxBodyBytes <= 0 {
+		opt.MaxBodyBytes = 64 << 20
+	}
+	h := &handlers{opt: opt, log: opt.Logger}
+	r := gin.New()
+	r.Use(h.recover)
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, api.NotFound("no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeError(c, api.Errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	return h, r
 }
 
 type handlers struct {
