@@ -83,7 +83,9 @@ func TestSetEpistulaRoutes(t *testing.T) {
 		}
 	}
 	// The model failing without fallbacks: its status and message.
-	fi.f = func(*api.InferRequest) (*api.InferResponse, error) { return nil, api.Errorf(http.StatusTooManyRequests, "queue full") }
+	fi.f = func(*api.InferRequest) (*api.InferResponse, error) {
+		return nil, api.Errorf(http.StatusTooManyRequests, "queue full")
+	}
 	if w = call("POST", "/rows", `{"rows":[[1,2,3]]}`); w.Code != 429 || !strings.Contains(w.Body.String(), "queue full") || w.Header().Get("Retry-After") == "" {
 		t.Errorf("busy model: %d %s", w.Code, w.Body)
 	}
