@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/server"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/kernels/wordpiece"
 	"github.com/taominer/taominer/mapping"
@@ -47,13 +49,15 @@ func (n *node) bindAxon() error {
 }
 
 // startAxon builds the axon of the port bindAxon bound, if any, and
-// serves it there. It forwards to inf (the engine, or the Redis front),
-// and checks callers against mg (nil: no chain, only --allow-hotkey
-// callers are answered).
-func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Metagraph) error {
+// serves it there beside the Epistula receiver (requests carrying
+// Epistula-Version). It forwards to opts.Inferer (the engine, or the Redis
+// front), and checks callers against mg (nil: no chain, only
+// --allow-hotkey callers are answered).
+func (n *node) startAxon(opts server.Options, reg prometheus.Registerer, mg axon.Metagraph) error {
 	if n.axon == nil {
 		return nil
 	}
+	inf := opts.Inferer
 	cfg := n.cfg
 	hotkey, err := axonHotkey(cfg)
 	if err != nil {
@@ -89,8 +93,15 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 	if err != nil {
 		return err
 	}
+	rc, err := epistula.New(epistula.Options{Hotkey: hotkey, Verifier: wallet.SS58Verifier{}, Policy: ax,
+		Routes: epistula.Routes{KServe: server.InferHandler(opts), Mapped: maps}, Window: cfg.EpistulaWindow,
+		ReplayStoreSize: cfg.EpistulaReplayStore, MaxBodyBytes: cfg.MaxBodyBytes, Refusals: n.guards.met,
+		Logger: log.With("protocol", epistula.Protocol)})
+	if err != nil {
+		return err
+	}
 	n.axon.ax = ax
-	n.axon.port.set(ax.Handler())
+	n.axon.port.set(epistula.Split(rc, ax.Handler()))
 	if cfg.ModelControl == engine.ControlPoll {
 		every := cfg.RepositoryPollInterval
 		if every <= 0 {
@@ -103,7 +114,8 @@ func (n *node) startAxon(inf axon.Inferer, reg prometheus.Registerer, mg axon.Me
 		chain = "metagraph"
 	}
 	log.Info("axon serving", "addr", n.axon.port.Addr(), "hotkey", hotkey, "callers", chain,
-		"min_validator_stake", cfg.MinValidatorStake, "rate_limit", cfg.AxonRateLimit)
+		"min_validator_stake", cfg.MinValidatorStake, "rate_limit", cfg.AxonRateLimit,
+		"epistula_window", cfg.EpistulaWindow, "epistula_routes", maps.EpistulaRoutes())
 	return nil
 }
 
@@ -176,6 +188,9 @@ func (m chainMetagraph) Caller(hotkey string) (axon.Caller, bool) {
 	}
 	return axon.Caller{UID: nr.UID, Stake: nr.Stake, ValidatorPermit: nr.ValidatorPermit}, true
 }
+
+// Loaded reports whether the first metagraph sync is done.
+func (m chainMetagraph) Loaded() bool { return m.cn.Snapshot() != nil }
 
 // metagraph is the axon's view of cn; nil (no chain: only --allow-hotkey
 // callers) when cn is nil.

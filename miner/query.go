@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/axonproto"
 	"github.com/taominer/taominer/api/dendrite"
+	"github.com/taominer/taominer/miner/internal/cli"
 )
 
 // queryCmd is `miner query`: sign one synapse with a wallet's hotkey, as
@@ -27,18 +30,32 @@ func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	timeout := flags.Float64("timeout", axonproto.DefaultTimeout, "timeout in seconds (sent to the axon, and bounds the call)")
 	required := flags.String("required", "", "comma-separated required fields of the synapse class, sent as bt_header_input_obj_* placeholders (default for Infer: model,inputs)")
 	hashFields := flags.String("hash-fields", "", "comma-separated required_hash_fields of the synapse class, in order")
+	ep := flags.Bool("epistula", false, "send an Epistula v2 request (signed HTTP) to --url instead of a synapse")
+	url := flags.String("url", "", "with --epistula: the URL, e.g. http://203.0.113.7:8091/v2/models/m/infer")
+	method := flags.String("method", "POST", "with --epistula: the HTTP method")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, `Usage: miner query --wallet W --hotkey H --axon IP:PORT --axon-hotkey SS58 [--synapse Name] --body JSON
+       miner query --epistula --wallet W --hotkey H --url URL [--method M] --axon-hotkey SS58 --body TEXT
 
 Signs one synapse with the hotkey (sr25519 over nonce.hotkey.axon_hotkey.uuid.body_hash, as the
 Python SDK's dendrite) and prints the answer as JSON: status, message, process time and the synapse.
 Exit status 0 for a 200 answer, 1 otherwise, 2 for a bad command line.
+
+With --epistula it sends --body as is with --method to --url, signed as Epistula v2 (sr25519 over
+sha256hex(body).uuid.timestamp_ms.axon_hotkey), and prints {"status","process_time_ms","body"};
+exit status 0 for a 2xx answer.
 
 `)
 		flags.PrintDefaults()
 	}
 	if code, ok := parseOrExit(flags, args); !ok {
 		return code
+	}
+	if *ep {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(*timeout*float64(time.Second)))
+		defer cancel()
+		return queryEpistula(ctx, wf, dendrite.EpistulaRequest{Method: *method, URL: *url, SignedFor: *axonHotkey,
+			Body: []byte(*body)}, flags, stdout, stderr)
 	}
 	if *addr == "" || *axonHotkey == "" || flags.NArg() > 0 {
 		fmt.Fprintln(stderr, "miner query: --axon and --axon-hotkey are required, and nothing else")
@@ -98,6 +115,40 @@ Exit status 0 for a 200 answer, 1 otherwise, 2 for a bad command line.
 		return 1
 	}
 	return 0
+}
+
+// queryEpistula is `miner query --epistula`.
+func queryEpistula(ctx context.Context, wf *cli.WalletFlags, req dendrite.EpistulaRequest, flags *flag.FlagSet, stdout, stderr io.Writer) int {
+	if req.URL == "" || req.SignedFor == "" || flags.NArg() > 0 {
+		fmt.Fprintln(stderr, "miner query: --epistula needs --url and --axon-hotkey, and nothing else")
+		flags.Usage()
+		return 2
+	}
+	w, err := wf.Open()
+	if err != nil {
+		fmt.Fprintln(stderr, "miner query:", err)
+		return 1
+	}
+	key, err := w.LoadHotkey()
+	if err != nil {
+		fmt.Fprintf(stderr, "miner query: hotkey %q of wallet %q: %v\n", wf.Hotkey, wf.Name, err)
+		return 1
+	}
+	defer key.Zero()
+	c, err := dendrite.New(key)
+	if err == nil {
+		var resp *dendrite.EpistulaResponse
+		if resp, err = c.CallEpistula(ctx, req); err == nil {
+			out, _ := json.MarshalIndent(resp, "", "  ")
+			fmt.Fprintf(stdout, "%s\n", out)
+			if resp.Status/100 != 2 {
+				return 1
+			}
+			return 0
+		}
+	}
+	fmt.Fprintln(stderr, "miner query:", err)
+	return 1
 }
 
 // splitFields splits a comma-separated list of names.

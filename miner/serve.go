@@ -354,7 +354,7 @@ func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOption
 // serveReady builds the axon (when its port is bound) and the KServe
 // handler from opts, and swaps them in for the starting handlers.
 func (n *node) serveReady(opts server.Options, cn *chainNode) error {
-	if err := n.startAxon(opts.Inferer, n.reg, cn.metagraph()); err != nil {
+	if err := n.startAxon(opts, n.reg, cn.metagraph()); err != nil {
 		return err
 	}
 	n.wireValidators(&opts, cn)

@@ -72,6 +72,8 @@ type Serve struct {
 	DenyHotkeys            []string      `flag:"deny-hotkey" env:"TAOMINER_DENY_HOTKEY" yaml:"deny_hotkey" meta:"SS58" help:"Hotkeys the axon always refuses; wins over --allow-hotkey."`
 	AxonRateLimit          float64       `flag:"axon-rate-limit" env:"TAOMINER_AXON_RATE_LIMIT" yaml:"axon_rate_limit" meta:"N" default:"20" check:"min=0" help:"Requests per second one validator hotkey may make to the axon (bursts of twice that); more are answered 429. 0 means no limit."`
 	AxonNonceStore         int           `flag:"axon-nonce-store" env:"TAOMINER_AXON_NONCE_STORE" yaml:"axon_nonce_store" meta:"N" default:"100000" check:"min=1" help:"Hotkey and dendrite uuid pairs whose last nonce the axon remembers (least recently used forgotten first)."`
+	EpistulaWindow         time.Duration `flag:"epistula-window" env:"TAOMINER_EPISTULA_WINDOW" yaml:"epistula_window" default:"8s" check:"min=1ms" help:"How far an Epistula request's Epistula-Timestamp (Unix milliseconds) may be from the miner's clock, in either direction; older or later requests are answered 401. Accepted (signer, uuid) pairs are remembered for twice this long to refuse replays."`
+	EpistulaReplayStore    int           `flag:"epistula-replay-store" env:"TAOMINER_EPISTULA_REPLAY_STORE" yaml:"epistula_replay_store" meta:"N" default:"100000" check:"min=1" help:"Verified Epistula requests (signer and uuid) remembered to refuse replays, for twice --epistula-window; when it is full of unexpired ones, new requests are answered 503 rather than forgetting any. Size it above your validators' request rate times twice the window."`
 }
 
 // serveOptions is the option table read from Serve's tags.

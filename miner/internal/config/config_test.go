@@ -59,6 +59,8 @@ func TestDefaultServe(t *testing.T) {
 		Netuid:                 -1,
 		AxonRateLimit:          20,
 		AxonNonceStore:         100000,
+		EpistulaWindow:         8 * time.Second,
+		EpistulaReplayStore:    100000,
 	}
 	if got := DefaultServe(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultServe() = %v, want %v", got, want)

@@ -96,6 +96,8 @@ func TestFullConfigFile(t *testing.T) {
 		DenyHotkeys:            []string{"5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y"},
 		AxonRateLimit:          2.5,
 		AxonNonceStore:         5000,
+		EpistulaWindow:         5 * time.Second,
+		EpistulaReplayStore:    20000,
 	}
 	got, err := LoadServe([]string{"--config", "testdata/full.yaml"}, nil)
 	if err != nil || !reflect.DeepEqual(got, want) {
