@@ -259,6 +259,11 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 		}
 		return nil, Caller{}, nil, refuse(reason, http.StatusForbidden, "%s: signer %s refused: %s", HeaderSignedBy, hd.SignedBy, why)
 	}
+	// A read-only look first, so that replays and a full store cost no
+	// body and no sr25519 verification; the insert after verifying decides.
+	if ref := rc.replayRefusal(w, rc.replay.check(hd.SignedBy, hd.UUID, now), hd); ref != nil {
+		return nil, Caller{}, nil, ref
+	}
 	body, ok := rc.readBody(w, r)
 	if !ok {
 		return nil, Caller{}, nil, nil
@@ -276,14 +281,8 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 			"%s does not verify: expected an sr25519 signature by %s of %q (sha256 hex of the body bytes as sent, uuid, timestamp, signed-for)",
 			HeaderSignature, hd.SignedBy, msg)
 	}
-	switch rc.replay.insert(hd.SignedBy, hd.UUID, now) {
-	case replayed:
-		return nil, Caller{}, nil, refuse(ReasonReplayed, http.StatusUnauthorized,
-			"%s: %s was already used by %s; send each request with a new uuid", HeaderUUID, hd.UUID, hd.SignedBy)
-	case full:
-		w.Header().Set("Retry-After", "1")
-		return nil, Caller{}, nil, refuse(ReasonReplayStoreFull, http.StatusServiceUnavailable,
-			"server busy: the replay store holds %d unexpired requests (--epistula-replay-store); retry shortly", rc.opt.ReplayStoreSize)
+	if ref := rc.replayRefusal(w, rc.replay.insert(hd.SignedBy, hd.UUID, now), hd); ref != nil {
+		return nil, Caller{}, nil, ref
 	}
 	if !rc.opt.Policy.AllowRate(hd.SignedBy, now) {
 		w.Header().Set("Retry-After", "1")
@@ -291,6 +290,20 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 			"too many requests: over %g requests/s for hotkey %s (--axon-rate-limit)", rc.opt.Policy.RateLimit(), hd.SignedBy)
 	}
 	return h, Caller{Hotkey: hd.SignedBy, Entry: entry}, body, nil
+}
+
+// replayRefusal is the refusal of a replay store outcome, or nil.
+func (rc *Receiver) replayRefusal(w http.ResponseWriter, outcome int, hd Headers) *refusal {
+	switch outcome {
+	case replayed:
+		return refuse(ReasonReplayed, http.StatusUnauthorized,
+			"%s: %s was already used by %s; send each request with a new uuid", HeaderUUID, hd.UUID, hd.SignedBy)
+	case full:
+		w.Header().Set("Retry-After", "1")
+		return refuse(ReasonReplayStoreFull, http.StatusServiceUnavailable,
+			"server busy: the replay store holds %d unexpired requests (--epistula-replay-store); retry shortly", rc.opt.ReplayStoreSize)
+	}
+	return nil
 }
 
 // fresh checks the timestamp against now, both ways, in milliseconds.

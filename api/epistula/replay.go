@@ -40,6 +40,22 @@ func newReplayStore(size int, ttl time.Duration) *replayStore {
 	return &replayStore{size: max(size, 1), ttl: ttl, m: make(map[replayKey]time.Time)}
 }
 
+// check reports, without recording, what insert would say now (inserted
+// meaning "absent and there is room"), so that replays and a full store
+// are refused before the signature is verified.
+func (s *replayStore) check(signer, uuid string, now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire(now)
+	if exp, ok := s.m[replayKey{signer, uuid}]; ok && now.Before(exp) {
+		return replayed
+	}
+	if len(s.m) >= s.size {
+		return full
+	}
+	return inserted
+}
+
 // insert records (signer, uuid) at now unless it is there and unexpired
 // (replayed) or the store is full of unexpired pairs (full).
 func (s *replayStore) insert(signer, uuid string, now time.Time) int {
