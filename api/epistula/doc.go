@@ -11,11 +11,12 @@
 // present once and well formed (400); Epistula-Signed-For, our own hotkey
 // (400); the timestamp, within the window of now in either direction (401);
 // the signer policy shared with the axon (403; 503 while the metagraph has
-// not loaded); the body, read under the port's limits (413, 408, 503, counted
-// by api/guard); the sr25519 signature (401); the replay store of (signer,
-// uuid), insert-if-absent, refusing when full rather than evicting (401
-// replay, 503 full); and last the per-hotkey rate limit shared with the axon
-// (429), so that neither a forged Signed-By nor a replayed request spends a
-// validator's budget. Only then does the route run, with the same body bytes
+// not loaded); a read-only look in the replay store, so that replays cost no
+// verification (401 replay, 503 full); the body, read under the port's
+// limits (413, 408, 503, counted by api/guard); the sr25519 signature (401);
+// the replay store of (signer, uuid), insert-if-absent, refusing when full
+// rather than evicting; and last the per-hotkey rate limit shared with the
+// axon (429), so that neither a forged Signed-By nor a replayed request
+// spends a validator's budget. Operators' reference: docs/epistula.md. Only then does the route run, with the same body bytes
 // that were hashed. Epistula-Secret-Signature-* headers are ignored.
 package epistula
