@@ -18,9 +18,9 @@
 //
 // A mapping may also declare Epistula routes (key epistula: a list of
 // {method, path}): Mapping.EpistulaHandler answers them for callers that
-// api/epistula admitted on the axon port, with the same inputs and outputs,
+// api/epistula/receiver admitted on the axon port, with the same inputs and outputs,
 // from a JSON body of the input fields to a JSON object of the output
-// fields. The Set is the receiver's epistula.Router. The format is
+// fields. The Set is the receiver's receiver.Router. The format is
 // documented in docs/epistula.md.
 //
 // A Set follows the model folder: it finds <model>/synapse.yaml and
@@ -28,9 +28,10 @@
 // lookups; a changed file is reloaded, and one that fails to load is logged
 // while the mapping loaded before keeps serving.
 //
-// Layering: the package imports api, api/axon, api/axonproto, api/epistula,
-// api/guard, kernels, kernels/imageproc and models/tensor only (never models,
-// chain or miner), so it sits beside api/axon as
+// Layering: the package imports api, api/axon, api/axonproto,
+// api/epistula/receiver, api/guard, kernels, kernels/imageproc and
+// models/tensor only (never models, chain or miner), so it sits beside
+// api/axon as
 // the glue between the wire layer and the kernels; the miner command wires it.
 // It is deliberately not internal/ (neither miner/internal, which api/ could not
 // import, nor hidden under api/): the miner command imports it today, and the

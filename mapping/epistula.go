@@ -15,7 +15,7 @@ import (
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/axonproto"
-	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/epistula/receiver"
 	"github.com/taominer/taominer/api/guard"
 )
 
@@ -117,7 +117,7 @@ func (m *Mapping) EpistulaHandler(route string, inf axon.Inferer, log *slog.Logg
 			}
 		}
 		call := &axon.Call{Synapse: syn, Timeout: axonproto.DefaultTimeout, Priority: axon.StakePriority(0)}
-		if c, ok := epistula.CallerFrom(r.Context()); ok {
+		if c, ok := receiver.CallerFrom(r.Context()); ok {
 			call.Hotkey, call.Caller, call.Priority = c.Hotkey, c.Entry, axon.StakePriority(c.Entry.Stake)
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), axon.ForwardTimeout(call.Timeout))

@@ -11,11 +11,11 @@ import (
 	"testing"
 
 	"github.com/taominer/taominer/api"
-	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/epistula/receiver"
 )
 
 // Compile-time check: a Set is the Epistula receiver's router.
-var _ epistula.Router = (*Set)(nil)
+var _ receiver.Router = (*Set)(nil)
 
 const epistulaRows = "epistula:\n  - {path: /rows}\n  - {method: PUT, path: /rows}\n"
 

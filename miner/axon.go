@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taominer/taominer/api/axon"
-	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/epistula/receiver"
 	"github.com/taominer/taominer/api/server"
 	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/kernels/wordpiece"
@@ -93,15 +93,15 @@ func (n *node) startAxon(opts server.Options, reg prometheus.Registerer, mg axon
 	if err != nil {
 		return err
 	}
-	rc, err := epistula.New(epistula.Options{Hotkey: hotkey, Verifier: wallet.SS58Verifier{}, Policy: ax,
-		Routes: epistula.Routes{KServe: server.InferHandler(opts), Mapped: maps}, Window: cfg.EpistulaWindow,
+	rc, err := receiver.New(receiver.Options{Hotkey: hotkey, Verifier: wallet.SS58Verifier{}, Policy: ax,
+		Routes: receiver.Routes{KServe: server.InferHandler(opts), Mapped: maps}, Window: cfg.EpistulaWindow,
 		ReplayStoreSize: cfg.EpistulaReplayStore, MaxBodyBytes: cfg.MaxBodyBytes, Refusals: n.guards.met,
-		Logger: log.With("protocol", epistula.Protocol)})
+		Logger: log.With("protocol", receiver.Protocol)})
 	if err != nil {
 		return err
 	}
 	n.axon.ax = ax
-	n.axon.port.set(epistula.Split(rc, ax.Handler()))
+	n.axon.port.set(receiver.Split(rc, ax.Handler()))
 	if cfg.ModelControl == engine.ControlPoll {
 		every := cfg.RepositoryPollInterval
 		if every <= 0 {

@@ -58,6 +58,10 @@ check "chain/..." "api"
 check "api/axonproto" "api" "api/axonproto"
 check "api/dendrite" "api/axon" "api/axonproto"
 check "api/dendrite" "github.com/prometheus"
+# Epistula's wire (headers, message, signing) is the standard library alone,
+# below both the receiver (api/epistula/receiver) and the dendrite.
+check "api/epistula" "api" "api/epistula"
+check "api/epistula" "github.com/prometheus"
 # The chain layer never reaches up into the command.
 check "chain/..." "miner"
 # The typed client (chain/client) is the one layer over the raw transport that

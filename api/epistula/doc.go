@@ -2,21 +2,10 @@
 // between validators and miners instead of the axon's synapses (spec
 // epistula.md): the header set, the signed message
 // "<sha256 hex of the body>.<uuid>.<timestamp ms>.<signed for>", the signing
-// of requests (Sign) and the receiver that admits them on the axon port
-// (Receiver).
+// of requests (Sign) and the parsing of their headers (CheckVersion,
+// ParseHeaders).
 //
-// The receiver checks, cheapest first, and refuses with {"error": ...}
-// bodies counted in taominer_refusals_total{port="axon",protocol="epistula"}:
-// the route (404, 405); the version, exactly "2" (400); the required headers,
-// present once and well formed (400); Epistula-Signed-For, our own hotkey
-// (400); the timestamp, within the window of now in either direction (401);
-// the signer policy shared with the axon (403; 503 while the metagraph has
-// not loaded); a read-only look in the replay store, so that replays cost no
-// verification (401 replay, 503 full); the body, read under the port's
-// limits (413, 408, 503, counted by api/guard); the sr25519 signature (401);
-// the replay store of (signer, uuid), insert-if-absent, refusing when full
-// rather than evicting; and last the per-hotkey rate limit shared with the
-// axon (429), so that neither a forged Signed-By nor a replayed request
-// spends a validator's budget. Operators' reference: docs/epistula.md. Only then does the route run, with the same body bytes
-// that were hashed. Epistula-Secret-Signature-* headers are ignored.
+// This package is the wire alone (the standard library only), so that
+// clients (api/dendrite) sign without the server's dependencies; the
+// receiver is api/epistula/receiver, the test vectors api/epistula/epistulatest.
 package epistula

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/taominer/taominer/api/axonproto"
 )
 
 // Signer signs as one hotkey: sr25519 under the "substrate" signing
@@ -36,7 +34,7 @@ func Sign(key Signer, body []byte, signedFor string, now time.Time, uuid string)
 		return nil, errors.New("epistula: no signing key")
 	}
 	if uuid == "" {
-		uuid = axonproto.NewUUID()
+		uuid = NewUUID()
 	}
 	ts := strconv.FormatInt(now.UnixMilli(), 10)
 	msg := Message(BodyHash(body), uuid, ts, signedFor)

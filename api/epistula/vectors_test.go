@@ -1,104 +1,33 @@
 package epistula_test
 
 import (
-	"encoding/hex"
-	"encoding/json"
-	"net/http"
-	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/epistula/epistulatest"
 	"github.com/taominer/taominer/chain/wallet"
 )
-
-// vectors is testdata/epistula_vectors.json (see testdata/README.md).
-type vectors struct {
-	Keys map[string]struct {
-		SS58      string `json:"ss58"`
-		PublicKey string `json:"publicKey"`
-	} `json:"keys"`
-	Positives []vector `json:"positives"`
-	Negatives []struct {
-		ID                     string `json:"id"`
-		BasedOn                string `json:"basedOn"`
-		ReceiverHotkey         string `json:"receiverHotkey"`
-		BodyHex                string `json:"bodyHex"`
-		BodySha256Hex          string `json:"bodySha256Hex"`
-		ReceiverRebuiltMessage string `json:"receiverRebuiltMessage"`
-		VerifyAtNowMs          int64  `json:"verifyAtNowMs"`
-		Result                 struct {
-			Reason   string `json:"reason"`
-			CryptoOk bool   `json:"cryptoOk"`
-		} `json:"result"`
-	} `json:"negatives"`
-}
-
-type vector struct {
-	ID             string            `json:"id"`
-	ReceiverHotkey *string           `json:"receiverHotkey"`
-	VerifyAtNowMs  int64             `json:"verifyAtNowMs"`
-	Method         string            `json:"method"`
-	Path           string            `json:"path"`
-	BodyUTF8       string            `json:"bodyUtf8"`
-	BodyHex        string            `json:"bodyHex"`
-	BodyLen        int               `json:"bodyLen"`
-	BodySha256Hex  string            `json:"bodySha256Hex"`
-	Message        string            `json:"message"`
-	Headers        map[string]string `json:"headers"`
-}
-
-func loadVectors(t testing.TB) *vectors {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/epistula_vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.Positives) != 3 || len(v.Negatives) != 3 {
-		t.Fatalf("want 3 positives and 3 negatives, got %d and %d", len(v.Positives), len(v.Negatives))
-	}
-	return &v
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func (v *vector) header() http.Header {
-	h := http.Header{}
-	for k, val := range v.Headers {
-		h.Set(k, val)
-	}
-	return h
-}
 
 // TestVectorMessages rebuilds each positive's body hash and message byte
 // for byte from its headers and verifies its request signature (and the
 // secret signatures are left alone: the receiver ignores them).
 func TestVectorMessages(t *testing.T) {
-	v := loadVectors(t)
+	v := epistulatest.Load(t)
 	for _, p := range v.Positives {
 		t.Run(p.ID, func(t *testing.T) {
-			body := unhex(t, p.BodyHex)
+			body := epistulatest.Unhex(t, p.BodyHex)
 			if len(body) != p.BodyLen || string(body) != p.BodyUTF8 {
 				t.Fatalf("body: %d bytes %q, fixture says %d bytes %q", len(body), body, p.BodyLen, p.BodyUTF8)
 			}
 			if got := epistula.BodyHash(body); got != p.BodySha256Hex {
 				t.Errorf("BodyHash = %s, want %s", got, p.BodySha256Hex)
 			}
-			if err := epistula.CheckVersion(p.header()); err != nil {
+			if err := epistula.CheckVersion(p.Header()); err != nil {
 				t.Errorf("CheckVersion: %v", err)
 			}
-			hd, err := epistula.ParseHeaders(p.header())
+			hd, err := epistula.ParseHeaders(p.Header())
 			if err != nil {
 				t.Fatalf("ParseHeaders: %v", err)
 			}
@@ -125,9 +54,9 @@ func TestVectorMessages(t *testing.T) {
 // match the fixture's and fail to verify; N3's signature itself verifies
 // (its refusal is by policy, see TestReceiverVectors).
 func TestVectorNegativeMessages(t *testing.T) {
-	v := loadVectors(t)
+	v := epistulatest.Load(t)
 	e1 := v.Positives[0]
-	hd, err := epistula.ParseHeaders(e1.header())
+	hd, err := epistula.ParseHeaders(e1.Header())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +65,9 @@ func TestVectorNegativeMessages(t *testing.T) {
 			if n.BasedOn != e1.ID {
 				t.Fatalf("based on %s, want %s", n.BasedOn, e1.ID)
 			}
-			body := unhex(t, e1.BodyHex)
+			body := epistulatest.Unhex(t, e1.BodyHex)
 			if n.BodyHex != "" {
-				body = unhex(t, n.BodyHex)
+				body = epistulatest.Unhex(t, n.BodyHex)
 				if got := epistula.BodyHash(body); got != n.BodySha256Hex {
 					t.Errorf("BodyHash = %s, want %s", got, n.BodySha256Hex)
 				}
@@ -162,10 +91,10 @@ func TestSignVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := loadVectors(t)
+	v := epistulatest.Load(t)
 	e1 := v.Positives[0]
-	body := unhex(t, e1.BodyHex)
-	s, err := epistula.Sign(alice, body, *e1.ReceiverHotkey, timeMs(1731000005123), "0b6f2c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d")
+	body := epistulatest.Unhex(t, e1.BodyHex)
+	s, err := epistula.Sign(alice, body, *e1.ReceiverHotkey, time.UnixMilli(1731000005123), "0b6f2c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +114,7 @@ func TestSignVerifies(t *testing.T) {
 		t.Errorf("our signature does not verify: %v %v", ok, err)
 	}
 	// An empty body: no Content-Type, the hash of zero bytes.
-	s, err = epistula.Sign(alice, nil, *e1.ReceiverHotkey, timeMs(1), "")
+	s, err = epistula.Sign(alice, nil, *e1.ReceiverHotkey, time.UnixMilli(1), "")
 	if err != nil {
 		t.Fatal(err)
 	}

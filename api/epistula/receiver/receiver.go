@@ -1,4 +1,4 @@
-package epistula
+package receiver
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/axon"
+	"github.com/taominer/taominer/api/epistula"
 	"github.com/taominer/taominer/api/guard"
 )
 
@@ -171,7 +172,7 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 
 // Is reports whether r is an Epistula request: it carries
 // Epistula-Version.
-func Is(r *http.Request) bool { return len(r.Header.Values(HeaderVersion)) > 0 }
+func Is(r *http.Request) bool { return len(r.Header.Values(epistula.HeaderVersion)) > 0 }
 
 // Split sends Epistula requests (Is) to epistula and the others to other.
 func Split(epistula, other http.Handler) http.Handler {
@@ -228,24 +229,24 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 			"no Epistula route %s %s (KServe v2 inference is POST /v2/models/{name}/infer; other routes come from synapse mapping files)",
 			r.Method, r.URL.Path)
 	}
-	if err := CheckVersion(r.Header); err != nil {
+	if err := epistula.CheckVersion(r.Header); err != nil {
 		return nil, Caller{}, nil, refuse(ReasonUnknownVersion, http.StatusBadRequest, "%v", err)
 	}
-	hd, err := ParseHeaders(r.Header)
+	hd, err := epistula.ParseHeaders(r.Header)
 	if err != nil {
 		reason := ReasonBadHeader
-		if he, ok := errors.AsType[*HeaderError](err); ok && he.Missing {
+		if he, ok := errors.AsType[*epistula.HeaderError](err); ok && he.Missing {
 			reason = ReasonMissingHeader
 		}
 		return nil, Caller{}, nil, refuse(reason, http.StatusBadRequest, "%v", err)
 	}
 	if hd.SignedFor == "" {
 		return nil, Caller{}, nil, refuse(ReasonWrongSignedFor, http.StatusBadRequest,
-			"%s: missing; set it to this miner's hotkey %s", HeaderSignedFor, rc.opt.Hotkey)
+			"%s: missing; set it to this miner's hotkey %s", epistula.HeaderSignedFor, rc.opt.Hotkey)
 	}
 	if hd.SignedFor != rc.opt.Hotkey {
 		return nil, Caller{}, nil, refuse(ReasonWrongSignedFor, http.StatusBadRequest,
-			"%s: %s is not this miner's hotkey %s; the request is not intended for it", HeaderSignedFor, hd.SignedFor, rc.opt.Hotkey)
+			"%s: %s is not this miner's hotkey %s; the request is not intended for it", epistula.HeaderSignedFor, hd.SignedFor, rc.opt.Hotkey)
 	}
 	if ref := rc.fresh(hd.TimestampMs, now); ref != nil {
 		return nil, Caller{}, nil, ref
@@ -257,7 +258,7 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 			return nil, Caller{}, nil, refuse(ReasonNotLoaded, http.StatusServiceUnavailable,
 				"the metagraph has not loaded yet, so signer %s cannot be checked; retry shortly", hd.SignedBy)
 		}
-		return nil, Caller{}, nil, refuse(reason, http.StatusForbidden, "%s: signer %s refused: %s", HeaderSignedBy, hd.SignedBy, why)
+		return nil, Caller{}, nil, refuse(reason, http.StatusForbidden, "%s: signer %s refused: %s", epistula.HeaderSignedBy, hd.SignedBy, why)
 	}
 	// A read-only look first, so that replays and a full store cost no
 	// body and no sr25519 verification; the insert after verifying decides.
@@ -271,15 +272,15 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 	if body == nil {
 		return nil, Caller{}, nil, refuse(ReasonBadBody, http.StatusBadRequest, "the request body could not be read")
 	}
-	msg := Message(BodyHash(body), hd.UUID, hd.Timestamp, hd.SignedFor)
+	msg := epistula.Message(epistula.BodyHash(body), hd.UUID, hd.Timestamp, hd.SignedFor)
 	good, err := rc.opt.Verifier.Verify(hd.SignedBy, msg, hd.Signature)
 	if err != nil {
-		return nil, Caller{}, nil, refuse(ReasonBadHotkey, http.StatusUnauthorized, "%s: %q is not an SS58 address", HeaderSignedBy, hd.SignedBy)
+		return nil, Caller{}, nil, refuse(ReasonBadHotkey, http.StatusUnauthorized, "%s: %q is not an SS58 address", epistula.HeaderSignedBy, hd.SignedBy)
 	}
 	if !good {
 		return nil, Caller{}, nil, refuse(ReasonBadSignature, http.StatusUnauthorized,
 			"%s does not verify: expected an sr25519 signature by %s of %q (sha256 hex of the body bytes as sent, uuid, timestamp, signed-for)",
-			HeaderSignature, hd.SignedBy, msg)
+			epistula.HeaderSignature, hd.SignedBy, msg)
 	}
 	if ref := rc.replayRefusal(w, rc.replay.insert(hd.SignedBy, hd.UUID, now), hd); ref != nil {
 		return nil, Caller{}, nil, ref
@@ -293,11 +294,11 @@ func (rc *Receiver) admit(w http.ResponseWriter, r *http.Request) (http.Handler,
 }
 
 // replayRefusal is the refusal of a replay store outcome, or nil.
-func (rc *Receiver) replayRefusal(w http.ResponseWriter, outcome int, hd Headers) *refusal {
+func (rc *Receiver) replayRefusal(w http.ResponseWriter, outcome int, hd epistula.Headers) *refusal {
 	switch outcome {
 	case replayed:
 		return refuse(ReasonReplayed, http.StatusUnauthorized,
-			"%s: %s was already used by %s; send each request with a new uuid", HeaderUUID, hd.UUID, hd.SignedBy)
+			"%s: %s was already used by %s; send each request with a new uuid", epistula.HeaderUUID, hd.UUID, hd.SignedBy)
 	case full:
 		w.Header().Set("Retry-After", "1")
 		return refuse(ReasonReplayStoreFull, http.StatusServiceUnavailable,
@@ -312,10 +313,10 @@ func (rc *Receiver) fresh(ts int64, now time.Time) *refusal {
 	switch {
 	case ts < nowMs-win:
 		return refuse(ReasonStale, http.StatusUnauthorized, "%s: %d is %d ms old, more than the %d ms accepted; sign each request when sending it (Unix time in milliseconds)",
-			HeaderTimestamp, ts, nowMs-ts, win)
+			epistula.HeaderTimestamp, ts, nowMs-ts, win)
 	case ts > nowMs+win:
 		return refuse(ReasonStale, http.StatusUnauthorized, "%s: %d is %d ms in the future, more than the %d ms accepted; check the sender's clock (Unix time in milliseconds)",
-			HeaderTimestamp, ts, ts-nowMs, win)
+			epistula.HeaderTimestamp, ts, ts-nowMs, win)
 	}
 	return nil
 }

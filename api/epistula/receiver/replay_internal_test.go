@@ -1,4 +1,4 @@
-package epistula
+package receiver
 
 import (
 	"strconv"

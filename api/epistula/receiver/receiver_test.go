@@ -1,4 +1,4 @@
-package epistula_test
+package receiver_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/epistula/epistulatest"
+	"github.com/taominer/taominer/api/epistula/receiver"
 	"github.com/taominer/taominer/api/guard"
 	"github.com/taominer/taominer/chain/wallet"
 )
@@ -22,9 +24,9 @@ import (
 // Compile-time checks: the axon is the receiver's policy, the wallet's
 // verifier its verifier and the guard's metrics its counter.
 var (
-	_ epistula.Policy   = (*axon.Axon)(nil)
-	_ epistula.Verifier = wallet.SS58Verifier{}
-	_ epistula.Counter  = (*guard.Metrics)(nil)
+	_ receiver.Policy   = (*axon.Axon)(nil)
+	_ receiver.Verifier = wallet.SS58Verifier{}
+	_ receiver.Counter  = (*guard.Metrics)(nil)
 	_ epistula.Signer   = (*wallet.Keypair)(nil)
 )
 
@@ -62,19 +64,19 @@ type env struct {
 	nowMs  atomic.Int64
 	routed atomic.Int64
 	last   atomic.Pointer[routed]
-	rc     *epistula.Receiver
+	rc     *receiver.Receiver
 }
 
 // routed is what a route saw of an admitted request.
 type routed struct {
 	body   []byte
-	caller epistula.Caller
+	caller receiver.Caller
 }
 
 type setup struct {
 	hotkey    string
 	axon      axon.Options
-	epistula  epistula.Options
+	epistula  receiver.Options
 	guard     guard.Limits
 	metagraph axon.Metagraph
 }
@@ -121,7 +123,7 @@ func newEnv(t testing.TB, tweak func(*setup)) *env {
 	}
 	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		c, _ := epistula.CallerFrom(r.Context())
+		c, _ := receiver.CallerFrom(r.Context())
 		e.routed.Add(1)
 		e.last.Store(&routed{body: body, caller: c})
 		w.Header().Set("Content-Type", "application/json")
@@ -129,13 +131,13 @@ func newEnv(t testing.TB, tweak func(*setup)) *env {
 	})
 	o := s.epistula
 	o.Hotkey, o.Verifier, o.Policy, o.Refusals = s.hotkey, wallet.SS58Verifier{}, ax, met
-	o.Routes = epistula.Routes{KServe: route, Mapped: testRouter{route}}
+	o.Routes = receiver.Routes{KServe: route, Mapped: testRouter{route}}
 	o.Now = func() time.Time { return timeMs(e.nowMs.Load()) }
-	if e.rc, err = epistula.New(o); err != nil {
+	if e.rc, err = receiver.New(o); err != nil {
 		t.Fatal(err)
 	}
 	port := guard.NewPort("axon", s.guard, nil, met, nil)
-	srv := httptest.NewServer(port.Handler("axon", epistula.Split(e.rc, ax)))
+	srv := httptest.NewServer(port.Handler("axon", receiver.Split(e.rc, ax)))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
@@ -223,8 +225,8 @@ func (e *env) refusals(reason string) float64 {
 // signature; N2 (E1 at //Charlie) 400 wrong Signed-For; N3 (E1 8001 ms
 // late) 401 stale.
 func TestReceiverVectors(t *testing.T) {
-	v := loadVectors(t)
-	byID := map[string]vector{}
+	v := epistulatest.Load(t)
+	byID := map[string]epistulatest.Vector{}
 	for _, p := range v.Positives {
 		byID[p.ID] = p
 	}
@@ -234,7 +236,7 @@ func TestReceiverVectors(t *testing.T) {
 		name       string
 		receiver   string
 		allow      string
-		p          vector
+		p          epistulatest.Vector
 		bodyHex    string
 		nowMs      int64
 		status     int
@@ -243,20 +245,20 @@ func TestReceiverVectors(t *testing.T) {
 	}{
 		{"E1", bob, alice, e1, "", e1.VerifyAtNowMs, 200, "", alice},
 		{"E2", alice, bob, e2, "", e2.VerifyAtNowMs, 200, "", bob},
-		{"E3", bob, alice, e3, "", e3.VerifyAtNowMs, 400, epistula.ReasonWrongSignedFor, ""},
-		{"N1_tampered_body", bob, alice, e1, v.Negatives[0].BodyHex, e1.VerifyAtNowMs, 401, epistula.ReasonBadSignature, ""},
-		{"N2_wrong_signed_for", charlie, alice, e1, "", e1.VerifyAtNowMs, 400, epistula.ReasonWrongSignedFor, ""},
-		{"N3_stale", bob, alice, e1, "", v.Negatives[2].VerifyAtNowMs, 401, epistula.ReasonStale, ""},
+		{"E3", bob, alice, e3, "", e3.VerifyAtNowMs, 400, receiver.ReasonWrongSignedFor, ""},
+		{"N1_tampered_body", bob, alice, e1, v.Negatives[0].BodyHex, e1.VerifyAtNowMs, 401, receiver.ReasonBadSignature, ""},
+		{"N2_wrong_signed_for", charlie, alice, e1, "", e1.VerifyAtNowMs, 400, receiver.ReasonWrongSignedFor, ""},
+		{"N3_stale", bob, alice, e1, "", v.Negatives[2].VerifyAtNowMs, 401, receiver.ReasonStale, ""},
 		{"E1_at_the_window_edge", bob, alice, e1, "", 1731000005123 + 8000, 200, "", alice},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(s *setup) { s.hotkey = tc.receiver; s.axon.Allow = []string{tc.allow} })
 			e.nowMs.Store(tc.nowMs)
-			body := unhex(t, tc.p.BodyHex)
+			body := epistulatest.Unhex(t, tc.p.BodyHex)
 			if tc.bodyHex != "" {
-				body = unhex(t, tc.bodyHex)
+				body = epistulatest.Unhex(t, tc.bodyHex)
 			}
-			a := e.send(tc.p.Method, tc.p.Path, tc.p.header(), body)
+			a := e.send(tc.p.Method, tc.p.Path, tc.p.Header(), body)
 			if a.status != tc.status {
 				t.Fatalf("status %d %s, want %d", a.status, a.body, tc.status)
 			}
@@ -311,56 +313,56 @@ func TestReceiverRefusals(t *testing.T) {
 		reason string
 		says   string
 	}{
-		{name: "unknown route", path: "/nowhere", status: 404, reason: epistula.ReasonUnknownRoute, says: "no Epistula route POST /nowhere"},
-		{name: "method", method: "GET", path: "/v2/models/m/infer", status: 405, reason: epistula.ReasonMethod, says: "method GET not allowed"},
+		{name: "unknown route", path: "/nowhere", status: 404, reason: receiver.ReasonUnknownRoute, says: "no Epistula route POST /nowhere"},
+		{name: "method", method: "GET", path: "/v2/models/m/infer", status: 405, reason: receiver.ReasonMethod, says: "method GET not allowed"},
 		{name: "version 1", header: func(e *env) http.Header { return with(e.signed("//Alice", body, bob), "Epistula-Version", "1") },
-			status: 400, reason: epistula.ReasonUnknownVersion, says: `unknown Epistula version "1"`},
+			status: 400, reason: receiver.ReasonUnknownVersion, says: `unknown Epistula version "1"`},
 		{name: "version twice", header: func(e *env) http.Header {
 			h := e.signed("//Alice", body, bob)
 			h.Add("Epistula-Version", "2")
 			return h
-		}, status: 400, reason: epistula.ReasonUnknownVersion, says: "sent 2 times"},
+		}, status: 400, reason: receiver.ReasonUnknownVersion, says: "sent 2 times"},
 		{name: "no uuid", header: func(e *env) http.Header { return with(e.signed("//Alice", body, bob), "Epistula-Uuid", "") },
-			status: 400, reason: epistula.ReasonMissingHeader, says: "Epistula-Uuid: missing"},
+			status: 400, reason: receiver.ReasonMissingHeader, says: "Epistula-Uuid: missing"},
 		{name: "no signature", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Request-Signature", "")
-		}, status: 400, reason: epistula.ReasonMissingHeader, says: "Epistula-Request-Signature: missing"},
+		}, status: 400, reason: receiver.ReasonMissingHeader, says: "Epistula-Request-Signature: missing"},
 		{name: "timestamp with sign", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Timestamp", "+1731000005123")
-		}, status: 400, reason: epistula.ReasonBadHeader, says: "plain decimal digits"},
+		}, status: 400, reason: receiver.ReasonBadHeader, says: "plain decimal digits"},
 		{name: "timestamp in seconds with a fraction", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Timestamp", "1731000005.123")
-		}, status: 400, reason: epistula.ReasonBadHeader, says: "milliseconds"},
+		}, status: 400, reason: receiver.ReasonBadHeader, says: "milliseconds"},
 		{name: "short signature", header: func(e *env) http.Header {
 			h := e.signed("//Alice", body, bob)
 			return with(h, "Epistula-Request-Signature", h.Get("Epistula-Request-Signature")[:129])
-		}, status: 400, reason: epistula.ReasonBadHeader, says: "0x and 128 hex digits"},
+		}, status: 400, reason: receiver.ReasonBadHeader, says: "0x and 128 hex digits"},
 		{name: "signature without 0x", header: func(e *env) http.Header {
 			h := e.signed("//Alice", body, bob)
 			return with(h, "Epistula-Request-Signature", "00"+h.Get("Epistula-Request-Signature")[2:])
-		}, status: 400, reason: epistula.ReasonBadHeader, says: "0x and 128 hex digits"},
+		}, status: 400, reason: receiver.ReasonBadHeader, says: "0x and 128 hex digits"},
 		{name: "uuid not a uuid", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Uuid", "not-a-uuid")
-		}, status: 400, reason: epistula.ReasonBadHeader, says: "is not a uuid"},
+		}, status: 400, reason: receiver.ReasonBadHeader, says: "is not a uuid"},
 		{name: "no signed-for", header: func(e *env) http.Header { return e.signed("//Alice", body, "") },
-			status: 400, reason: epistula.ReasonWrongSignedFor, says: "missing; set it to this miner's hotkey " + bob},
+			status: 400, reason: receiver.ReasonWrongSignedFor, says: "missing; set it to this miner's hotkey " + bob},
 		{name: "signed for another", header: func(e *env) http.Header { return e.signed("//Alice", body, charlie) },
-			status: 400, reason: epistula.ReasonWrongSignedFor, says: "is not this miner's hotkey"},
+			status: 400, reason: receiver.ReasonWrongSignedFor, says: "is not this miner's hotkey"},
 		{name: "stale", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Timestamp", "1730999990000")
-		}, status: 401, reason: epistula.ReasonStale, says: "15123 ms old"},
+		}, status: 401, reason: receiver.ReasonStale, says: "15123 ms old"},
 		{name: "future", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Timestamp", "1731000013124")
-		}, status: 401, reason: epistula.ReasonStale, says: "8001 ms in the future"},
+		}, status: 401, reason: receiver.ReasonStale, says: "8001 ms in the future"},
 		{name: "seconds, not milliseconds", header: func(e *env) http.Header {
 			return with(e.signed("//Alice", body, bob), "Epistula-Timestamp", "1731000005")
-		}, status: 401, reason: epistula.ReasonStale, says: "ms old"},
+		}, status: 401, reason: receiver.ReasonStale, says: "ms old"},
 		{name: "denied", setup: func(s *setup) { s.axon.Deny = []string{alice} }, header: func(e *env) http.Header { return e.signed("//Alice", body, bob) },
 			status: 403, reason: axon.ReasonDenied, says: "Denied hotkey"},
 		{name: "not allowed without chain", header: func(e *env) http.Header { return e.signed("//Charlie", body, bob) },
 			status: 403, reason: axon.ReasonNotAllowed, says: "signer " + charlie + " refused"},
 		{name: "metagraph not loaded", setup: mg(false, nil), header: func(e *env) http.Header { return e.signed("//Alice", body, bob) },
-			status: 503, reason: epistula.ReasonNotLoaded, says: "has not loaded yet"},
+			status: 503, reason: receiver.ReasonNotLoaded, says: "has not loaded yet"},
 		{name: "unregistered", setup: mg(true, nil), header: func(e *env) http.Header { return e.signed("//Alice", body, bob) },
 			status: 403, reason: axon.ReasonUnregistered, says: "Unrecognized hotkey"},
 		{name: "no permit", setup: mg(true, map[string]axon.Caller{alice: {UID: 1, Stake: 5000e9}}),
@@ -371,10 +373,10 @@ func TestReceiverRefusals(t *testing.T) {
 			header: func(e *env) http.Header {
 				return with(e.signed("//Alice", body, bob), "Epistula-Signed-By", "not-an-address")
 			},
-			status: 401, reason: epistula.ReasonBadHotkey, says: "not an SS58 address"},
+			status: 401, reason: receiver.ReasonBadHotkey, says: "not an SS58 address"},
 		{name: "signed by another key", setup: func(s *setup) { s.axon.Allow = []string{alice, charlie} },
 			header: func(e *env) http.Header { return with(e.signed("//Charlie", body, bob), "Epistula-Signed-By", alice) },
-			status: 401, reason: epistula.ReasonBadSignature, says: "does not verify"},
+			status: 401, reason: receiver.ReasonBadSignature, says: "does not verify"},
 		{name: "body too large", setup: func(s *setup) { s.guard.MaxBodyBytes = 8 },
 			header: func(e *env) http.Header { return e.signed("//Alice", body, bob) }, status: 413, reason: guard.ReasonBodyTooLarge, says: "--max-body-bytes"},
 	} {
@@ -439,7 +441,7 @@ func TestReceiverReplay(t *testing.T) {
 	if a := e.send("POST", "/v2/models/m/infer", other.Header, body); a.status != 200 {
 		t.Fatalf("same uuid, other signer: %d %s", a.status, a.body)
 	}
-	if n := e.refusals(epistula.ReasonReplayed); n != 2 {
+	if n := e.refusals(receiver.ReasonReplayed); n != 2 {
 		t.Errorf("replayed = %v, want 2", n)
 	}
 	if e.routed.Load() != 2 {
@@ -473,7 +475,7 @@ func TestReceiverReplayStoreFull(t *testing.T) {
 	if a := e.send("POST", "/v2/models/m/infer", e.signed("//Alice", body, bob), body); a.status != 200 {
 		t.Fatalf("after expiry: %d %s", a.status, a.body)
 	}
-	if n := e.refusals(epistula.ReasonReplayStoreFull); n != 1 {
+	if n := e.refusals(receiver.ReasonReplayStoreFull); n != 1 {
 		t.Errorf("replay_store_full = %v, want 1", n)
 	}
 }
@@ -512,7 +514,7 @@ func TestReceiverRateLimitAfterVerification(t *testing.T) {
 	if a := e.send("POST", "/v2/models/m/infer", e.signed("//Alice", body, bob), body); a.status != 200 {
 		t.Fatalf("a second later: %d %s", a.status, a.body)
 	}
-	for reason, want := range map[string]float64{epistula.ReasonBadSignature: 5, epistula.ReasonReplayed: 1, epistula.ReasonRateLimited: 1} {
+	for reason, want := range map[string]float64{receiver.ReasonBadSignature: 5, receiver.ReasonReplayed: 1, receiver.ReasonRateLimited: 1} {
 		if n := e.refusals(reason); n != want {
 			t.Errorf("refusals{reason=%q} = %v, want %v", reason, n, want)
 		}

@@ -1,4 +1,4 @@
-package epistula_test
+package receiver_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/taominer/taominer/api/axon"
 	"github.com/taominer/taominer/api/epistula"
+	"github.com/taominer/taominer/api/epistula/receiver"
 	"github.com/taominer/taominer/chain/wallet"
 )
 
@@ -76,8 +77,8 @@ func BenchmarkRefusal(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rc, err := epistula.New(epistula.Options{Hotkey: bob.SS58(), Verifier: wallet.SS58Verifier{}, Policy: ax,
-				Routes:          epistula.Routes{KServe: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})},
+			rc, err := receiver.New(receiver.Options{Hotkey: bob.SS58(), Verifier: wallet.SS58Verifier{}, Policy: ax,
+				Routes:          receiver.Routes{KServe: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})},
 				ReplayStoreSize: 1 << 22, Now: func() time.Time { return now }})
 			if err != nil {
 				b.Fatal(err)
