@@ -98,3 +98,16 @@ type ModelStatistics struct {
 type ModelStatsResponse struct {
 	ModelStats []ModelStatistics `json:"model_stats"`
 }
+
+// ModelConfig is the part of a model version's configuration that clients
+// read to build requests (Triton's model configuration, as perf_analyzer
+// reads it over gRPC). With MaxBatchSize > 0 the tensors' Dims exclude the
+// batch dimension.
+type ModelConfig struct {
+	Name            string
+	Platform        string
+	MaxBatchSize    int
+	Inputs          []TensorMetadata // Shape holds the dims
+	Outputs         []TensorMetadata // Shape holds the dims
+	DynamicBatching bool
+}

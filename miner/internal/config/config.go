@@ -23,6 +23,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"os"
@@ -34,6 +35,9 @@ import (
 // see the package documentation.
 type Serve struct {
 	HTTPAddr               string        `flag:"http-addr" env:"TAOMINER_HTTP_ADDR" yaml:"http_addr" meta:"ADDR" default:":8000" check:"nonempty" help:"Listen address of the KServe v2 and monitoring HTTP server."`
+	GRPCAddr               string        `flag:"grpc-addr" env:"TAOMINER_GRPC_ADDR" yaml:"grpc_addr" meta:"ADDR" default:":8001" help:"Listen address of the KServe v2 gRPC server (inference.GRPCInferenceService, as Triton's clients and perf_analyzer speak it, and grpc.health.v1.Health) on the all and api roles; a worker never serves it. Empty turns it off."`
+	GRPCMaxMessageBytes    int64         `flag:"grpc-max-message-bytes" env:"TAOMINER_GRPC_MAX_MESSAGE_BYTES" yaml:"grpc_max_message_bytes" meta:"BYTES" default:"67108864" check:"min=1" help:"Largest gRPC message received or sent, in bytes; a larger request is answered RESOURCE_EXHAUSTED before it is read. At most 2147483647."`
+	GRPCMaxStreams         int           `flag:"grpc-max-streams" env:"TAOMINER_GRPC_MAX_STREAMS" yaml:"grpc_max_streams" meta:"N" default:"64" check:"min=1" help:"Calls in flight on one gRPC connection (HTTP/2 concurrent streams); a client opening more waits."`
 	ModelsDir              string        `flag:"models" env:"TAOMINER_MODELS" yaml:"models" meta:"DIR" default:"./model-repo" check:"nonempty" help:"Model repository folder."`
 	ModelControl           string        `flag:"model-control" env:"TAOMINER_MODEL_CONTROL" yaml:"model_control" meta:"MODE" default:"poll" check:"oneof=poll|explicit|none" help:"How the model folder is followed: poll (file events plus a rescan every --repository-poll-interval; load/unload API allowed), explicit (only the load/unload API), none (load at start, then fixed)."`
 	RepositoryPollInterval time.Duration `flag:"repository-poll-interval" env:"TAOMINER_REPOSITORY_POLL_INTERVAL" yaml:"repository_poll_interval" default:"1s" check:"min=0" help:"Rescan period of the model folder in poll mode, on top of file events."`
@@ -98,6 +102,10 @@ func (s Serve) checkLimits() error {
 		errs = append(errs, fmt.Errorf("max_inflight_body_bytes (--max-inflight-body-bytes) is %d, below max_body_bytes "+
 			"(--max-body-bytes) %d: a body of the largest accepted size could never be admitted; raise it, lower "+
 			"max_body_bytes, or set 0 to size it from memory", s.MaxInflightBodyBytes, s.MaxBodyBytes))
+	}
+	if s.GRPCMaxMessageBytes > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("grpc_max_message_bytes (--grpc-max-message-bytes) is %d, above gRPC's limit of %d bytes",
+			s.GRPCMaxMessageBytes, math.MaxInt32))
 	}
 	if s.CommitEndpoint != "" {
 		if u, err := url.Parse(s.CommitEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -36,6 +36,9 @@ func writeFile(t *testing.T, text string) string {
 func TestDefaultServe(t *testing.T) {
 	want := Serve{
 		HTTPAddr:               ":8000",
+		GRPCAddr:               ":8001",
+		GRPCMaxMessageBytes:    64 << 20,
+		GRPCMaxStreams:         64,
 		ModelsDir:              "./model-repo",
 		ModelControl:           "poll",
 		RepositoryPollInterval: time.Second,

@@ -58,6 +58,9 @@ func TestBadConfigFiles(t *testing.T) {
 func TestFullConfigFile(t *testing.T) {
 	want := Serve{
 		HTTPAddr:               "127.0.0.1:9000",
+		GRPCAddr:               "127.0.0.1:9001",
+		GRPCMaxMessageBytes:    8 << 20,
+		GRPCMaxStreams:         16,
 		ModelsDir:              "/srv/models",
 		ModelControl:           "explicit",
 		RepositoryPollInterval: 5 * time.Second,
