@@ -269,6 +269,7 @@ func TestChopsticks(t *testing.T) {
 	cc := config.DefaultServe()
 	cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP = lc.node.URL(), netuid, root, "m1", "h", "203.0.113.9"
 	cc.CommitEndpoint = "http://203.0.113.9:8000"
+	cc.GRPCAddr = ""
 	tn := startChainNode(t, cc)
 	waitChain(t, tn, 2*time.Minute, func(st api.ChainStatus) bool {
 		return st.Axon.Published && st.Metagraph != nil && st.Neuron != nil && st.Commitment != nil && st.Commitment.Published

@@ -15,6 +15,7 @@ func TestServeEmptyFolderWarns(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel = "127.0.0.1:0", dir, "info"
+	cfg.GRPCAddr = ""
 	var logs syncBuffer
 	n, err := newNode(t.Context(), cfg, newLogger(cfg, &logs))
 	if err != nil {

@@ -50,7 +50,7 @@ func TestClientGoneIsNotRun(t *testing.T) {
 // stop is still answered.
 func TestShutdownDrainsInFlight(t *testing.T) {
 	cfg := config.DefaultServe()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", ""
 	cfg.ModelsDir = standardRepo(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := newNode(ctx, cfg, newLogger(cfg, io.Discard))

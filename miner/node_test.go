@@ -83,6 +83,7 @@ func startNodeWith(t testing.TB, dir string, tweak func(*config.Serve), nopt nod
 	t.Helper()
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.GRPCAddr = "" // tests that speak gRPC ask for a free port
 	cfg.ModelsDir = dir
 	cfg.LogLevel = "warn"
 	if tweak != nil {

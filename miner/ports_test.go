@@ -60,6 +60,7 @@ func TestBusyPortFailsBeforeLoading(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := config.DefaultServe()
 			cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel = "127.0.0.1:0", rowSumRepo(t), "info"
+			cfg.GRPCAddr = "127.0.0.1:0"
 			tt.tweak(&cfg)
 			var logs syncBuffer
 			o := &gateOpener{}
@@ -90,6 +91,7 @@ func TestBusyPortFailsBeforeLoading(t *testing.T) {
 func TestAnswersWhileLoading(t *testing.T) {
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel = "127.0.0.1:0", rowSumRepo(t), "warn"
+	cfg.GRPCAddr = ""
 	cfg.WalletPath, cfg.Wallet, cfg.AxonPort = axonWallets(t), "miner", 0
 	o := &gateOpener{opening: make(chan string, 1), gate: make(chan struct{})}
 	// newNodeWith's first step (bindNode alone leaves ONNX Runtime

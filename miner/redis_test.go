@@ -166,6 +166,7 @@ func TestRoleNeedsRedis(t *testing.T) {
 	} {
 		cfg := config.DefaultServe()
 		cfg.HTTPAddr, cfg.Role, cfg.Redis = "127.0.0.1:0", tc.role, tc.redis
+		cfg.GRPCAddr = ""
 		_, err := newNode(t.Context(), cfg, newLogger(cfg, io.Discard))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("role %s redis %q: err = %v, want %q", tc.role, tc.redis, err, tc.want)

@@ -93,6 +93,7 @@ type node struct {
 	closers []func()
 	axon    *axonNode // nil unless --wallet is set (axon.go)
 	guards  *guards   // the public ports' limits (guards.go)
+	grpc    *grpcPort // nil unless --grpc-addr is served (grpc.go)
 }
 
 // newNode loads the runtime, binds the ports, then loads the models and
@@ -163,11 +164,15 @@ func bindNode(cfg config.Serve, log *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	n.http = p
+	if err := n.bindGRPC(); err != nil {
+		n.close()
+		return nil, err
+	}
 	if err := n.bindAxon(); err != nil {
 		n.close()
 		return nil, err
 	}
-	log.Info("listening; starting", "addr", n.Addr(), "axon", n.AxonAddr(), "phase", n.startPhase())
+	log.Info("listening; starting", "addr", n.Addr(), "grpc", n.GRPCAddr(), "axon", n.AxonAddr(), "phase", n.startPhase())
 	return n, nil
 }
 
@@ -357,6 +362,9 @@ func (n *node) serveReady(opts server.Options, cn *chainNode) error {
 	if err := n.startAxon(opts, n.reg, cn.metagraph()); err != nil {
 		return err
 	}
+	if err := n.readyGRPC(opts); err != nil {
+		return err
+	}
 	n.wireValidators(&opts, cn)
 	n.http.set(server.New(opts))
 	return nil
@@ -387,6 +395,7 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(n.waitGRPC)
 	loopErrs := make([]error, len(n.loops))
 	var loops sync.WaitGroup
 	for i, loop := range n.loops {
@@ -397,7 +406,7 @@ func (n *node) run(ctx context.Context) error {
 		n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 		defer cancel()
-		err := n.http.shutdown(sctx)
+		err := errors.Join(n.http.shutdown(sctx), n.shutdownGRPC(sctx))
 		loops.Wait() // the worker replies to its jobs before the engine closes
 		err = errors.Join(append(loopErrs, err)...)
 		if n.engine != nil {

@@ -140,6 +140,7 @@ func NewServer(opt ServerOptions) (*Server, error) {
 		grpc.StatsHandler(statsHandler{s}),
 		grpc.UnaryInterceptor(s.unary),
 		grpc.StreamInterceptor(s.stream),
+		grpc.UnknownServiceHandler(s.unknown),
 	)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(kservepb.GRPCInferenceService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -237,6 +238,9 @@ func (s *Server) tap(ctx context.Context, info *tap.Info) (context.Context, erro
 	ctx, cancel := context.WithCancel(context.WithValue(ctx, callKey{}, c))
 	c.mu.Lock()
 	c.timer = time.AfterFunc(s.opt.BodyTimeout, func() {
+		if ctx.Err() != nil {
+			return // the call ended without reaching a handler (gRPC cancels it then)
+		}
 		c.mu.Lock()
 		fired := c.timer != nil
 		c.timeout, c.timer = fired, nil
@@ -275,6 +279,16 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo,
 		return status.Errorf(codes.DeadlineExceeded, "stream not started within %v (--body-read-timeout)", s.opt.BodyTimeout)
 	}
 	return h(srv, ss)
+}
+
+// unknown answers the methods this server does not declare.
+func (s *Server) unknown(_ any, ss grpc.ServerStream) error {
+	c := callOf(ss.Context())
+	c.received()
+	c.setReason("unimplemented")
+	m, _ := grpc.MethodFromServerStream(ss)
+	return status.Errorf(codes.Unimplemented, "%s is not served here: taominer serves inference.GRPCInferenceService's "+
+		"health, metadata, config, statistics, repository and inference calls, and grpc.health.v1.Health", m)
 }
 
 // charge reserves a received message's size in the body budget.

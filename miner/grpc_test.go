@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	grpcstatus "google.golang.org/grpc/status"
+
+	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/api/kservegrpc"
+	"github.com/taominer/taominer/api/kservepb"
+	"github.com/taominer/taominer/miner/internal/config"
+	"github.com/taominer/taominer/models/modeltest"
+	"github.com/taominer/taominer/models/tensor"
+)
+
+// withGRPC serves gRPC on a free loopback port.
+func withGRPC(c *config.Serve) { c.GRPCAddr = "127.0.0.1:0" }
+
+// dialGRPC is a real gRPC client of the node's gRPC port.
+func dialGRPC(t testing.TB, n *node) (kservepb.GRPCInferenceServiceClient, *grpc.ClientConn) {
+	t.Helper()
+	cc, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(1<<30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return kservepb.NewGRPCInferenceServiceClient(cc), cc
+}
+
+func grpcCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// wantCode checks a call's status code and that its message contains want.
+func wantCode(t *testing.T, err error, code codes.Code, want string) {
+	t.Helper()
+	st := grpcstatus.Convert(err)
+	if st.Code() != code || !strings.Contains(st.Message(), want) {
+		t.Errorf("got %v %q, want %v containing %q", st.Code(), st.Message(), code, want)
+	}
+}
+
+// TestGRPCAnswersLikeHTTP runs the bundled model and row_sum through the
+// gRPC port and the HTTP port of one node: same outputs, byte for byte;
+// metadata, config, readiness, index, statistics and health answered.
+func TestGRPCAnswersLikeHTTP(t *testing.T) {
+	tn := startNode(t, standardRepo(t), withGRPC)
+	c, cc := dialGRPC(t, tn.n)
+	ctx := grpcCtx(t)
+
+	if r, err := c.ServerLive(ctx, &kservepb.ServerLiveRequest{}); err != nil || !r.Live {
+		t.Errorf("ServerLive = %v, %v", r, err)
+	}
+	if r, err := c.ServerReady(ctx, &kservepb.ServerReadyRequest{}); err != nil || !r.Ready {
+		t.Errorf("ServerReady = %v, %v", r, err)
+	}
+	if r, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health Check = %v, %v", r, err)
+	}
+	md, err := c.ServerMetadata(ctx, &kservepb.ServerMetadataRequest{})
+	if err != nil || md.Name != "taominer" || !strings.Contains(strings.Join(md.Extensions, ","), "statistics") {
+		t.Errorf("ServerMetadata = %v, %v", md, err)
+	}
+	mm, err := c.ModelMetadata(ctx, &kservepb.ModelMetadataRequest{Name: "ppocr_cls"})
+	if err != nil || mm.Platform != "onnxruntime_onnx" || len(mm.Inputs) != 1 || mm.Inputs[0].Datatype != "FP32" ||
+		!equalShape(mm.Inputs[0].Shape, []int64{-1, 3, 48, 192}) {
+		t.Errorf("ModelMetadata = %v, %v", mm, err)
+	}
+	cfg, err := c.ModelConfig(ctx, &kservepb.ModelConfigRequest{Name: "ppocr_cls"})
+	if err != nil || cfg.Config.MaxBatchSize < 1 || cfg.Config.Input[0].DataType != kservepb.DataType_TYPE_FP32 ||
+		!equalShape(cfg.Config.Input[0].Dims, []int64{3, 48, 192}) {
+		t.Errorf("ModelConfig = %v, %v", cfg, err)
+	}
+	if r, err := c.ModelReady(ctx, &kservepb.ModelReadyRequest{Name: "row_sum"}); err != nil || !r.Ready {
+		t.Errorf("ModelReady(row_sum) = %v, %v", r, err)
+	}
+	if r, err := c.ModelReady(ctx, &kservepb.ModelReadyRequest{Name: "nope"}); err != nil || r.Ready {
+		t.Errorf("ModelReady(nope) = %v, %v; want ready false, no error", r, err)
+	}
+	idx, err := c.RepositoryIndex(ctx, &kservepb.RepositoryIndexRequest{Ready: true})
+	if err != nil || len(idx.Models) < 3 {
+		t.Errorf("RepositoryIndex = %v, %v", idx, err)
+	}
+
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, tc := range []struct {
+		model string
+		req   *api.InferRequest
+	}{
+		{"ppocr_cls", &api.InferRequest{ID: "cls-2", Inputs: []tensor.Tensor{clsInput(rng, 2)}}},
+		{"row_sum", rowSumInfer()},
+	} {
+		want := tn.infer(t, "/v2/models/"+tc.model+"/infer", tc.req, true)
+		r, err := c.ModelInfer(ctx, kservegrpc.EncodeInferRequest(tc.model, "", tc.req))
+		if err != nil {
+			t.Fatalf("ModelInfer(%s): %v", tc.model, err)
+		}
+		if r.Id != tc.req.ID || r.ModelName != tc.model || len(r.RawOutputContents) != len(want.Outputs) {
+			t.Fatalf("ModelInfer(%s) = id %q model %q, %d raw outputs; want %q %q %d", tc.model, r.Id, r.ModelName,
+				len(r.RawOutputContents), tc.req.ID, tc.model, len(want.Outputs))
+		}
+		for i, o := range want.Outputs {
+			if r.Outputs[i].Name != o.Name || !bytes.Equal(r.RawOutputContents[i], o.Data) || !equalShape(r.Outputs[i].Shape, o.Shape) {
+				t.Errorf("%s output %d: gRPC %s %v %x, HTTP %s %v %x", tc.model, i, r.Outputs[i].Name, r.Outputs[i].Shape,
+					r.RawOutputContents[i], o.Name, o.Shape, o.Data)
+			}
+		}
+	}
+
+	// The same row_sum request in typed contents.
+	typed := &kservepb.ModelInferRequest{ModelName: "row_sum", Inputs: []*kservepb.ModelInferRequest_InferInputTensor{{
+		Name: "x", Datatype: "FP32", Shape: []int64{1, 2}, Contents: &kservepb.InferTensorContents{Fp32Contents: []float32{1, 2}}}},
+		Outputs: []*kservepb.ModelInferRequest_InferRequestedOutputTensor{{Name: "s"}}}
+	r, err := c.ModelInfer(ctx, typed)
+	if err != nil || len(r.Outputs) != 1 || r.Outputs[0].Name != "s" || !equalF32(modeltest.F32s(r.RawOutputContents[0]), []float32{3}) {
+		t.Errorf("typed ModelInfer(row_sum) = %v, %v; want s = [3] in raw_output_contents", r, err)
+	}
+
+	// Two requests on one stream, the second marked final.
+	s, err := c.ModelStreamInfer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := kservegrpc.EncodeInferRequest("row_sum", "", rowSumInfer())
+	second.Parameters = map[string]*kservepb.InferParameter{"triton_enable_empty_final_response": {ParameterChoice: &kservepb.InferParameter_BoolParam{BoolParam: true}}}
+	for i, m := range []*kservepb.ModelInferRequest{kservegrpc.EncodeInferRequest("nope", "", rowSumInfer()), second} {
+		if err := s.Send(m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 0:
+			if !strings.Contains(got.ErrorMessage, "unknown model") {
+				t.Errorf("stream answer to an unknown model: %v", got)
+			}
+		case 1:
+			if got.ErrorMessage != "" || !got.InferResponse.Parameters["triton_final_response"].GetBoolParam() {
+				t.Errorf("stream answer: %v; want a result marked triton_final_response", got)
+			}
+		}
+	}
+	_ = s.CloseSend()
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("stream end: %v, want EOF", err)
+	}
+
+	st, err := c.ModelStatistics(ctx, &kservepb.ModelStatisticsRequest{Name: "row_sum"})
+	if err != nil || len(st.ModelStats) != 1 || st.ModelStats[0].InferenceCount < 3 {
+		t.Errorf("ModelStatistics(row_sum) = %v, %v; want inference_count >= 3", st, err)
+	}
+	_, err = c.ModelInfer(ctx, kservegrpc.EncodeInferRequest("nope", "", rowSumInfer()))
+	wantCode(t, err, codes.NotFound, "unknown model: 'nope'")
+	// An RPC of Triton's that taominer does not serve.
+	err = cc.Invoke(ctx, "/inference.GRPCInferenceService/SystemSharedMemoryStatus", &kservepb.ServerLiveRequest{}, &kservepb.ServerLiveResponse{})
+	wantCode(t, err, codes.Unimplemented, "")
+	// The server counts a call once it has answered it: wait for the count.
+	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": "NotFound", "reason": "not_found"}, 1)
+	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelStreamInfer", "code": "NotFound", "reason": "not_found"}, 1)
+	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "other", "code": "Unimplemented", "reason": "unimplemented"}, 1)
+}
+
+// waitCount waits up to 5 s for the counter with labels to read want.
+func waitCount(t *testing.T, tn *testNode, name string, labels map[string]string, want float64) {
+	t.Helper()
+	var got float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = sample(scrape(t, tn), name, labels).GetCounter().GetValue(); got == want {
+			return
+		}
+	}
+	t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+}
+
+func equalShape(a, b []int64) bool { return len(a) == len(b) && tensor.FormatShape(a) == tensor.FormatShape(b) }
+
+func equalF32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
