@@ -188,7 +188,9 @@ func waitCount(t *testing.T, tn *testNode, name string, labels map[string]string
 	t.Errorf("%s%v = %v, want %v", name, labels, got, want)
 }
 
-func equalShape(a, b []int64) bool { return len(a) == len(b) && tensor.FormatShape(a) == tensor.FormatShape(b) }
+func equalShape(a, b []int64) bool {
+	return len(a) == len(b) && tensor.FormatShape(a) == tensor.FormatShape(b)
+}
 
 func equalF32(a, b []float32) bool {
 	if len(a) != len(b) {

@@ -18,8 +18,8 @@ import (
 // the answer's tensors.
 func EncodeInferResponse(r *api.InferResponse) *kservepb.ModelInferResponse {
 	m := &kservepb.ModelInferResponse{ModelName: r.ModelName, ModelVersion: r.ModelVersion, Id: r.ID,
-		Parameters: outParameters(r.Parameters),
-		Outputs:    make([]*kservepb.ModelInferResponse_InferOutputTensor, len(r.Outputs)),
+		Parameters:        outParameters(r.Parameters),
+		Outputs:           make([]*kservepb.ModelInferResponse_InferOutputTensor, len(r.Outputs)),
 		RawOutputContents: make([][]byte, len(r.Outputs))}
 	for i := range r.Outputs {
 		o := &r.Outputs[i]

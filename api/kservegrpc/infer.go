@@ -105,4 +105,3 @@ func (h *handler) streamOne(ctx context.Context, o *Options, m *kservepb.ModelIn
 	}
 	return &kservepb.ModelStreamInferResponse{InferResponse: resp}, nil
 }
-
