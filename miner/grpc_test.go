@@ -185,7 +185,7 @@ func waitCount(t *testing.T, tn *testNode, name string, labels map[string]string
 			return
 		}
 	}
-	t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+	t.Errorf("%s%v = %v, want %v; all: %v", name, labels, got, want, scrape(t, tn)[name])
 }
 
 func equalShape(a, b []int64) bool {
@@ -202,4 +202,154 @@ func equalF32(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// TestGRPCBadInput sends malformed requests: each is answered with its
+// code and a message naming the field, counted once with its reason, and
+// never runs the model.
+func TestGRPCBadInput(t *testing.T) {
+	tn := startNode(t, standardRepo(t), func(c *config.Serve) {
+		withGRPC(c)
+		c.GRPCMaxMessageBytes = 1 << 20
+	})
+	c, _ := dialGRPC(t, tn.n)
+	ctx := grpcCtx(t)
+	raw := func(m *kservepb.ModelInferRequest) *kservepb.ModelInferRequest { return m }
+	ok := func() *kservepb.ModelInferRequest { return kservegrpc.EncodeInferRequest("row_sum", "", rowSumInfer()) }
+	fp32 := func(v ...float32) *kservepb.InferTensorContents { return &kservepb.InferTensorContents{Fp32Contents: v} }
+	u64 := func(n uint64) *kservepb.InferParameter {
+		return &kservepb.InferParameter{ParameterChoice: &kservepb.InferParameter_Uint64Param{Uint64Param: n}}
+	}
+	tests := []struct {
+		name   string
+		m      *kservepb.ModelInferRequest
+		code   codes.Code
+		want   string
+		reason string
+	}{
+		{"wrong shape", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.Inputs[0].Shape = []int64{1, 2, 1}
+			return m
+		}(), codes.InvalidArgument, "does not match", "bad_input"},
+		{"wrong datatype", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.Inputs[0].Datatype = "INT32"
+			return m
+		}(), codes.InvalidArgument, "INT32", "bad_input"},
+		{"unknown datatype", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.Inputs[0].Datatype = "FLOAT"
+			return m
+		}(), codes.InvalidArgument, `datatype "FLOAT"`, "bad_input"},
+		{"raw size not the shape's", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.RawInputContents[0] = m.RawInputContents[0][:4]
+			return m
+		}(), codes.InvalidArgument, "needs 8 bytes of raw_input_contents, got 4", "bad_input"},
+		{"raw and typed mixed", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.Inputs[0].Contents = fp32(1, 2)
+			return m
+		}(), codes.InvalidArgument, "contents must not be given when raw_input_contents is used", "bad_input"},
+		{"raw entries not one per input", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.RawInputContents = append(m.RawInputContents, []byte{0})
+			return m
+		}(), codes.InvalidArgument, "raw_input_contents has 2 entries for 1 inputs", "bad_input"},
+		{"typed count not the shape's", raw(&kservepb.ModelInferRequest{ModelName: "row_sum",
+			Inputs: []*kservepb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: []int64{1, 2}, Contents: fp32(1)}}}),
+			codes.InvalidArgument, "contents.fp32_contents has 1", "bad_input"},
+		{"typed in the wrong field", raw(&kservepb.ModelInferRequest{ModelName: "row_sum",
+			Inputs: []*kservepb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: []int64{1, 2},
+				Contents: &kservepb.InferTensorContents{IntContents: []int32{1, 2}}}}}),
+			codes.InvalidArgument, "contents.fp32_contents only", "bad_input"},
+		{"no data", raw(&kservepb.ModelInferRequest{ModelName: "row_sum",
+			Inputs: []*kservepb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: []int64{1, 2}}}}),
+			codes.InvalidArgument, "no data", "bad_input"},
+		{"negative dimension", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.Inputs[0].Shape = []int64{-1, 2}
+			return m
+		}(), codes.InvalidArgument, "non-negative", "bad_input"},
+		{"priority without levels", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.Parameters = map[string]*kservepb.InferParameter{"priority": u64(2)}
+			return m
+		}(), codes.InvalidArgument, "has no priority levels", "bad_input"},
+		{"unknown model", kservegrpc.EncodeInferRequest("nope", "", rowSumInfer()), codes.NotFound, "unknown model", "not_found"},
+		{"too large", func() *kservepb.ModelInferRequest {
+			m := ok()
+			m.RawInputContents[0] = make([]byte, 2<<20)
+			return m
+		}(), codes.ResourceExhausted, "larger than max", "body_too_large"},
+	}
+	before := tn.inferenceCount(t, "row_sum")
+	counts := map[string]float64{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.ModelInfer(ctx, tt.m)
+			wantCode(t, err, tt.code, tt.want)
+		})
+		counts[tt.code.String()+"/"+tt.reason]++
+	}
+	for k, n := range counts {
+		code, reason, _ := strings.Cut(k, "/")
+		waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": code, "reason": reason}, n)
+	}
+	waitCount(t, tn, "taominer_refusals_total", map[string]string{"port": "grpc", "protocol": "kserve_grpc", "reason": "body_too_large"}, 1)
+	if after := tn.inferenceCount(t, "row_sum"); after != before {
+		t.Errorf("row_sum ran %d times for bad requests", after-before)
+	}
+	// A good request still runs, on the same connection.
+	if _, err := c.ModelInfer(ctx, ok()); err != nil {
+		t.Errorf("a good request after the bad ones: %v", err)
+	}
+}
+
+// TestGRPCDeadlines: the request's deadline is the earlier of the gRPC
+// deadline and its timeout parameter (microseconds), on a model that holds
+// requests 300 ms to fill a batch.
+func TestGRPCDeadlines(t *testing.T) {
+	tn := startNode(t, standardRepo(t), withGRPC)
+	c, _ := dialGRPC(t, tn.n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	req := kservegrpc.EncodeInferRequest("ppocr_wait", "", &api.InferRequest{Inputs: []tensor.Tensor{clsInput(rng, 1)}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.ModelInfer(ctx, req) // the gRPC deadline is the earlier
+	if code := grpcstatus.Code(err); code != codes.DeadlineExceeded {
+		t.Errorf("gRPC deadline 50ms on a 300ms batching window: %v, want DeadlineExceeded", err)
+	}
+
+	req.Parameters = map[string]*kservepb.InferParameter{"timeout": {ParameterChoice: &kservepb.InferParameter_Int64Param{Int64Param: 50_000}}}
+	start := time.Now()
+	_, err = c.ModelInfer(grpcCtx(t), req) // the parameter is the earlier
+	wantCode(t, err, codes.DeadlineExceeded, "timeout 50ms")
+	if took := time.Since(start); took > 250*time.Millisecond {
+		t.Logf("answered after %v", took) // informative only: no timed assertions
+	}
+	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": "DeadlineExceeded", "reason": "expired"}, 2)
+}
+
+// checkGRPCStarting checks the gRPC port of a node still loading its
+// models: live, not ready, health NOT_SERVING, other calls UNAVAILABLE
+// "starting: loading models".
+func checkGRPCStarting(t *testing.T, c kservepb.GRPCInferenceServiceClient, cc *grpc.ClientConn) {
+	t.Helper()
+	ctx := grpcCtx(t)
+	if r, err := c.ServerLive(ctx, &kservepb.ServerLiveRequest{}); err != nil || !r.Live {
+		t.Errorf("gRPC ServerLive while loading: %v, %v; want live", r, err)
+	}
+	if r, err := c.ServerReady(ctx, &kservepb.ServerReadyRequest{}); err != nil || r.Ready {
+		t.Errorf("gRPC ServerReady while loading: %v, %v; want not ready", r, err)
+	}
+	if r, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health Check while loading: %v, %v; want NOT_SERVING", r, err)
+	}
+	_, err := c.ModelInfer(ctx, kservegrpc.EncodeInferRequest("row_sum", "", rowSumInfer()))
+	wantCode(t, err, codes.Unavailable, "starting: loading models")
+	_, err = c.ModelMetadata(ctx, &kservepb.ModelMetadataRequest{Name: "row_sum"})
+	wantCode(t, err, codes.Unavailable, "starting: loading models")
 }

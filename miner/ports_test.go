@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/taominer/taominer/api/kservegrpc"
+	"github.com/taominer/taominer/api/kservepb"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/models"
 )
@@ -52,6 +54,8 @@ func TestBusyPortFailsBeforeLoading(t *testing.T) {
 	}{
 		{"http", func(c *config.Serve) { c.HTTPAddr = fmt.Sprintf(":%d", port) },
 			fmt.Sprintf("listen on --http-addr :%d: address already in use; another miner or program holds it: stop it or pick another port", port)},
+		{"grpc", func(c *config.Serve) { c.GRPCAddr = fmt.Sprintf(":%d", port) },
+			fmt.Sprintf("listen on --grpc-addr :%d: address already in use; another miner or program holds it: stop it or pick another port", port)},
 		{"axon", func(c *config.Serve) {
 			c.WalletPath, c.Wallet, c.AxonPort = axonWallets(t), "miner", port
 		}, fmt.Sprintf("listen on --axon-port :%d: address already in use; another miner or program holds it: stop it or pick another port", port)},
@@ -91,7 +95,7 @@ func TestBusyPortFailsBeforeLoading(t *testing.T) {
 func TestAnswersWhileLoading(t *testing.T) {
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel = "127.0.0.1:0", rowSumRepo(t), "warn"
-	cfg.GRPCAddr = ""
+	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.WalletPath, cfg.Wallet, cfg.AxonPort = axonWallets(t), "miner", 0
 	o := &gateOpener{opening: make(chan string, 1), gate: make(chan struct{})}
 	// newNodeWith's first step (bindNode alone leaves ONNX Runtime
@@ -155,6 +159,9 @@ func TestAnswersWhileLoading(t *testing.T) {
 	}
 	startingRefusals("while loading")
 
+	gc, cc := dialGRPC(t, n)
+	checkGRPCStarting(t, gc, cc)
+
 	close(o.gate)
 	if err := <-built; err != nil {
 		n.close()
@@ -163,6 +170,12 @@ func TestAnswersWhileLoading(t *testing.T) {
 	runNode(t, n)
 	if r := tn.do(t, http.MethodGet, "/v2/health/ready", nil, nil); r.status != http.StatusOK {
 		t.Errorf("readiness once loaded: %d, want 200", r.status)
+	}
+	if r, err := gc.ServerReady(t.Context(), &kservepb.ServerReadyRequest{}); err != nil || !r.Ready {
+		t.Errorf("gRPC ServerReady once loaded: %v, %v; want ready", r, err)
+	}
+	if _, err := gc.ModelInfer(t.Context(), kservegrpc.EncodeInferRequest("row_sum", "", rowSumInfer())); err != nil {
+		t.Errorf("gRPC ModelInfer once loaded: %v", err)
 	}
 	resp2 := tn.infer(t, "/v2/models/row_sum/infer", rowSumInfer(), false)
 	if resp2.ModelName != "row_sum" {

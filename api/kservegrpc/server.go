@@ -352,13 +352,13 @@ func (s *Server) count(ctx context.Context, full string, err error) {
 	case code == codes.ResourceExhausted:
 		reason = reasonTooLarge
 		s.refused(reason, "method", method(full), "error", err.Error())
+	case code == codes.DeadlineExceeded || (code == codes.Canceled && deadlinePassed(ctx)):
+		reason = "expired"
 	case code == codes.Canceled:
 		reason = reasonClientClosed
 		s.refused(reason, "method", method(full))
 	case code == codes.Unimplemented:
 		reason = "unimplemented"
-	case code == codes.DeadlineExceeded:
-		reason = "expired"
 	default:
 		reason = "protocol" // a message that did not decode, a stream reset
 	}

@@ -3,6 +3,7 @@ package kservegrpc
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -80,11 +81,21 @@ func (h *handler) ready(ctx context.Context) (*Options, error) {
 
 // fail answers err with its kind's code and records its reason.
 func fail(ctx context.Context, err error) error {
+	if api.KindOf(err) == api.KindCancelled && deadlinePassed(ctx) {
+		// gRPC cancels a call whose deadline passes: it expired.
+		err = api.Fail(api.KindExpired, "the call's gRPC deadline passed before its answer")
+	}
 	st, reason := toStatus(err)
 	if reason != "" {
 		callOf(ctx).setReason(reason)
 	}
 	return st
+}
+
+// deadlinePassed reports whether ctx has a deadline in the past.
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func (h *handler) ServerLive(context.Context, *kservepb.ServerLiveRequest) (*kservepb.ServerLiveResponse, error) {
