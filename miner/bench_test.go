@@ -212,7 +212,7 @@ func startMinerProcess(b *testing.B, dir string, cpu int) (string, int) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command("taskset", "-c", strconv.Itoa(cpu), bin, "serve", "--models", dir, "--http-addr", addr,
+	cmd := exec.Command("taskset", "-c", strconv.Itoa(cpu), bin, "serve", "--models", dir, "--http-addr", addr, "--grpc-addr", "",
 		"--onnxruntime-lib", lib, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -353,3 +353,5 @@ func checkGRPCStarting(t *testing.T, c kservepb.GRPCInferenceServiceClient, cc *
 	_, err = c.ModelMetadata(ctx, &kservepb.ModelMetadataRequest{Name: "row_sum"})
 	wantCode(t, err, codes.Unavailable, "starting: loading models")
 }
+
+func codeOf(err error) codes.Code { return grpcstatus.Code(err) }

@@ -45,7 +45,7 @@ var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)`)
 // waits until it serves.
 func startChildNode(t *testing.T, args ...string) *childNode {
 	t.Helper()
-	cmd, out := startChild(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--log-level", "info"}, args...)...)
+	cmd, out := startChild(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "", "--log-level", "info"}, args...)...)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m := servingAddr.FindStringSubmatch(out.String()); m != nil {
