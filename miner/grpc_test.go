@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	grpcstatus "google.golang.org/grpc/status"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/taominer/taominer/api/kservegrpc"
 	"github.com/taominer/taominer/api/kservepb"
 	"github.com/taominer/taominer/miner/internal/config"
+	"github.com/taominer/taominer/miner/internal/redistest"
 	"github.com/taominer/taominer/models/modeltest"
 	"github.com/taominer/taominer/models/tensor"
 )
@@ -355,3 +358,44 @@ func checkGRPCStarting(t *testing.T, c kservepb.GRPCInferenceServiceClient, cc *
 }
 
 func codeOf(err error) codes.Code { return grpcstatus.Code(err) }
+
+// TestGRPCThroughRedis: an api-role node serves gRPC from the workers
+// behind Redis; answers match the in-process node's, byte for byte.
+func TestGRPCThroughRedis(t *testing.T) {
+	rs := redistest.StartServer(t)
+	url := "redis://" + rs.Addr
+	dir := standardRepo(t)
+	local := startNode(t, dir, withGRPC)
+	worker := startNode(t, dir, func(c *config.Serve) { c.Redis, c.Role = url, "worker"; c.GRPCAddr = "127.0.0.1:0" })
+	if worker.n.GRPCAddr() != "" {
+		t.Errorf("a worker serves gRPC on %s; workers never do", worker.n.GRPCAddr())
+	}
+	front := startNode(t, t.TempDir(), func(c *config.Serve) { c.Redis, c.Role = url, "api"; withGRPC(c) })
+	waitStatus(t, front, "/v2/models/ppocr_cls/ready", http.StatusOK, 10*time.Second)
+
+	lc, _ := dialGRPC(t, local.n)
+	fc, _ := dialGRPC(t, front.n)
+	ctx := grpcCtx(t)
+	rng := rand.New(rand.NewPCG(5, 5))
+	m := kservegrpc.EncodeInferRequest("ppocr_cls", "", &api.InferRequest{Inputs: []tensor.Tensor{clsInput(rng, 3)}})
+	want, err := lc.ModelInfer(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fc.ModelInfer(ctx, m)
+	if err != nil {
+		t.Fatalf("ModelInfer through Redis: %v", err)
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("through Redis:\n%v\nin-process:\n%v", got, want)
+	}
+	cfg, err := fc.ModelConfig(ctx, &kservepb.ModelConfigRequest{Name: "ppocr_cls"})
+	if err != nil || !equalShape(cfg.Config.Input[0].Dims, []int64{3, 48, 192}) {
+		t.Errorf("ModelConfig through Redis: %v, %v", cfg, err)
+	}
+	_, err = fc.ModelInfer(ctx, kservegrpc.EncodeInferRequest("nope", "", rowSumInfer()))
+	wantCode(t, err, codes.NotFound, "unknown model: 'nope'")
+	if front.n.GRPCAddr() == "" {
+		t.Error("the api role serves no gRPC")
+	}
+}
