@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -398,4 +400,26 @@ func TestGRPCThroughRedis(t *testing.T) {
 	if front.n.GRPCAddr() == "" {
 		t.Error("the api role serves no gRPC")
 	}
+}
+
+// TestGRPCIndependentClient runs testdata/grpc_client.py, a client built on
+// Debian's python3-grpcio (gRPC's C core) that encodes and decodes the
+// messages by hand from the spec's field numbers, against a real node.
+// Without python3-grpcio it skips, except under CI=true, where .ci/run
+// installs it and its absence fails.
+func TestGRPCIndependentClient(t *testing.T) {
+	const python = "/usr/bin/python3" // Debian's, where python3-grpcio installs
+	if err := exec.Command(python, "-c", "import grpc").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s cannot import grpc (%v): install Debian's python3-grpcio (.ci/run does)", python, err)
+		}
+		t.Skipf("%s cannot import grpc (%v): apt-get install python3-grpcio", python, err)
+	}
+	tn := startNode(t, rowSumRepo(t), withGRPC)
+	out, err := exec.Command(python, "testdata/grpc_client.py", tn.n.GRPCAddr()).CombinedOutput()
+	t.Logf("grpc_client.py:\n%s", out)
+	if err != nil {
+		t.Fatalf("the independent client failed: %v", err)
+	}
+	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": "InvalidArgument", "reason": "bad_input"}, 2)
 }
