@@ -16,9 +16,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/kservegrpc"
@@ -221,7 +221,9 @@ func TestGRPCBadInput(t *testing.T) {
 	ctx := grpcCtx(t)
 	raw := func(m *kservepb.ModelInferRequest) *kservepb.ModelInferRequest { return m }
 	ok := func() *kservepb.ModelInferRequest { return kservegrpc.EncodeInferRequest("row_sum", "", rowSumInfer()) }
-	fp32 := func(v ...float32) *kservepb.InferTensorContents { return &kservepb.InferTensorContents{Fp32Contents: v} }
+	fp32 := func(v ...float32) *kservepb.InferTensorContents {
+		return &kservepb.InferTensorContents{Fp32Contents: v}
+	}
 	u64 := func(n uint64) *kservepb.InferParameter {
 		return &kservepb.InferParameter{ParameterChoice: &kservepb.InferParameter_Uint64Param{Uint64Param: n}}
 	}
