@@ -58,7 +58,9 @@ func TestTypedContents(t *testing.T) {
 // TestDecodeErrors: bad messages are bad input (INVALID_ARGUMENT) with a
 // message naming the field.
 func TestDecodeErrors(t *testing.T) {
-	fp := func(v ...float32) *kservepb.InferTensorContents { return &kservepb.InferTensorContents{Fp32Contents: v} }
+	fp := func(v ...float32) *kservepb.InferTensorContents {
+		return &kservepb.InferTensorContents{Fp32Contents: v}
+	}
 	tests := []struct {
 		name string
 		m    *kservepb.ModelInferRequest
