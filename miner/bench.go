@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -50,8 +52,8 @@ func (l *protocolList) Set(v string) error {
 	var out protocolList
 	for _, f := range strings.Split(v, ",") {
 		p := strings.TrimSpace(f)
-		if p != loadgen.ProtocolJSON && p != loadgen.ProtocolBinary {
-			return fmt.Errorf("%q: want json, binary or json,binary", p)
+		if p != loadgen.ProtocolJSON && p != loadgen.ProtocolBinary && p != loadgen.ProtocolGRPC {
+			return fmt.Errorf("%q: want json, binary, grpc or a list such as binary,grpc", p)
 		}
 		out = append(out, p)
 	}
@@ -91,7 +93,8 @@ func parseBench(args []string) (*loadgen.Options, bool, *flag.FlagSet, error) {
 	fs.StringVar(&o.Model, "model", "", "served model `NAME` to measure")
 	fs.StringVar(&o.Version, "version", "", "model `VERSION` (default: the server's choice)")
 	fs.Var(&conc, "concurrency", "comma-separated `LIST` of concurrency levels (requests kept outstanding)")
-	fs.Var(&protocols, "protocol", "`LIST` of request bodies: json, binary (the binary tensor extension) or json,binary")
+	fs.Var(&protocols, "protocol", "`LIST` of protocols: json, binary (the binary tensor extension), grpc (KServe gRPC ModelInfer), e.g. binary,grpc")
+	fs.StringVar(&o.GRPCAddr, "grpc-addr", "", "`HOST:PORT` of the gRPC port for --protocol grpc (default: --url's host, port 8001)")
 	fs.DurationVar(&o.Measure.Window, "window", 2*time.Second, "`DURATION` of one measurement window")
 	fs.Var(&stability, "stability", "`PERCENT` by which the last 3 windows may differ in infer/s and latency")
 	fs.IntVar(&o.Measure.MaxTrials, "max-trials", 10, "give up on stability after `N` windows per measurement")
@@ -133,6 +136,13 @@ func parseBench(args []string) (*loadgen.Options, bool, *flag.FlagSet, error) {
 	}
 	o.Concurrency = conc
 	o.Protocols = protocols
+	if o.GRPCAddr == "" {
+		u, err := url.Parse(o.URL)
+		if err != nil || u.Hostname() == "" {
+			return nil, false, fs, fmt.Errorf("--url %q: not a URL such as http://127.0.0.1:8000", o.URL)
+		}
+		o.GRPCAddr = net.JoinHostPort(u.Hostname(), "8001")
+	}
 	o.Measure.Stability = float64(stability)
 	o.Shapes = shapes
 	if doRaw {

@@ -15,9 +15,9 @@ import (
 // TestBenchCommand runs `miner bench --raw` against a real miner serving the
 // PaddleOCR classifier and checks its JSON report.
 func TestBenchCommand(t *testing.T) {
-	tn := startNode(t, standardRepo(t), nil)
+	tn := startNode(t, standardRepo(t), withGRPC)
 	var stdout, stderr bytes.Buffer
-	args := []string{"--url", tn.url, "--model", "ppocr_cls", "--protocol", "json,binary",
+	args := []string{"--url", tn.url, "--grpc-addr", tn.n.GRPCAddr(), "--model", "ppocr_cls", "--protocol", "json,binary,grpc",
 		"--raw", "--model-file", modeltest.PaddleOCRClsPath(t), "--raw-batch", "1,4",
 		"--concurrency", "1,2", "--window", "200ms", "--max-trials", "3", "--json"}
 	if code := bench(context.Background(), args, &stdout, &stderr); code != 0 {
@@ -46,7 +46,7 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("%s/%d: %d windows, want 1..3 (--max-trials 3)", row.Protocol, row.Concurrency, row.Windows)
 		}
 	}
-	if want := "json/1 json/2 binary/1 binary/2"; strings.Join(got, " ") != want {
+	if want := "json/1 json/2 binary/1 binary/2 grpc/1 grpc/2"; strings.Join(got, " ") != want {
 		t.Errorf("rows %v, want %s", got, want)
 	}
 	// Progress goes to stderr, one line per window when it is not a terminal.
@@ -60,13 +60,15 @@ func TestBenchCommand(t *testing.T) {
 // TestBenchCommandFailures checks that failed requests are reported and
 // make the exit code 1: the model takes at most 16 items per request.
 func TestBenchCommandFailures(t *testing.T) {
-	tn := startNode(t, standardRepo(t), nil)
+	tn := startNode(t, standardRepo(t), withGRPC)
 	var stdout, stderr bytes.Buffer
-	args := []string{"--url", tn.url, "--model", "ppocr_cls", "--batch", "17", "--concurrency", "1", "--window", "500ms", "--max-trials", "3"}
+	args := []string{"--url", tn.url, "--grpc-addr", tn.n.GRPCAddr(), "--protocol", "binary,grpc", "--model", "ppocr_cls", "--batch", "17",
+		"--concurrency", "1", "--window", "500ms", "--max-trials", "3"}
 	if code := bench(context.Background(), args, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "requests failed") || !strings.Contains(stdout.String(), "errors at binary concurrency 1: 400 x") {
+	if !strings.Contains(stderr.String(), "requests failed") || !strings.Contains(stdout.String(), "errors at binary concurrency 1: 400 x") ||
+		!strings.Contains(stdout.String(), "errors at grpc concurrency 1: InvalidArgument x") {
 		t.Errorf("want the failures in the table and on stderr\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
@@ -82,7 +84,8 @@ func TestBenchFlags(t *testing.T) {
 		{"raw without a file", []string{"--raw"}, 2, "--raw needs --model-file"},
 		{"raw flags without --raw", []string{"--model", "m", "--raw-batch", "2"}, 2, "only apply with --raw"},
 		{"bad concurrency", []string{"--model", "m", "--concurrency", "1,0"}, 2, `invalid value "1,0" for flag -concurrency: "0" is not a positive integer`},
-		{"bad protocol", []string{"--model", "m", "--protocol", "grpc"}, 2, `invalid value "grpc" for flag -protocol`},
+		{"bad protocol", []string{"--model", "m", "--protocol", "http2"}, 2, `invalid value "http2" for flag -protocol`},
+		{"bad url for the grpc address", []string{"--model", "m", "--url", "::"}, 2, `--url "::": not a URL`},
 		{"bad shape", []string{"--model", "m", "--shape", "x"}, 2, `invalid value "x" for flag -shape`},
 		{"bad stability", []string{"--model", "m", "--stability", "-5%"}, 2, `invalid value "-5%" for flag -stability`},
 		{"bad window", []string{"--model", "m", "--window", "0s"}, 2, "--window 0s: must be positive"},

@@ -189,12 +189,24 @@ func worker(ctx context.Context, client *http.Client, u string, body []byte, hea
 	}
 }
 
-// level measures one protocol at one concurrency: conc closed-loop workers
-// on their own keep-alive connections, windows of m.Window until the last
-// StabilityWindows are stable or m.MaxTrials windows ran. A window that
-// only saw failures ends the level early. report is called after each
-// window.
-func (t *target) level(ctx context.Context, body []byte, headerLen, conc, items int, m Measure, report func(n int, w *window)) ([]window, error) {
+// load is what a level's workers send: work runs one closed-loop worker
+// until ctx ends, close releases the load's connections.
+type load interface {
+	work(ctx context.Context, rec *recorder)
+	close()
+}
+
+// httpLoad posts one encoded body, each worker on its own keep-alive
+// connection.
+type httpLoad struct {
+	transport *http.Transport
+	client    *http.Client
+	u         string
+	body      []byte
+	headerLen int
+}
+
+func (t *target) httpLoad(body []byte, headerLen, conc int) *httpLoad {
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: conc,
@@ -202,17 +214,28 @@ func (t *target) level(ctx context.Context, body []byte, headerLen, conc, items 
 		DisableCompression:  true,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport}
-	u := t.path("/infer")
+	return &httpLoad{transport: transport, client: &http.Client{Transport: transport}, u: t.path("/infer"), body: body, headerLen: headerLen}
+}
 
+func (l *httpLoad) work(ctx context.Context, rec *recorder) {
+	worker(ctx, l.client, l.u, l.body, l.headerLen, rec)
+}
+
+func (l *httpLoad) close() { l.transport.CloseIdleConnections() }
+
+// level measures one protocol at one concurrency: conc closed-loop workers
+// of ld, windows of m.Window until the last StabilityWindows are stable or
+// m.MaxTrials windows ran. A window that only saw failures ends the level
+// early. report is called after each window.
+func (t *target) level(ctx context.Context, ld load, conc, items int, m Measure, report func(n int, w *window)) ([]window, error) {
+	defer ld.close()
 	inf0, exec0, statsErr := t.stats(ctx)
 	rec := newRecorder(items)
 	loadCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
 	for range conc {
-		wg.Go(func() { worker(loadCtx, client, u, body, headerLen, rec) })
+		wg.Go(func() { ld.work(loadCtx, rec) })
 	}
 	var ws []window
 	timer := time.NewTimer(m.Window)

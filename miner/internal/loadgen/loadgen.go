@@ -32,9 +32,12 @@ var errNoModel = errors.New("nothing to measure: give a served model, a raw mode
 
 // The request body encodings: JSON tensors, or the binary tensor extension
 // (inputs and outputs as raw bytes after a JSON header).
+// ProtocolGRPC sends the same inputs as KServe gRPC ModelInfer calls, in
+// raw_input_contents, to Options.GRPCAddr.
 const (
 	ProtocolJSON   = "json"
 	ProtocolBinary = "binary"
+	ProtocolGRPC   = "grpc"
 )
 
 // Options configure a Run. Model, Raw or both must be set.
@@ -44,9 +47,12 @@ type Options struct {
 	// Model and Version name the served model; an empty Model skips the
 	// served measurement, an empty Version uses the server's choice.
 	Model, Version string
-	// Protocols lists the body encodings to measure: ProtocolJSON,
-	// ProtocolBinary or both.
+	// Protocols lists the encodings to measure: ProtocolJSON,
+	// ProtocolBinary, ProtocolGRPC, in any combination.
 	Protocols []string
+	// GRPCAddr is the host:port of the server's gRPC port, for
+	// ProtocolGRPC.
+	GRPCAddr string
 	// Concurrency lists the numbers of outstanding requests to sweep.
 	Concurrency []int
 	// Batch is the number of items per request (the batch axis).
@@ -133,11 +139,14 @@ func (o *Options) validate() error {
 			return fmt.Errorf("concurrency %v: want one or more levels of at least 1", o.Concurrency)
 		}
 		if len(o.Protocols) == 0 {
-			return errors.New("no protocol: want json or binary")
+			return errors.New("no protocol: want json, binary or grpc")
 		}
 		for _, p := range o.Protocols {
-			if p != ProtocolJSON && p != ProtocolBinary {
-				return fmt.Errorf("protocol %q: want json or binary", p)
+			if p != ProtocolJSON && p != ProtocolBinary && p != ProtocolGRPC {
+				return fmt.Errorf("protocol %q: want json, binary or grpc", p)
+			}
+			if p == ProtocolGRPC && o.GRPCAddr == "" {
+				return errors.New("protocol grpc needs the gRPC address (host:port)")
 			}
 		}
 	}
@@ -189,7 +198,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	for _, p := range o.Protocols {
 		for _, c := range o.Concurrency {
-			ws, err := s.target.level(ctx, s.bodies[p], s.headerLens[p], c, s.items, m, func(n int, w *window) {
+			var ld load = s.target.httpLoad(s.bodies[p], s.headerLens[p], c)
+			if p == ProtocolGRPC {
+				ld = &grpcLoad{addr: o.GRPCAddr, msg: s.bodies[p]}
+			}
+			ws, err := s.target.level(ctx, ld, c, s.items, m, func(n int, w *window) {
 				errs, _, _ := countErrors([]window{*w})
 				o.Progress.Update("%s c=%d  window %d/%d  %.1f infer/s  p99 %.2f ms  errors %d", p, c, n, m.MaxTrials,
 					w.itemsPerSec(), ms(percentileOf(slices.Sorted(slices.Values(w.lat)), 99)), errs)
@@ -235,6 +248,12 @@ func prepare(ctx context.Context, o *Options) (*served, error) {
 	s := &served{target: t, specs: specs, items: ItemsPerRequest(specs, o.Batch), bodies: map[string][]byte{}, headerLens: map[string]int{}}
 	for _, p := range o.Protocols {
 		req := &api.InferRequest{Inputs: inputs, BinaryOutput: p == ProtocolBinary}
+		if p == ProtocolGRPC {
+			if s.bodies[p], err = grpcRequest(o.Model, o.Version, req); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		s.bodies[p], s.headerLens[p] = api.AppendInferRequest(nil, req, p == ProtocolBinary)
 	}
 	return s, nil

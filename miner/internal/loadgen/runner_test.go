@@ -240,7 +240,8 @@ func TestRunSetupErrors(t *testing.T) {
 		{"unknown shape name", func(o *Options) { o.Shapes = Shapes{"x": {4}, "y": {1}} }, `--shape y: the model has no input "y"`},
 		{"server down", func(o *Options) { o.URL = "http://127.0.0.1:1" }, "connection refused"},
 		{"nothing to do", func(o *Options) { o.Model = "" }, "nothing to measure"},
-		{"bad protocol", func(o *Options) { o.Protocols = []string{"grpc"} }, `protocol "grpc": want json or binary`},
+		{"bad protocol", func(o *Options) { o.Protocols = []string{"http2"} }, `protocol "http2": want json, binary or grpc`},
+		{"grpc without an address", func(o *Options) { o.Protocols = []string{"grpc"} }, "protocol grpc needs the gRPC address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
