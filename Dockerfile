@@ -131,7 +131,7 @@ ENV TAOMINER_ONNXRUNTIME_LIB=/opt/onnxruntime/lib/libonnxruntime.so.1 \
     TAOMINER_AXON_PORT=8091
 USER 10001:10001
 WORKDIR /var/lib/taominer
-EXPOSE 8000 8091
+EXPOSE 8000 8001 8091
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["/usr/local/bin/miner", "healthcheck", "--quiet"]
 ARG VERSION
@@ -160,7 +160,7 @@ ENV TAOMINER_ONNXRUNTIME_LIB=/opt/onnxruntime/lib/libonnxruntime.so.1 \
     TAOMINER_AXON_PORT=8091
 USER 10001:10001
 WORKDIR /var/lib/taominer
-EXPOSE 8000 8091
+EXPOSE 8000 8001 8091
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
   CMD ["/usr/local/bin/miner", "healthcheck", "--quiet"]
 ARG VERSION

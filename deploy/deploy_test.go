@@ -208,8 +208,8 @@ func TestCompose(t *testing.T) {
 	for _, pc := range p.Services["miner"].Ports {
 		ports[pc.Target] = true
 	}
-	if !ports[8000] || !ports[8091] {
-		t.Errorf("miner publishes container ports %v, want 8000 and 8091", ports)
+	if !ports[8000] || !ports[8001] || !ports[8091] {
+		t.Errorf("miner publishes container ports %v, want 8000, 8001 (gRPC) and 8091", ports)
 	}
 }
 
@@ -470,8 +470,8 @@ func TestKubernetes(t *testing.T) {
 	for _, p := range frontSvc.Spec.Ports {
 		ports = append(ports, p.Port)
 	}
-	if !slices.Equal(ports, []int32{8000, 8091}) {
-		t.Errorf("Service taominer-front ports %v, want [8000 8091]", ports)
+	if !slices.Equal(ports, []int32{8000, 8001, 8091}) {
+		t.Errorf("Service taominer-front ports %v, want [8000 8001 8091]", ports)
 	}
 	checkConfigMap(t, configMaps["taominer-config"])
 }
@@ -1112,8 +1112,8 @@ func TestDockerfileBuildsWithMakefileFlags(t *testing.T) {
 		if len(user) == 0 || strings.HasPrefix(user[len(user)-1], "0") || strings.HasPrefix(user[len(user)-1], "root") {
 			t.Errorf("target %s runs as %v, want a non-root user", target, user)
 		}
-		if !slices.Equal(expose, []string{"8000", "8091"}) {
-			t.Errorf("target %s exposes %v, want 8000 8091", target, expose)
+		if !slices.Equal(expose, []string{"8000", "8001", "8091"}) {
+			t.Errorf("target %s exposes %v, want 8000 8001 8091", target, expose)
 		}
 		if len(health) != 1 || !asksReadiness(health[0]) || strings.Contains(health[0], "--url") {
 			t.Errorf("target %s HEALTHCHECK %q, want one `miner healthcheck` without --url (it follows TAOMINER_HTTP_ADDR)", target, health)

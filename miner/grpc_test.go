@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -424,4 +425,36 @@ func TestGRPCIndependentClient(t *testing.T) {
 		t.Fatalf("the independent client failed: %v", err)
 	}
 	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": "InvalidArgument", "reason": "bad_input"}, 2)
+}
+
+// TestHealthcheckGRPC: `miner healthcheck --grpc` asks the gRPC port's
+// ServerReady, at --grpc-addr or at the configured grpc_addr.
+func TestHealthcheckGRPC(t *testing.T) {
+	tn := startNode(t, rowSumRepo(t), withGRPC)
+	_, port, _ := net.SplitHostPort(tn.n.GRPCAddr())
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"flag", []string{"--grpc-addr", tn.n.GRPCAddr()}, nil, 0, "grpc " + tn.n.GRPCAddr() + ": ready", ""},
+		{"env wildcard host", []string{"--grpc"}, map[string]string{"TAOMINER_GRPC_ADDR": ":" + port}, 0, "grpc 127.0.0.1:" + port + ": ready", ""},
+		{"nothing there", []string{"--grpc-addr", "127.0.0.1:1", "--timeout", "300ms"}, nil, 1, "", "ServerReady on 127.0.0.1:1"},
+		{"gRPC off", []string{"--grpc"}, map[string]string{"TAOMINER_GRPC_ADDR": ""}, 2, "", "serves no gRPC"},
+		{"both ports", []string{"--grpc", "--url", "http://x"}, nil, 2, "", "give one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			var out, errOut bytes.Buffer
+			code := healthcheck(context.Background(), tt.args, getenv, &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("miner healthcheck %v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, out.String(), errOut.String(),
+					tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/taominer/taominer/api/kservegrpc"
+
 	"github.com/taominer/taominer/miner/internal/config"
 )
 
@@ -27,9 +29,12 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) (string
 	url := fs.String("url", "", "URL to GET; 200 means healthy (default: /v2/health/ready on the address `miner serve` listens on: TAOMINER_HTTP_ADDR, http_addr in TAOMINER_CONFIG, or :8000)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	quiet := fs.Bool("quiet", false, "print nothing on success")
+	grpcAddr := fs.String("grpc-addr", "", "ask the gRPC port at `HOST:PORT` ServerReady instead of GET URL")
+	useGRPC := fs.Bool("grpc", false, "ask the gRPC port ServerReady (at --grpc-addr, default the address `miner serve` serves gRPC on: TAOMINER_GRPC_ADDR, grpc_addr in TAOMINER_CONFIG, or :8001)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: miner healthcheck [--url URL] [--timeout DURATION] [--quiet]\n\n"+
-			"Exits 0 when GET URL answers 200, 1 otherwise, 2 on a bad command line or configuration.\n\n")
+		fmt.Fprint(stderr, "Usage: miner healthcheck [--url URL | --grpc [--grpc-addr HOST:PORT]] [--timeout DURATION] [--quiet]\n\n"+
+			"Exits 0 when GET URL answers 200 (with --grpc: when gRPC ServerReady answers ready), 1 otherwise,\n"+
+			"2 on a bad command line or configuration.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseOrExit(fs, args); !ok {
@@ -42,6 +47,13 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) (string
 	if *timeout <= 0 {
 		fmt.Fprintln(stderr, "miner healthcheck: --timeout must be positive")
 		return 2
+	}
+	if *useGRPC || *grpcAddr != "" {
+		if *url != "" {
+			fmt.Fprintln(stderr, "miner healthcheck: --url and --grpc ask different ports: give one")
+			return 2
+		}
+		return grpcHealthcheck(ctx, *grpcAddr, *timeout, *quiet, getenv, stdout, stderr)
 	}
 	if *url == "" {
 		cfg, err := config.LoadServe(nil, getenv)
@@ -78,15 +90,55 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) (string
 	return 0
 }
 
+// grpcHealthcheck asks the gRPC port at addr (default: the configured
+// grpc_addr, a wildcard host asked on loopback) ServerReady once.
+func grpcHealthcheck(ctx context.Context, addr string, timeout time.Duration, quiet bool, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if addr == "" {
+		cfg, err := config.LoadServe(nil, getenv)
+		if err != nil {
+			fmt.Fprintln(stderr, "miner healthcheck:", err)
+			return 2
+		}
+		if cfg.GRPCAddr == "" {
+			fmt.Fprintln(stderr, "miner healthcheck: --grpc: the configuration serves no gRPC (grpc_addr is empty)")
+			return 2
+		}
+		if addr, err = loopbackAddr(cfg.GRPCAddr); err != nil {
+			fmt.Fprintf(stderr, "miner healthcheck: grpc_addr %q: %v\n", cfg.GRPCAddr, err)
+			return 2
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := kservegrpc.CheckReady(ctx, addr); err != nil {
+		fmt.Fprintln(stderr, "miner healthcheck:", err)
+		return 1
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "grpc %s: ready\n", addr)
+	}
+	return 0
+}
+
 // readyURL is the readiness URL of a server listening on addr (host:port):
 // a wildcard or empty host is asked on the loopback address.
 func readyURL(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
+	hp, err := loopbackAddr(addr)
 	if err != nil {
 		return "", fmt.Errorf("http_addr %q: %w", addr, err)
+	}
+	return "http://" + hp + "/v2/health/ready", nil
+}
+
+// loopbackAddr is the address to ask a server listening on addr at: a
+// wildcard or empty host becomes the loopback address.
+func loopbackAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/v2/health/ready", nil
+	return net.JoinHostPort(host, port), nil
 }

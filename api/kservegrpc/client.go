@@ -1,7 +1,12 @@
 package kservegrpc
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/kservepb"
@@ -73,4 +78,22 @@ func DecodeInferResponse(m *kservepb.ModelInferResponse) (*api.InferResponse, er
 		r.Outputs = append(r.Outputs, api.ResponseOutput{Tensor: t, Binary: true, Parameters: p})
 	}
 	return r, nil
+}
+
+// CheckReady asks the gRPC port at addr (host:port) ServerReady once: nil
+// when it answers ready, else what it answered or why it did not.
+func CheckReady(ctx context.Context, addr string) error {
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	r, err := kservepb.NewGRPCInferenceServiceClient(cc).ServerReady(ctx, &kservepb.ServerReadyRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		return fmt.Errorf("ServerReady on %s: %w", addr, err)
+	}
+	if !r.GetReady() {
+		return fmt.Errorf("ServerReady on %s: not ready", addr)
+	}
+	return nil
 }
