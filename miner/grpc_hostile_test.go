@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
 
 	"github.com/taominer/taominer/api/kservegrpc"
@@ -79,9 +76,9 @@ func TestGRPCStalledMessage(t *testing.T) {
 	})
 	// A raw HTTP/2 client: the message header declares 1000 bytes, then 10
 	// arrive and nothing more.
-	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protocols}
 	defer tr.CloseIdleConnections()
 	pr, pw := io.Pipe()
 	defer pw.Close()

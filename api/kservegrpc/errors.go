@@ -30,12 +30,13 @@ func Code(k api.Kind) codes.Code {
 	return codes.Internal
 }
 
-// toStatus turns a front or catalog error into a status error; its reason
-// (the kind's name) is what the error counter records.
-func toStatus(err error) (error, string) {
+// toStatus turns a front or catalog error into a status error, with its
+// reason (the kind's name) for the error counter; a status error passes
+// through, with no reason.
+func toStatus(err error) (reason string, st error) {
 	if _, ok := status.FromError(err); ok && !errors.As(err, new(*api.Error)) {
-		return err, ""
+		return "", err
 	}
 	k := api.KindOf(err)
-	return status.Error(Code(k), err.Error()), k.String()
+	return k.String(), status.Error(Code(k), err.Error())
 }

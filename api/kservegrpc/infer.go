@@ -89,7 +89,7 @@ func (h *handler) streamOne(ctx context.Context, o *Options, m *kservepb.ModelIn
 	}
 	resp, err := infer(ctx, o, m)
 	if err != nil {
-		st, reason := toStatus(err)
+		reason, st := toStatus(err)
 		if status.Code(st) == codes.Canceled {
 			return nil, st // the stream ends, counted once as the call's answer
 		}

@@ -85,7 +85,7 @@ func fail(ctx context.Context, err error) error {
 		// gRPC cancels a call whose deadline passes: it expired.
 		err = api.Fail(api.KindExpired, "the call's gRPC deadline passed before its answer")
 	}
-	st, reason := toStatus(err)
+	reason, st := toStatus(err)
 	if reason != "" {
 		callOf(ctx).setReason(reason)
 	}
