@@ -77,6 +77,8 @@ func TestGRPCAnswersLikeHTTP(t *testing.T) {
 	if r, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health Check = %v, %v", r, err)
 	}
+	_, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+	wantCode(t, err, codes.NotFound, `unknown service "nope"`)
 	md, err := c.ServerMetadata(ctx, &kservepb.ServerMetadataRequest{})
 	if err != nil || md.Name != "taominer" || !strings.Contains(strings.Join(md.Extensions, ","), "statistics") {
 		t.Errorf("ServerMetadata = %v, %v", md, err)
@@ -338,7 +340,23 @@ func TestGRPCDeadlines(t *testing.T) {
 	if took := time.Since(start); took > 250*time.Millisecond {
 		t.Logf("answered after %v", took) // informative only: no timed assertions
 	}
-	waitCount(t, tn, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": "DeadlineExceeded", "reason": "expired"}, 2)
+	// The parameter's deadline is the server's own: expired. The gRPC
+	// deadline is the client's: it cancels the call when it passes, which
+	// the server may see as expired or, a moment before its own copy of the
+	// deadline passes, as cancelled.
+	l := map[string]string{"method": "ModelInfer", "code": "DeadlineExceeded", "reason": "expired"}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mfs := scrape(t, tn)
+		expired := sample(mfs, "taominer_grpc_errors_total", l).GetCounter().GetValue()
+		cancelled := sample(mfs, "taominer_grpc_errors_total", map[string]string{"method": "ModelInfer", "code": "Canceled", "reason": "cancelled"})
+		if n := expired + cancelled.GetCounter().GetValue(); n == 2 && expired >= 1 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("expired %v + cancelled = %v, want 2 with at least 1 expired", expired, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // checkGRPCStarting checks the gRPC port of a node still loading its

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/stats"
@@ -87,9 +86,9 @@ type ServerOptions struct {
 // ServerLive true, ServerReady false, health NOT_SERVING, every other call
 // UNAVAILABLE "starting: <phase>".
 type Server struct {
-	grpc    *grpc.Server
-	health  *health.Server
-	svc     atomic.Pointer[Options]
+	grpc     *grpc.Server
+	svc      atomic.Pointer[Options]
+	stopping atomic.Bool
 	opt     ServerOptions
 	answers *prometheus.CounterVec
 }
@@ -117,7 +116,7 @@ func NewServer(opt ServerOptions) (*Server, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opt: opt, health: health.NewServer(),
+	s := &Server{opt: opt,
 		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taominer_grpc_errors_total",
 			Help: "Non-OK answers of the gRPC port (one per call, and one per failed request of a stream), by method, " +
 				"status code and reason (the failure's kind, or what the gRPC library refused)."},
@@ -142,10 +141,8 @@ func NewServer(opt ServerOptions) (*Server, error) {
 		grpc.StreamInterceptor(s.stream),
 		grpc.UnknownServiceHandler(s.unknown),
 	)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	s.health.SetServingStatus(kservepb.GRPCInferenceService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	kservepb.RegisterGRPCInferenceServiceServer(s.grpc, &handler{s: s})
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(s.grpc, healthServer{s: s})
 	return s, nil
 }
 
@@ -155,8 +152,6 @@ func (s *Server) Ready(opt Options) {
 		opt.Logger = s.opt.Logger
 	}
 	s.svc.Store(&opt)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(kservepb.GRPCInferenceService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 }
 
 // Serve serves ln until Stop or Shutdown.
@@ -171,7 +166,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops taking calls and lets those in flight finish until ctx
 // ends, then closes every connection.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.health.Shutdown()
+	s.stopping.Store(true)
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
 	select {
@@ -182,6 +177,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// healthServer is grpc.health.v1.Health: Check answers SERVING while the
+// server is ready (the catalog's readiness, as GET /v2/health/ready) and
+// not shutting down, for the whole server ("") and for
+// inference.GRPCInferenceService. Watch is not served.
+type healthServer struct {
+	healthpb.UnimplementedHealthServer
+	s *Server
+}
+
+func (h healthServer) Check(_ context.Context, r *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	if svc := r.GetService(); svc != "" && svc != kservepb.GRPCInferenceService_ServiceDesc.ServiceName {
+		return nil, status.Errorf(codes.NotFound, "unknown service %q: ask \"\" or %q", svc, kservepb.GRPCInferenceService_ServiceDesc.ServiceName)
+	}
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if o := h.s.svc.Load(); o != nil && !h.s.stopping.Load() && o.Catalog.Ready() {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	return &healthpb.HealthCheckResponse{Status: st}, nil
 }
 
 // Stop closes every connection at once.

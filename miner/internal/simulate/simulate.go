@@ -406,6 +406,7 @@ func (s *simulation) startMiner(ctx context.Context, wg *sync.WaitGroup, root, l
 
 	cfg := config.DefaultServe()
 	cfg.HTTPAddr, cfg.ModelsDir, cfg.LogLevel, cfg.ONNXRuntimeLib = "127.0.0.1:0", repo, "error", lib
+	cfg.GRPCAddr = "" // the simulated miners answer on their axons only
 	cfg.WalletPath, cfg.Wallet, cfg.AxonPort = wallets, "miner", 0
 	cfg.AllowHotkeys = slices.Clone(s.hotkeys)
 	axonAddr, run, err := start(ctx, cfg, stderr)
