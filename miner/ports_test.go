@@ -161,6 +161,7 @@ func TestAnswersWhileLoading(t *testing.T) {
 
 	gc, cc := dialGRPC(t, n)
 	checkGRPCStarting(t, gc, cc)
+	waitCount(t, tn, "taominer_refusals_total", map[string]string{"port": "grpc", "protocol": "kserve_grpc", "reason": "starting"}, 2)
 
 	close(o.gate)
 	if err := <-built; err != nil {

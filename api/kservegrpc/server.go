@@ -42,6 +42,7 @@ const (
 	reasonBudget       = "body_budget"
 	reasonTimeout      = "body_timeout"
 	reasonClientClosed = "client_closed"
+	reasonStarting     = "starting"
 )
 
 // Defaults of ServerOptions.
@@ -89,8 +90,8 @@ type Server struct {
 	grpc     *grpc.Server
 	svc      atomic.Pointer[Options]
 	stopping atomic.Bool
-	opt     ServerOptions
-	answers *prometheus.CounterVec
+	opt      ServerOptions
+	answers  *prometheus.CounterVec
 }
 
 // NewServer returns the port's server, starting.
@@ -217,6 +218,14 @@ type callKey struct{}
 func callOf(ctx context.Context) *call {
 	c, _ := ctx.Value(callKey{}).(*call)
 	return c
+}
+
+// fullMethod is the call's full method name ("" without a call).
+func (c *call) fullMethod() string {
+	if c == nil {
+		return ""
+	}
+	return c.method
 }
 
 // setReason records why the call failed (the first reason wins).

@@ -75,7 +75,8 @@ func (h *handler) ready(ctx context.Context) (*Options, error) {
 	if o := h.s.svc.Load(); o != nil {
 		return o, nil
 	}
-	callOf(ctx).setReason("starting")
+	callOf(ctx).setReason(reasonStarting)
+	h.s.refused(reasonStarting, "method", method(callOf(ctx).fullMethod()))
 	return nil, status.Errorf(codes.Unavailable, "starting: %s", h.s.opt.Phase())
 }
 
