@@ -68,6 +68,7 @@ func DevKey(t *testing.T, uri string) *wallet.Keypair {
 func (f *Fixture) Config(root string) config.Serve {
 	cfg := config.DefaultServe()
 	cfg.Network, cfg.Netuid = f.N.URL(), 1
+	cfg.GRPCAddr = "" // tests that speak gRPC ask for a free port
 	cfg.WalletPath, cfg.Wallet, cfg.Hotkey = root, "w", "h"
 	cfg.ExternalIP = "203.0.113.9"
 	return cfg
