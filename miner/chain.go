@@ -15,9 +15,6 @@ import (
 	"github.com/taominer/taominer/miner/internal/config"
 )
 
-// chainDefaults are the production chain options; tests override them.
-var chainDefaults = chainnode.Defaults()
-
 // chainNode is serve's chain node (miner/internal/chainnode) as the node's wiring holds it.
 type chainNode struct{ *chainnode.Node }
 
@@ -58,7 +55,7 @@ func (n *node) attachChain(ctx context.Context, reg prometheus.Registerer, opts 
 	if err != nil {
 		return nil, err
 	}
-	cn, err := chainnode.Start(ctx, n.cfg, hot, n.log, chainDefaults)
+	cn, err := chainnode.Start(ctx, n.cfg, hot, n.log, n.chainOpts)
 	if err != nil {
 		return nil, fmt.Errorf("chain: %w", err)
 	}

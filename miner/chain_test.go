@@ -63,17 +63,18 @@ func pubWallet(t *testing.T, hot *wallet.Keypair, hotPub, coldPub [32]byte) stri
 	return root
 }
 
-// startChainNode serves row_sum with the chain options of cc, its axon on a free port published
-// as 8091.
+// startChainNode serves row_sum with the chain options of cc and testChainOptions' timings,
+// its axon on a free port published as 8091.
 func startChainNode(t *testing.T, cc config.Serve) *testNode {
 	t.Helper()
 	repo := t.TempDir()
 	copyFile(t, modeltest.Path(t, "row_sum.onnx"), filepath.Join(repo, "row_sum.onnx"))
-	return startNode(t, repo, func(cfg *config.Serve) {
+	opts := testChainOptions()
+	return startNodeWith(t, repo, func(cfg *config.Serve) {
 		cfg.Network, cfg.Netuid, cfg.WalletPath, cfg.Wallet, cfg.Hotkey, cfg.ExternalIP = cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP
 		cfg.CommitEndpoint = cc.CommitEndpoint
 		cfg.AxonPort, cfg.ExternalPort = 0, 8091
-	})
+	}, nodeOptions{chain: &opts})
 }
 
 // waitChain polls the node's GET /v1/chain (which must answer 200) until ok accepts it, failing
@@ -98,13 +99,6 @@ func waitChain(t *testing.T, tn *testNode, timeout time.Duration, ok func(api.Ch
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// useTestChainOptions makes serve's chain node use testChainOptions until the test ends.
-func useTestChainOptions(t *testing.T) {
-	saved := chainDefaults
-	chainDefaults = testChainOptions()
-	t.Cleanup(func() { chainDefaults = saved })
 }
 
 func testChainOptions() chainnode.Options {
@@ -153,7 +147,6 @@ func TestChainServe(t *testing.T) {
 	f.N.ServeSigning(nil)
 	f.N.IncludeInBlock(chaintest.Events(t, f.MD, ""))
 	f.Set(t, chaintest.InBlock, "Axons", chainfixture.Ours(), chainfixture.Net1(), bobKey[:])
-	useTestChainOptions(t)
 
 	root := pubWallet(t, bob, [32]byte{}, chainfixture.DevKey(t, "//Alice").PublicKey())
 	cc := f.Config(root)

@@ -265,7 +265,6 @@ func TestChopsticks(t *testing.T) {
 
 	// miner serve for m1: registration check, serve_axon, metagraph sync, and its endpoint
 	// published as a commitment (--commit-endpoint).
-	useTestChainOptions(t)
 	cc := config.DefaultServe()
 	cc.Network, cc.Netuid, cc.WalletPath, cc.Wallet, cc.Hotkey, cc.ExternalIP = lc.node.URL(), netuid, root, "m1", "h", "203.0.113.9"
 	cc.CommitEndpoint = "http://203.0.113.9:8000"

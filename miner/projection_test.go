@@ -168,7 +168,6 @@ func TestChainProjection(t *testing.T) {
 		}
 	}
 	serveWeights(t, f, permits, 7)
-	useTestChainOptions(t)
 
 	root := pubWallet(t, bob, [32]byte{}, chainfixture.DevKey(t, "//Alice").PublicKey())
 	cc := f.Config(root)

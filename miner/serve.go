@@ -19,6 +19,7 @@ import (
 
 	"github.com/taominer/taominer/api/server"
 	"github.com/taominer/taominer/miner/internal/batch"
+	"github.com/taominer/taominer/miner/internal/chainnode"
 	"github.com/taominer/taominer/miner/internal/config"
 	"github.com/taominer/taominer/miner/internal/engine"
 	"github.com/taominer/taominer/miner/internal/front"
@@ -41,6 +42,9 @@ type nodeOptions struct {
 	// opener, when set, opens the models instead of ONNX Runtime's opener
 	// (tests: a model that takes long to open).
 	opener engine.Opener
+	// chain, when set, replaces chainnode.Defaults() (tests: fast polls,
+	// no public-IP detection).
+	chain *chainnode.Options
 }
 
 // newLogger builds the process logger from the config.
@@ -94,6 +98,8 @@ type node struct {
 	axon    *axonNode // nil unless --wallet is set (axon.go)
 	guards  *guards   // the public ports' limits (guards.go)
 	grpc    *grpcPort // nil unless --grpc-addr is served (grpc.go)
+	// chainOpts are the chain node's timings and IP detection (chain.go).
+	chainOpts chainnode.Options
 }
 
 // newNode loads the runtime, binds the ports, then loads the models and
@@ -121,6 +127,10 @@ func newNodeWith(ctx context.Context, cfg config.Serve, log *slog.Logger, nopt n
 	n, err := bindNode(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	n.chainOpts = chainnode.Defaults()
+	if nopt.chain != nil {
+		n.chainOpts = *nopt.chain
 	}
 	if err := n.build(ctx, nopt); err != nil {
 		n.close()
