@@ -93,8 +93,10 @@ func (n *node) startAxon(opts server.Options, reg prometheus.Registerer, mg axon
 	if err != nil {
 		return err
 	}
+	signed := opts // the KServe routes behind Epistula: the signer's stake is the priority
+	signed.Priority = receiver.StakePriority
 	rc, err := receiver.New(receiver.Options{Hotkey: hotkey, Verifier: wallet.SS58Verifier{}, Policy: ax,
-		Routes: receiver.Routes{KServe: server.InferHandler(opts), Mapped: maps}, Window: cfg.EpistulaWindow,
+		Routes: receiver.Routes{KServe: server.InferHandler(signed), Mapped: maps}, Window: cfg.EpistulaWindow,
 		ReplayStoreSize: cfg.EpistulaReplayStore, MaxBodyBytes: cfg.MaxBodyBytes, Refusals: n.guards.met,
 		Logger: log.With("protocol", receiver.Protocol)})
 	if err != nil {

@@ -91,6 +91,9 @@ func (h *handlers) run(c *gin.Context, model, version string, body *bytes.Buffer
 	if err != nil {
 		return nil, err
 	}
+	if h.opt.Priority != nil {
+		req.Priority = h.opt.Priority(ctx)
+	}
 	return h.opt.Inferer.Infer(ctx, model, version, req)
 }
 

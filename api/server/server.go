@@ -66,8 +66,13 @@ type Options struct {
 	Chain ChainSource
 	// Axon serves GET /v1/axon (the axon's recent validator calls), online or offline; nil answers
 	// 404 (no axon).
-	Axon   AxonSource
-	Logger *slog.Logger
+	Axon AxonSource
+	// Priority, when set, gives an infer request its batcher priority from
+	// the request's context (InferHandler behind the Epistula receiver: the
+	// verified signer's stake); 0 leaves it to parameters.priority and the
+	// model's config.
+	Priority func(context.Context) float64
+	Logger   *slog.Logger
 }
 
 // Extensions are the protocol extensions this server implements, as GET /v2

@@ -170,6 +170,17 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 	return c, ok
 }
 
+// StakePriority is the batcher priority of an admitted request's signer,
+// as the axon gives its callers (axon.StakePriority of the signer's stake);
+// 0 outside an admitted request.
+func StakePriority(ctx context.Context) float64 {
+	c, ok := CallerFrom(ctx)
+	if !ok {
+		return 0
+	}
+	return axon.StakePriority(c.Entry.Stake)
+}
+
 // Is reports whether r is an Epistula request: it carries
 // Epistula-Version.
 func Is(r *http.Request) bool { return len(r.Header.Values(epistula.HeaderVersion)) > 0 }

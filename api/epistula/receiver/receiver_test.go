@@ -2,6 +2,7 @@ package receiver_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -69,8 +70,9 @@ type env struct {
 
 // routed is what a route saw of an admitted request.
 type routed struct {
-	body   []byte
-	caller receiver.Caller
+	body     []byte
+	caller   receiver.Caller
+	priority float64 // receiver.StakePriority of the request's context
 }
 
 type setup struct {
@@ -125,7 +127,7 @@ func newEnv(t testing.TB, tweak func(*setup)) *env {
 		body, _ := io.ReadAll(r.Body)
 		c, _ := receiver.CallerFrom(r.Context())
 		e.routed.Add(1)
-		e.last.Store(&routed{body: body, caller: c})
+		e.last.Store(&routed{body: body, caller: c, priority: receiver.StakePriority(r.Context())})
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	})
@@ -536,5 +538,35 @@ func TestSplit(t *testing.T) {
 	h.Set("Epistula-Secret-Signature-1", "")
 	if a := e.send("POST", "/v1/chat/completions", h, []byte(`{}`)); a.status != 200 {
 		t.Errorf("with junk secret signatures: %d %s", a.status, a.body)
+	}
+}
+
+// TestStakePriority: a route behind the receiver gets the signer's stake
+// priority (as the axon gives its callers); an allowed signer the metagraph
+// does not know gets the priority of no stake.
+func TestStakePriority(t *testing.T) {
+	bob, alice, charlie := key(t, "//Bob").SS58(), key(t, "//Alice").SS58(), key(t, "//Charlie").SS58()
+	e := newEnv(t, func(s *setup) {
+		s.axon.Allow = []string{charlie}
+		s.metagraph = &metagraph{loaded: true, callers: map[string]axon.Caller{alice: {UID: 1, Stake: 5000e9, ValidatorPermit: true}}}
+	})
+	e.nowMs.Store(1731000005123)
+	body := []byte(`{"inputs":[]}`)
+	for _, tc := range []struct {
+		uri  string
+		want float64
+	}{
+		{"//Alice", axon.StakePriority(5000e9)},
+		{"//Charlie", axon.StakePriority(0)},
+	} {
+		if a := e.send("POST", "/v2/models/m/infer", e.signed(tc.uri, body, bob), body); a.status != 200 {
+			t.Fatalf("%s: %d %s", tc.uri, a.status, a.body)
+		}
+		if got := e.last.Load().priority; got != tc.want {
+			t.Errorf("%s: priority %v, want %v", tc.uri, got, tc.want)
+		}
+	}
+	if receiver.StakePriority(context.Background()) != 0 {
+		t.Error("StakePriority outside an admitted request is not 0")
 	}
 }
