@@ -209,6 +209,16 @@ func New(opt Options, kinds ...*Kind) (*Axon, error) {
 		return nil, err
 	}
 	a.met = m
+	// Series at 0 for the synapses known now, so that rate() sees their
+	// first call (a series born at its first increment shows none).
+	names := a.names
+	if opt.Kinds != nil {
+		names = append(slices.Clip(names), opt.Kinds.KindNames()...)
+	}
+	for _, n := range names {
+		m.accepted.WithLabelValues(n)
+		m.answered.WithLabelValues(n, "200")
+	}
 	return a, nil
 }
 

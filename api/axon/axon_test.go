@@ -583,3 +583,37 @@ func TestFloodOfForgeries(t *testing.T) {
 		t.Errorf("model ran %d times", f.inf.calls.Load())
 	}
 }
+
+// namedKinds is a KindSource answering nothing, listing names.
+type namedKinds []string
+
+func (namedKinds) Kind(string) (*axon.Kind, bool) { return nil, false }
+func (n namedKinds) KindNames() []string          { return n }
+
+// TestSeriesFromStart: the accepted and answered series of every synapse
+// known at start (built in, registered, from the KindSource) exist at 0
+// before any call, so rate() sees the first one.
+func TestSeriesFromStart(t *testing.T) {
+	f := newFixture(t, func(o *axon.Options) { o.Kinds = namedKinds{"Mapped"} })
+	want := map[string]bool{}
+	for _, n := range []string{"Synapse", "Infer", "Hashed", "Mapped"} {
+		want[`taominer_axon_accepted_total{synapse="`+n+`"} 0`] = true
+		want[`taominer_axon_answered_total{code="200",synapse="`+n+`"} 0`] = true
+	}
+	families, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			delete(want, fmt.Sprintf("%s{%s} %v", mf.GetName(), strings.Join(labels, ","), m.GetCounter().GetValue()))
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("series missing at start: %v", want)
+	}
+}
