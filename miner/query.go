@@ -75,22 +75,12 @@ exit status 0 for a 2xx answer.
 	for _, f := range names {
 		req.Required = append(req.Required, axonproto.Field{Name: f, Empty: emptyOf(syn, f)})
 	}
-	w, err := wf.Open()
+	c, done, err := hotkeyClient(wf)
 	if err != nil {
 		fmt.Fprintln(stderr, "miner query:", err)
 		return 1
 	}
-	key, err := w.LoadHotkey()
-	if err != nil {
-		fmt.Fprintf(stderr, "miner query: hotkey %q of wallet %q: %v\n", wf.Hotkey, wf.Name, err)
-		return 1
-	}
-	defer key.Zero()
-	c, err := dendrite.New(key)
-	if err != nil {
-		fmt.Fprintln(stderr, "miner query:", err)
-		return 1
-	}
+	defer done()
 	resp, err := c.Call(ctx, dendrite.Target{Addr: *addr, Hotkey: *axonHotkey}, req)
 	if err != nil {
 		fmt.Fprintln(stderr, "miner query:", err)
@@ -124,31 +114,41 @@ func queryEpistula(ctx context.Context, wf *cli.WalletFlags, req dendrite.Epistu
 		flags.Usage()
 		return 2
 	}
-	w, err := wf.Open()
+	c, done, err := hotkeyClient(wf)
 	if err != nil {
 		fmt.Fprintln(stderr, "miner query:", err)
 		return 1
 	}
-	key, err := w.LoadHotkey()
+	defer done()
+	resp, err := c.CallEpistula(ctx, req)
 	if err != nil {
-		fmt.Fprintf(stderr, "miner query: hotkey %q of wallet %q: %v\n", wf.Hotkey, wf.Name, err)
+		fmt.Fprintln(stderr, "miner query:", err)
 		return 1
 	}
-	defer key.Zero()
-	c, err := dendrite.New(key)
-	if err == nil {
-		var resp *dendrite.EpistulaResponse
-		if resp, err = c.CallEpistula(ctx, req); err == nil {
-			out, _ := json.MarshalIndent(resp, "", "  ")
-			fmt.Fprintf(stdout, "%s\n", out)
-			if resp.Status/100 != 2 {
-				return 1
-			}
-			return 0
-		}
+	out, _ := json.MarshalIndent(resp, "", "  ")
+	fmt.Fprintf(stdout, "%s\n", out)
+	if resp.Status/100 != 2 {
+		return 1
 	}
-	fmt.Fprintln(stderr, "miner query:", err)
-	return 1
+	return 0
+}
+
+// hotkeyClient is a dendrite signing with the wallet's hotkey; done zeroes
+// the key.
+func hotkeyClient(wf *cli.WalletFlags) (c *dendrite.Client, done func(), err error) {
+	w, err := wf.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := w.LoadHotkey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hotkey %q of wallet %q: %w", wf.Hotkey, wf.Name, err)
+	}
+	if c, err = dendrite.New(key); err != nil {
+		key.Zero()
+		return nil, nil, err
+	}
+	return c, key.Zero, nil
 }
 
 // splitFields splits a comma-separated list of names.
