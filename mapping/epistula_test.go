@@ -25,17 +25,8 @@ const epistulaRows = "epistula:\n  - {path: /rows}\n  - {method: PUT, path: /row
 // first model's route on a conflict, and go with the file.
 func TestSetEpistulaRoutes(t *testing.T) {
 	dir := t.TempDir()
-	write := func(path, text string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	folder := filepath.Join(dir, "rows", FileName)
-	write(folder, strings.Replace(listMapping, "labels:", epistulaRows+"set: {version: 3}\nlabels:", 1))
+	writeFile(t, folder, strings.Replace(listMapping, "labels:", epistulaRows+"set: {version: 3}\nlabels:", 1))
 	fi := &fakeInferer{f: rowModel}
 	var fellBack []string
 	s := NewSet(SetOptions{Dir: dir, Inferer: fi, OnFallback: func(route, model, reason string) {
@@ -93,7 +84,7 @@ func TestSetEpistulaRoutes(t *testing.T) {
 		t.Errorf("fallbacks %v without fallback values", fellBack)
 	}
 	// Another model claiming POST /rows: refused; the first keeps it.
-	write(filepath.Join(dir, "zz.synapse.yaml"), "version: 1\nepistula: [{path: /rows}]\n"+goodIn+goodOut)
+	writeFile(t, filepath.Join(dir, "zz.synapse.yaml"), "version: 1\nepistula: [{path: /rows}]\n"+goodIn+goodOut)
 	if err := s.Sync(); err == nil || !strings.Contains(err.Error(), `epistula route POST /rows is already served by model "rows"`) {
 		t.Errorf("conflict: %v", err)
 	}

@@ -402,17 +402,8 @@ func TestTensorInputs(t *testing.T) {
 // claimed twice is refused for the second model, removal drops the route.
 func TestSetFollowsFolder(t *testing.T) {
 	dir := t.TempDir()
-	write := func(path, text string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	folder := filepath.Join(dir, "rows", FileName)
-	write(folder, listMapping)
+	writeFile(t, folder, listMapping)
 	s := NewSet(SetOptions{Dir: dir, Inferer: &fakeInferer{f: rowModel}})
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
@@ -421,7 +412,7 @@ func TestSetFollowsFolder(t *testing.T) {
 		t.Fatalf("kinds %v", s.KindNames())
 	}
 	// A bad edit: the old mapping keeps serving, the error names the line.
-	write(folder, strings.Replace(listMapping, "batch_size: 3", "batch_size: 3\nbogus: 1", 1))
+	writeFile(t, folder, strings.Replace(listMapping, "batch_size: 3", "batch_size: 3\nbogus: 1", 1))
 	bumpMtime(t, folder)
 	err := s.Sync()
 	if err == nil || !strings.Contains(err.Error(), folder+`:4: unknown key "bogus"`) {
@@ -435,14 +426,14 @@ func TestSetFollowsFolder(t *testing.T) {
 	}
 	// A flat model claiming the same route: refused, the first keeps it.
 	flat := filepath.Join(dir, "other.synapse.yaml")
-	write(flat, listMapping)
+	writeFile(t, flat, listMapping)
 	if err := s.Sync(); err == nil || !strings.Contains(err.Error(), `synapse "Rows" is already served by model "rows"`) {
 		t.Errorf("conflict: %v", err)
 	}
 	// Fixed and renamed: both serve.
-	write(flat, strings.Replace(listMapping, "name: Rows", "name: Rows2", 1))
+	writeFile(t, flat, strings.Replace(listMapping, "name: Rows", "name: Rows2", 1))
 	bumpMtime(t, flat)
-	write(folder, listMapping)
+	writeFile(t, folder, listMapping)
 	bumpMtime(t, folder)
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
@@ -537,5 +528,16 @@ outputs:
 	// The mean of the kept tokens' ids; padding does not count.
 	if want := float64(ids[0]+ids[1]+ids[2]+ids[3]) / 4; math.Abs(got.Results[0][0]-want) > 1e-3 || got.Results[0][1] != 1 {
 		t.Errorf("pooled %v, want [%v 1]", got.Results[0], want)
+	}
+}
+
+// writeFile writes text to path, making its folder.
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
