@@ -165,6 +165,9 @@ func New(r Runner, opt Options) *Batcher {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.GatherWindow == 0 {
+		opt.GatherWindow = DefaultGatherWindow
+	}
 	if opt.Observer == nil {
 		opt.Observer = nopObserver{}
 	}

@@ -145,11 +145,7 @@ func (b *Batcher) gatherWait(g *gathering, p *pace, n int, first time.Time) (wai
 		return 0, true
 	}
 	if !g.started {
-		window := b.opt.GatherWindow
-		if window == 0 {
-			window = DefaultGatherWindow
-		}
-		g.started, g.awaited, g.deadline, g.joined = true, expected, first.Add(window), n
+		g.started, g.awaited, g.deadline, g.joined = true, expected, first.Add(b.opt.GatherWindow), n
 	}
 	g.awaited -= int64(n - g.joined)
 	g.joined = n
