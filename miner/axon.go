@@ -163,17 +163,9 @@ func (n *node) AxonAddr() string {
 // the axon verifies callers against it and never signs, so the secret is
 // zeroed at once.
 func axonHotkey(cfg config.Serve) (string, error) {
-	path, err := expandHome(cfg.WalletPath)
+	kp, err := loadServeHotkey(cfg)
 	if err != nil {
 		return "", err
-	}
-	w, err := wallet.Open(path, cfg.Wallet, cfg.Hotkey)
-	if err != nil {
-		return "", err
-	}
-	kp, err := w.LoadHotkey()
-	if err != nil {
-		return "", fmt.Errorf("hotkey %q of wallet %q: %w", cfg.Hotkey, cfg.Wallet, err)
 	}
 	defer kp.Zero()
 	return kp.SS58(), nil

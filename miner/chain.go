@@ -9,32 +9,11 @@ import (
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/api/server"
-	"github.com/taominer/taominer/chain/wallet"
 	"github.com/taominer/taominer/miner/internal/chainnode"
-	"github.com/taominer/taominer/miner/internal/cli"
-	"github.com/taominer/taominer/miner/internal/config"
 )
 
 // chainNode is serve's chain node (miner/internal/chainnode) as the node's wiring holds it.
 type chainNode struct{ *chainnode.Node }
-
-// loadServeHotkey loads the hotkey serve signs with (no password: btcli writes hotkeys
-// unencrypted).
-func loadServeHotkey(cfg config.Serve) (*wallet.Keypair, error) {
-	path, err := cli.ExpandHome(cfg.WalletPath)
-	if err != nil {
-		return nil, err
-	}
-	w, err := wallet.Open(path, cfg.Wallet, cfg.Hotkey)
-	if err != nil {
-		return nil, err
-	}
-	kp, err := w.LoadHotkey()
-	if err != nil {
-		return nil, fmt.Errorf("hotkey %q of wallet %q: %w", cfg.Hotkey, cfg.Wallet, err)
-	}
-	return kp, nil
-}
 
 // attachChain is serve's chain wiring: offline without --network (said once, and it returns
 // nil); otherwise it starts the chain node and adds its loop, closer, /v1/chain source and gauges

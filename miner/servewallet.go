@@ -27,20 +27,30 @@ func checkServeWallet(cfg config.Serve) error {
 		}
 		return nil
 	}
+	kp, err := loadServeHotkey(cfg)
+	if err != nil {
+		return err
+	}
+	kp.Zero()
+	return nil
+}
+
+// loadServeHotkey loads the hotkey serve signs with (no password: btcli
+// writes hotkeys unencrypted); its errors name the flags and what to do.
+func loadServeHotkey(cfg config.Serve) (*wallet.Keypair, error) {
 	path, err := expandHome(cfg.WalletPath)
 	if err != nil {
-		return fmt.Errorf("--wallet-path: %w", err)
+		return nil, fmt.Errorf("--wallet-path: %w", err)
 	}
 	w, err := wallet.Open(path, cfg.Wallet, cfg.Hotkey)
 	if err != nil {
-		return fmt.Errorf("--wallet/--hotkey: %w", err)
+		return nil, fmt.Errorf("--wallet/--hotkey: %w", err)
 	}
 	kp, err := w.LoadHotkey()
-	if err == nil {
-		kp.Zero()
-		return nil
+	if err != nil {
+		return nil, hotkeyError(w, cfg.WalletPath, err)
 	}
-	return hotkeyError(w, cfg.WalletPath, err)
+	return kp, nil
 }
 
 // hotkeyError says why w's hotkey could not be read (err), naming the
