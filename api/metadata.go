@@ -86,12 +86,15 @@ type ModelStatistics struct {
 	// 429 because the queue was full (rejected), its caller left
 	// (cancelled) or its deadline passed (expired), before or while it ran,
 	// or the model run failed (failed). QueueLength is the current queue
-	// length.
+	// length; BatchSizeLimit the most items the batcher merges into one
+	// execution now: max_batch_size, or below it while size tuning finds
+	// smaller batches faster per item (0: the model does not batch).
 	RejectedCount  uint64 `json:"rejected_count"`
 	CancelledCount uint64 `json:"cancelled_count"`
 	ExpiredCount   uint64 `json:"expired_count"`
 	FailedCount    uint64 `json:"failed_count"`
 	QueueLength    int    `json:"queue_length"`
+	BatchSizeLimit int    `json:"batch_size_limit"`
 }
 
 // ModelStatsResponse is the body of GET /v2/models[/{m}[/versions/{v}]]/stats.

@@ -303,6 +303,7 @@ func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOption
 		ModelControl:         cfg.ModelControl,
 		Observer:             observe,
 		GPUs:                 gpuSource,
+		IntraOpThreads:       cfg.IntraOpThreads,
 		Logger:               log,
 	})
 	var watcher *watch.Watcher

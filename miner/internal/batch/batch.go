@@ -78,6 +78,12 @@ type Options struct {
 	// requests when MaxQueueDelay is 0 (see Expect): 0 means
 	// DefaultGatherWindow, negative turns gathering off.
 	GatherWindow time.Duration
+	// TuneSize caps the batches below MaxBatchSize at the size measured to
+	// run fastest per item (see sizer.go); false forms batches up to
+	// MaxBatchSize.
+	TuneSize bool
+	// SizeClock is what TuneSize measures executions with.
+	SizeClock SizeClock
 	// MaxQueueSize bounds the requests waiting per model (default 1024).
 	MaxQueueSize int
 	// Instances is how many executions may run at once (default 1).
@@ -107,6 +113,9 @@ type Batcher struct {
 	queue  queue  // guarded by mu
 	seq    uint64 // guarded by mu: arrival order, to break rank ties
 	closed bool   // guarded by mu
+
+	// size tunes the batch cap; nil without Options.TuneSize.
+	size *sizer
 
 	// expected counts the requests announced with Expect and not yet
 	// queued or given up; see gatherWait.
@@ -176,6 +185,9 @@ func New(r Runner, opt Options) *Batcher {
 	}
 	b := &Batcher{run: r, opt: opt, log: opt.Logger, obs: opt.Observer, stats: opt.Stats, epoch: time.Now(),
 		work: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	if opt.TuneSize && opt.MaxBatchSize > 1 {
+		b.size = newSizer(opt.MaxBatchSize)
+	}
 	b.wg.Add(opt.Instances)
 	for range opt.Instances {
 		go b.worker()
@@ -339,7 +351,10 @@ func (b *Batcher) worker() {
 // reports false once the batcher is closed and the queue drained. The batch
 // is appended to batch, which is empty.
 func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) {
-	items := 0
+	items, limit := 0, b.opt.MaxBatchSize
+	if b.size != nil {
+		limit = b.size.limit()
+	}
 	var deadline time.Time
 	var g gathering
 	for {
@@ -351,12 +366,12 @@ func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) 
 			}
 		}
 		blocked := false // the next job cannot join this batch
-		for len(batch) > 0 && b.opt.MaxBatchSize > 0 && items < b.opt.MaxBatchSize {
+		for len(batch) > 0 && limit > 0 && items < limit {
 			j := b.peekLive()
 			if j == nil {
 				break
 			}
-			if items+j.items > b.opt.MaxBatchSize || !sameItemShape(batch[0], j) {
+			if items+j.items > limit || !sameItemShape(batch[0], j) {
 				blocked = true
 				break
 			}
@@ -378,7 +393,7 @@ func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) 
 		}
 		var wait time.Duration
 		switch {
-		case b.opt.MaxBatchSize == 0 || items >= b.opt.MaxBatchSize || blocked || closed:
+		case limit == 0 || items >= limit || blocked || closed:
 		case b.opt.MaxQueueDelay > 0:
 			wait = time.Until(deadline)
 		default:
@@ -461,23 +476,23 @@ func (b *Batcher) start(j *job) bool {
 	return false
 }
 
-// sameItemShape reports whether two requests agree on every dimension but
-// the batch dimension, so their inputs can be concatenated.
-func sameItemShape(a, b *job) bool {
-	for i := range a.inputs {
-		if !slices.Equal(a.inputs[i].Shape[1:], b.inputs[i].Shape[1:]) {
-			return false
-		}
-	}
-	return true
-}
-
 func (b *Batcher) execute(batch []*job) {
 	items := 0
 	for _, j := range batch {
 		items += j.items
 	}
 	t0 := time.Now()
+	measure := b.size != nil && b.size.sample(t0)
+	var cpu0 time.Duration
+	if measure && b.opt.SizeClock == ThreadCPUClock {
+		// Keep this goroutine on its thread until the execution is
+		// measured, so that the thread's CPU time is the execution's.
+		runtime.LockOSThread()
+		cpu0, measure = threadCPUTime()
+		if !measure {
+			runtime.UnlockOSThread()
+		}
+	}
 	inputs := batch[0].inputs
 	if len(batch) > 1 {
 		inputs = merge(batch, items)
@@ -493,10 +508,21 @@ func (b *Batcher) execute(batch []*job) {
 		parts, err = split(outputs, batch, b.opt.MaxBatchSize > 0)
 	}
 	t3 := time.Now()
+	cost := t3.Sub(t0)
+	if measure && b.opt.SizeClock == ThreadCPUClock {
+		cpu1, ok := threadCPUTime()
+		runtime.UnlockOSThread()
+		cost, measure = cpu1-cpu0, ok
+	}
 	// Count the execution before replying, so that a caller who has its
 	// answer finds it in Stats.
 	b.stats.execution(items, t0, t1, t2, t3, batch, err == nil)
 	b.obs.ObserveExecution(items, t3.Sub(t0), err == nil)
+	if measure && err == nil {
+		if limit, changed := b.size.observe(items, cost); changed {
+			b.log.Debug("batch size cap changed", "max_items", limit, "after_items", items)
+		}
+	}
 	if err != nil {
 		b.log.Warn("batch failed", "items", items, "requests", len(batch), "err", err)
 		for _, j := range batch {
@@ -522,68 +548,4 @@ func (b *Batcher) safeRun(ctx context.Context, inputs []tensor.Tensor, requests 
 		ctx = context.WithoutCancel(ctx)
 	}
 	return b.run.Run(ctx, inputs)
-}
-
-// merge concatenates the batch's inputs along the first dimension.
-func merge(batch []*job, items int) []tensor.Tensor {
-	first := batch[0].inputs
-	out := make([]tensor.Tensor, len(first))
-	for i, in := range first {
-		t := tensor.Tensor{Name: in.Name, DataType: in.DataType, Shape: slices.Clone(in.Shape)}
-		t.Shape[0] = int64(items)
-		if in.DataType == tensor.Bytes {
-			t.Strings = make([][]byte, 0, len(in.Strings)/max(batch[0].items, 1)*items)
-			for _, j := range batch {
-				t.Strings = append(t.Strings, j.inputs[i].Strings...)
-			}
-		} else {
-			t.Data = make([]byte, 0, len(in.Data)/max(batch[0].items, 1)*items)
-			for _, j := range batch {
-				t.Data = append(t.Data, j.inputs[i].Data...)
-			}
-		}
-		out[i] = t
-	}
-	return out
-}
-
-// split cuts each output along the first dimension into the requests'
-// shares. Slices alias the batch's output buffers.
-func split(outputs []tensor.Tensor, batch []*job, batching bool) ([][]tensor.Tensor, error) {
-	parts := make([][]tensor.Tensor, len(batch))
-	if !batching || len(batch) == 1 {
-		parts[0] = outputs
-		return parts, nil
-	}
-	items := 0
-	for _, j := range batch {
-		items += j.items
-	}
-	for i := range parts {
-		parts[i] = make([]tensor.Tensor, len(outputs))
-	}
-	for o, out := range outputs {
-		if len(out.Shape) == 0 || out.Shape[0] != int64(items) {
-			return nil, fmt.Errorf("output %q has shape %v, want first dimension %d (the batch)", out.Name, out.Shape, items)
-		}
-		if err := out.Validate(); err != nil {
-			return nil, fmt.Errorf("model returned an inconsistent output: %w", err)
-		}
-		per := tensor.NumElements(out.Shape[1:])
-		off := int64(0)
-		for i, j := range batch {
-			t := tensor.Tensor{Name: out.Name, DataType: out.DataType, Shape: slices.Clone(out.Shape)}
-			t.Shape[0] = int64(j.items)
-			n := per * int64(j.items)
-			if out.DataType == tensor.Bytes {
-				t.Strings = out.Strings[off : off+n : off+n]
-			} else {
-				sz := int64(out.DataType.Size())
-				t.Data = out.Data[off*sz : (off+n)*sz : (off+n)*sz]
-			}
-			off += n
-			parts[i][o] = t
-		}
-	}
-	return parts, nil
 }

@@ -956,6 +956,7 @@ func TestStats(t *testing.T) {
 				3: {ComputeInput: Duration{Count: 1}, ComputeInfer: Duration{Count: 1, Ns: ms(3)}, ComputeOutput: Duration{Count: 1}},
 			},
 			LastInference: t0.Add(6 * time.Millisecond),
+			BatchLimit:    4, // max_batch_size: no tuning
 		}
 		if diff := cmp.Diff(want, b.Stats()); diff != "" {
 			t.Errorf("Stats differ (-want +got):\n%s", diff)

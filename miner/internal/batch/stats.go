@@ -47,8 +47,9 @@ type Snapshot struct {
 	// failed). Their sum is Fail.Count.
 	Rejected, Cancelled, Expired, Failed uint64
 	// QueueLength is the requests waiting now; Executing the model
-	// executions (batches) running now.
-	QueueLength, Executing int
+	// executions (batches) running now; BatchLimit the most items a batch
+	// may hold now (Batcher.Limit).
+	QueueLength, Executing, BatchLimit int
 }
 
 // Stats accumulates the counters of a model version. A batcher counts into
@@ -115,8 +116,8 @@ func (st *Stats) execution(items int, t0, t1, t2, t3 time.Time, batch []*job, ok
 	st.s.Batches[items] = bs
 }
 
-// Snapshot returns a copy of the counters. QueueLength is 0: the queue is
-// the batcher's (see Batcher.Stats).
+// Snapshot returns a copy of the counters. QueueLength and BatchLimit are
+// 0: they are the batcher's (see Batcher.Stats).
 func (st *Stats) Snapshot() Snapshot {
 	st.mu.Lock()
 	s := st.s
@@ -126,9 +127,11 @@ func (st *Stats) Snapshot() Snapshot {
 	return s
 }
 
-// Stats returns a copy of the counters, with the batcher's queue length.
+// Stats returns a copy of the counters, with the batcher's queue length and
+// batch size cap.
 func (b *Batcher) Stats() Snapshot {
 	s := b.stats.Snapshot()
 	s.QueueLength = b.QueueLength()
+	s.BatchLimit = b.Limit()
 	return s
 }

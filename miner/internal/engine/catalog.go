@@ -173,6 +173,7 @@ func statisticsOf(name, ver string, s batch.Snapshot) api.ModelStatistics {
 		ExpiredCount:   s.Expired,
 		FailedCount:    s.Failed,
 		QueueLength:    s.QueueLength,
+		BatchSizeLimit: s.BatchLimit,
 	}
 	if !s.LastInference.IsZero() {
 		ms.LastInference = uint64(s.LastInference.UnixMilli())

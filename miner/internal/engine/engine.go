@@ -55,7 +55,11 @@ type Options struct {
 	// auto to place an instance on it (placement.DefaultMinFree when 0);
 	// a model's gpu_min_free_mib overrides it.
 	MinFreeGPUMemory uint64
-	Logger           *slog.Logger
+	// IntraOpThreads is the ONNX Runtime intra-op threads of a model whose
+	// config sets none (1 when 0); batch size tuning measures a CPU model
+	// that runs in one thread by that thread's CPU time.
+	IntraOpThreads int
+	Logger         *slog.Logger
 }
 
 // Model control modes, as Triton's --model-control-mode.
@@ -237,6 +241,7 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		MaxBatchSize:  maxBatch,
 		MaxQueueDelay: e.opt.DefaultMaxQueueDelay,
 		MaxQueueSize:  e.opt.MaxQueueSize,
+		TuneSize:      true,
 		Logger:        e.log.With("model", entry.Name, "version", spec.Version),
 		Instances:     len(p.instances),
 		Stats:         e.versionCounters(entry.Name, spec.Version),
@@ -244,8 +249,14 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 	if e.opt.Observer != nil {
 		opt.Observer = e.opt.Observer(entry.Name, spec.Version)
 	}
+	if e.singleThreadCPU(entry, p) {
+		opt.SizeClock = batch.ThreadCPUClock
+	}
 	if db := entry.Config.DynamicBatching; db != nil {
 		opt.PreferredBatchSizes = db.PreferredBatchSize
+		if db.SizeTuning != nil {
+			opt.TuneSize = *db.SizeTuning
+		}
 		if db.MaxQueueDelayMicroseconds != nil {
 			opt.MaxQueueDelay = time.Duration(*db.MaxQueueDelayMicroseconds) * time.Microsecond
 		}
@@ -254,6 +265,25 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		}
 	}
 	return &version{spec: *spec, pool: p, batcher: batch.New(p, opt)}, nil
+}
+
+// singleThreadCPU reports whether every instance of a version runs on the
+// CPU with one intra-op thread: the batch worker's own thread then does the
+// model's work, and its CPU time measures it (batch.ThreadCPUClock).
+func (e *Engine) singleThreadCPU(entry *models.Entry, p *pool) bool {
+	threads := entry.Config.IntraOpThreads
+	if threads == 0 {
+		threads = max(e.opt.IntraOpThreads, 1)
+	}
+	if threads != 1 {
+		return false
+	}
+	for _, d := range p.devices() {
+		if d != "cpu" {
+			return false
+		}
+	}
+	return true
 }
 
 // resolve checks the IO the first instance read against the config and

@@ -291,3 +291,37 @@ func TestEnginePlacement(t *testing.T) {
 		})
 	}
 }
+
+// TestSizeClock checks which versions batch size tuning measures by the
+// worker thread's CPU time: those that run on the CPU, in one thread, on
+// every instance.
+func TestSizeClock(t *testing.T) {
+	tests := []struct {
+		name           string
+		serverThreads  int
+		modelThreads   int
+		devices        []string
+		singleThreadCP bool
+	}{
+		{"defaults on the CPU", 0, 0, []string{"cpu"}, true},
+		{"server default 1", 1, 0, []string{"cpu", "cpu"}, true},
+		{"server default 4", 4, 0, []string{"cpu"}, false},
+		{"the model's 1 over the server's 4", 4, 1, []string{"cpu"}, true},
+		{"the model's 2", 1, 2, []string{"cpu"}, false},
+		{"a GPU", 1, 0, []string{"cuda:0"}, false},
+		{"one instance on a GPU", 1, 0, []string{"cpu", "tensorrt:1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &Engine{opt: Options{IntraOpThreads: tt.serverThreads}}
+			entry := &models.Entry{Config: models.Config{IntraOpThreads: tt.modelThreads}}
+			p := &pool{}
+			for _, d := range tt.devices {
+				p.instances = append(p.instances, &instance{device: d})
+			}
+			if got := e.singleThreadCPU(entry, p); got != tt.singleThreadCP {
+				t.Errorf("singleThreadCPU = %v, want %v", got, tt.singleThreadCP)
+			}
+		})
+	}
+}

@@ -59,6 +59,8 @@ func NewCollector(src Source) *Collector {
 			counter("inference_expired_total", "Requests whose deadline passed, before or while they ran (the same as inference_request_failure_total{reason=\"expired\"}).", func(s *api.ModelStatistics) float64 { return float64(s.ExpiredCount) }),
 			{prometheus.NewDesc("taominer_queue_depth", "Requests queued, not yet executing.", labels, nil), prometheus.GaugeValue,
 				func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
+			{prometheus.NewDesc("taominer_batch_size_limit", "The most items the batcher merges into one execution now: max_batch_size, or less while size tuning measures smaller batches faster per item (0: the model does not batch).", labels, nil), prometheus.GaugeValue,
+				func(s *api.ModelStatistics) float64 { return float64(s.BatchSizeLimit) }},
 			{prometheus.NewDesc("taominer_inference_pending_request_count", "Requests queued, not yet executing (same as taominer_queue_depth; kept for existing dashboards).", labels, nil), prometheus.GaugeValue,
 				func(s *api.ModelStatistics) float64 { return float64(s.QueueLength) }},
 		}}

@@ -162,6 +162,7 @@ func addStatistics(a, b *api.ModelStatistics) {
 	a.ExpiredCount += b.ExpiredCount
 	a.FailedCount += b.FailedCount
 	a.QueueLength += b.QueueLength
+	a.BatchSizeLimit = max(a.BatchSizeLimit, b.BatchSizeLimit) // per worker: the largest
 }
 
 func addTotals(a *api.ThroughputTotals, b api.ThroughputTotals) {
