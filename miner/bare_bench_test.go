@@ -79,6 +79,7 @@ func BenchmarkFrontVsBare(b *testing.B) {
 				if execs := after.ExecutionCount - before.ExecutionCount; execs > 0 {
 					b.ReportMetric(float64(after.InferenceCount-before.InferenceCount)/rows/float64(execs), "req/exec")
 				}
+				b.ReportMetric(float64(after.BatchLimit), "cap-items") // batch size tuning's cap at the end
 			})
 		}
 		bare.Close()

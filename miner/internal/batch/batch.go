@@ -58,6 +58,8 @@ var ErrTooLarge = errors.New("request batch exceeds max_batch_size")
 var ErrExpired = fmt.Errorf("deadline passed before the request ran: %w", context.DeadlineExceeded)
 
 // Runner executes one merged batch. Inputs are in the model's input order.
+// Run must neither keep the inputs nor return outputs that share their
+// memory: the batcher reuses a merged batch's input buffers for the next.
 type Runner interface {
 	Run(ctx context.Context, inputs []tensor.Tensor) ([]tensor.Tensor, error)
 }
@@ -326,6 +328,7 @@ func (b *Batcher) worker() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var buf []*job // reused: a batch lives only until execute returns
+	var scratch [][]byte // merged inputs, reused likewise
 	var p pace
 	for {
 		batch, ok := b.next(timer, buf[:0], &p)
@@ -336,7 +339,7 @@ func (b *Batcher) worker() {
 		if batch = slices.DeleteFunc(batch, func(j *job) bool { return !b.start(j) }); len(batch) == 0 {
 			continue
 		}
-		b.execute(batch)
+		b.execute(batch, &scratch)
 		clear(batch)
 		buf = batch
 	}
@@ -476,7 +479,7 @@ func (b *Batcher) start(j *job) bool {
 	return false
 }
 
-func (b *Batcher) execute(batch []*job) {
+func (b *Batcher) execute(batch []*job, scratch *[][]byte) {
 	items := 0
 	for _, j := range batch {
 		items += j.items
@@ -495,7 +498,7 @@ func (b *Batcher) execute(batch []*job) {
 	}
 	inputs := batch[0].inputs
 	if len(batch) > 1 {
-		inputs = merge(batch, items)
+		inputs = merge(batch, items, scratch)
 	}
 	t1 := time.Now()
 	b.stats.executing.Add(1)

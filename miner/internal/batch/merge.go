@@ -18,8 +18,15 @@ func sameItemShape(a, b *job) bool {
 	return true
 }
 
-// merge concatenates the batch's inputs along the first dimension.
-func merge(batch []*job, items int) []tensor.Tensor {
+// maxScratch bounds the merge buffer a worker keeps for one input between
+// batches, so that one giant batch does not pin its memory.
+const maxScratch = 32 << 20
+
+// merge concatenates the batch's inputs along the first dimension. The
+// numeric inputs are written into scratch, one buffer per input that a
+// worker keeps across its batches (grown as needed), so that a merged batch
+// allocates and clears no new memory for its data.
+func merge(batch []*job, items int, scratch *[][]byte) []tensor.Tensor {
 	first := batch[0].inputs
 	out := make([]tensor.Tensor, len(first))
 	for i, in := range first {
@@ -31,9 +38,17 @@ func merge(batch []*job, items int) []tensor.Tensor {
 				t.Strings = append(t.Strings, j.inputs[i].Strings...)
 			}
 		} else {
-			t.Data = make([]byte, 0, len(in.Data)/max(batch[0].items, 1)*items)
+			if len(*scratch) <= i {
+				*scratch = append(*scratch, make([][]byte, i+1-len(*scratch))...)
+			}
+			t.Data = (*scratch)[i][:0]
 			for _, j := range batch {
 				t.Data = append(t.Data, j.inputs[i].Data...)
+			}
+			if cap(t.Data) <= maxScratch {
+				(*scratch)[i] = t.Data
+			} else {
+				(*scratch)[i] = nil // a rare giant: not kept
 			}
 		}
 		out[i] = t

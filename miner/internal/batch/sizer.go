@@ -38,6 +38,8 @@ const (
 	// sizeAverageWeight is the weight of a new sample in a bucket's
 	// moving average.
 	sizeAverageWeight = 0.25
+	// outlierFactor bounds a sample relative to its bucket's average.
+	outlierFactor = 1.5
 )
 
 // sizeBucket is the measurements of the batch sizes (top/2, top].
@@ -122,7 +124,10 @@ func (s *sizer) observe(items int, d time.Duration) (limit int, changed bool) {
 		if bk.samples == 0 {
 			bk.perItem = v
 		} else {
-			bk.perItem += sizeAverageWeight * (v - bk.perItem)
+			// An outlier (a garbage collection assist, a page fault,
+			// a preemption) counts as at most outlierFactor times the
+			// average, so that one does not decide the cap.
+			bk.perItem += sizeAverageWeight * (min(v, outlierFactor*bk.perItem) - bk.perItem)
 		}
 		bk.samples++
 		bk.touched = s.execs

@@ -39,6 +39,21 @@ var (
 		150*time.Microsecond, 150*time.Microsecond, 150*time.Microsecond, 150*time.Microsecond, 300*time.Microsecond)
 )
 
+// withOutliers makes every every-th execution of more than 8 items take
+// factor times as long: garbage collection assists that only merged
+// batches pay, as a bigger batch allocates.
+func withOutliers(cost func(int) time.Duration, every int, factor time.Duration) func(int) time.Duration {
+	n := 0
+	return func(items int) time.Duration {
+		if items > 8 {
+			if n++; n%every == 0 {
+				return factor * cost(items)
+			}
+		}
+		return cost(items)
+	}
+}
+
 // phase is a stretch of executions with a queue that holds depth items
 // whenever a batch forms, and a cost model.
 type phase struct {
@@ -87,6 +102,7 @@ func TestSizerFindsTheFastestSize(t *testing.T) {
 			[]phase{{2000, 16, cpuCaches}, {20000, 16, gpuLike}}, 16},
 		{"and down", 16, 0,
 			[]phase{{2000, 16, gpuLike}, {20000, 16, cpuCaches}}, 2},
+		{"rare outliers do not decide", 16, 0, []phase{{4000, 16, withOutliers(gpuLike, 8, 50)}}, 16},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
