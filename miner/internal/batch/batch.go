@@ -327,7 +327,7 @@ func (b *Batcher) worker() {
 	defer b.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var buf []*job // reused: a batch lives only until execute returns
+	var buf []*job       // reused: a batch lives only until execute returns
 	var scratch [][]byte // merged inputs, reused likewise
 	var p pace
 	for {
