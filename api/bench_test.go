@@ -113,7 +113,8 @@ func BenchmarkAppendInferResponse(b *testing.B) {
 }
 
 // BenchmarkDecodeJSONFormats decodes 27 648 elements written the ways
-// clients write them: Go's shortest float32 form, Python's repr of float32
+// clients write them: Go's shortest float32 form (of normal values, and of
+// uniform ones in [-1, 1] as miner bench sends), Python's repr of float32
 // values widened to float64 (with its ", " separator), float64 values, and
 // small integers.
 func BenchmarkDecodeJSONFormats(b *testing.B) {
@@ -123,6 +124,7 @@ func BenchmarkDecodeJSONFormats(b *testing.B) {
 		elem          func() string
 	}{
 		{"fp32_shortest", "FP32", ",", func() string { return strconv.FormatFloat(float64(float32(rng.NormFloat64())), 'g', -1, 32) }},
+		{"fp32_uniform", "FP32", ",", func() string { return strconv.FormatFloat(float64(float32(rng.Float64()*2-1)), 'g', -1, 32) }}, // as miner bench sends
 		{"fp32_python", "FP32", ", ", func() string { return strconv.FormatFloat(float64(float32(rng.NormFloat64())), 'g', -1, 64) }},
 		{"fp64_shortest", "FP64", ",", func() string { return strconv.FormatFloat(rng.NormFloat64(), 'g', -1, 64) }},
 		{"fp64_f6", "FP64", ",", func() string { return strconv.FormatFloat(rng.NormFloat64(), 'f', 6, 64) }},
