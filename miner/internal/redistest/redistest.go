@@ -35,6 +35,8 @@ type Server struct {
 	runs int
 	// password, when set, is required by the server (requirepass).
 	password string
+	// args are extra redis-server arguments (config directives).
+	args []string
 }
 
 // Start starts a redis-server for t and returns its address. The server is
@@ -57,13 +59,21 @@ func StartWithPassword(t testing.TB, password string) *Server {
 	return startServer(t, password)
 }
 
-func startServer(t testing.TB, password string) *Server {
+// StartWithArgs starts a server with extra redis-server arguments, config
+// directives such as "--rename-command", "BLMPOP", "" (a server without a
+// command, as an older Redis).
+func StartWithArgs(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return startServer(t, "", args...)
+}
+
+func startServer(t testing.TB, password string, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redistest: redis-server not found on PATH (%v): apt-get install redis-server", err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), password: password}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), password: password, args: args}
 	t.Cleanup(s.Stop)
 	// A free port can be taken between our probe and redis-server's bind;
 	// try a few.
@@ -147,6 +157,7 @@ func (s *Server) start() error {
 	if s.password != "" {
 		cmd.Args = append(cmd.Args, "--requirepass", s.password)
 	}
+	cmd.Args = append(cmd.Args, s.args...)
 	// Files, not pipes: exec then starts no copying goroutines.
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
