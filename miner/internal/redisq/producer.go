@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +26,9 @@ type ProducerOptions struct {
 	// DefaultTimeout is the deadline of requests whose context has none
 	// (default DefaultTimeout).
 	DefaultTimeout time.Duration
-	// Poll is the BLPOP timeout of the reply loop, rounded up to whole
-	// seconds (default 1 s). It only bounds how often an idle loop wakes.
+	// Poll is the blocking pop timeout of the reply loop, rounded up to
+	// whole seconds (default 1 s). It only bounds how often an idle loop
+	// wakes.
 	Poll time.Duration
 	// ReplyTTL is the EXPIRE the front sets on its own reply list while it
 	// listens (default DefaultReplyTTL).
@@ -41,6 +43,12 @@ type ProducerStats struct {
 	Dropped   uint64 // replies for no waiting caller: duplicates, late or unknown
 	Malformed uint64 // reply payloads that did not decode
 	Failed    uint64 // waiting callers failed because the reply loop lost Redis
+	// Writes counts the round trips that added requests: one pipeline of
+	// XADDs each, however many requests it carried.
+	Writes uint64
+	// Reads counts the reply loop's pops that returned replies: one round
+	// trip each, however many replies it carried.
+	Reads uint64
 }
 
 // Producer submits requests and waits for their replies (the front side).
@@ -55,13 +63,33 @@ type Producer struct {
 	waiting map[string]chan result // guarded by mu: request id → its caller
 	closed  bool                   // guarded by mu
 
+	adds *coalescer[*pendingAdd]
+	// noBLMPop is set once Redis answered BLMPOP as an unknown command
+	// (before 7.0): the reply loop then pops one reply per BLPOP.
+	noBLMPop bool
+
 	stats struct {
-		submitted, answered, dropped, malformed, failed atomic.Uint64
+		submitted, answered, dropped, malformed, failed, writes, reads atomic.Uint64
 	}
 
 	cancel context.CancelFunc
 	done   chan struct{}
 }
+
+// replyBatch is the most replies one pop of the reply loop takes.
+const replyBatch = 128
+
+// pendingAdd is one request waiting for its XADD.
+type pendingAdd struct {
+	op
+	stream  string
+	payload []byte
+}
+
+func (a *pendingAdd) base() *op { return &a.op }
+
+// addPool recycles the pendingAdds (and their channels) of settled writes.
+var addPool sync.Pool
 
 // NewProducer starts a producer on rdb and its reply loop. Close stops it;
 // rdb stays open and belongs to the caller.
@@ -93,6 +121,7 @@ func NewProducer(rdb *redis.Client, opt ProducerOptions) *Producer {
 		cancel:   cancel,
 		done:     make(chan struct{}),
 	}
+	p.adds = &coalescer[*pendingAdd]{ctx: ctx, write: p.writeAdds}
 	go p.loop(ctx)
 	return p
 }
@@ -108,14 +137,18 @@ func (p *Producer) Stats() ProducerStats {
 		Dropped:   p.stats.dropped.Load(),
 		Malformed: p.stats.malformed.Load(),
 		Failed:    p.stats.failed.Load(),
+		Writes:    p.stats.writes.Load(),
+		Reads:     p.stats.reads.Load(),
 	}
 }
 
 // Submit queues one request for model version and waits for its outputs.
 // The request's deadline is ctx's, or DefaultTimeout from now; no worker
-// runs it after that. Errors: ErrUnavailable (wrapped) when Redis cannot be
-// reached or the reply loop lost it while waiting; *RemoteError for a
-// failure the worker reported; a context error when ctx ends or the
+// runs it after that. Requests submitted while another's XADD is in flight
+// go out together in the next pipeline; one whose ctx ends before then is
+// not sent. Errors: ErrUnavailable (wrapped) when Redis cannot be reached,
+// refused the XADD, or the reply loop lost it while waiting; *RemoteError
+// for a failure the worker reported; a context error when ctx ends or the
 // deadline passes first; ErrClosed after Close.
 func (p *Producer) Submit(ctx context.Context, model, version string, inputs []tensor.Tensor, priority float64) ([]tensor.Tensor, error) {
 	deadline, ok := ctx.Deadline()
@@ -149,17 +182,26 @@ func (p *Producer) Submit(ctx context.Context, model, version string, inputs []t
 	p.mu.Unlock()
 	defer p.forget(req.ID)
 
-	err = p.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: StreamKey(model, version),
-		Values: []any{jobField, payload},
-	}).Err()
+	add, _ := addPool.Get().(*pendingAdd)
+	if add == nil {
+		add = &pendingAdd{}
+	}
+	add.init(ctx)
+	add.stream, add.payload = StreamKey(model, version), payload
+	err = p.adds.do(add)
+	if add.reusable() {
+		*add = pendingAdd{op: op{done: add.done}}
+		addPool.Put(add)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("queue request: %w", ctx.Err())
+		case errors.Is(err, ErrClosed):
+			return nil, ErrClosed
 		}
 		return nil, unavailable("queue request", err)
 	}
-	p.stats.submitted.Add(1)
 
 	select {
 	case r := <-ch:
@@ -172,6 +214,44 @@ func (p *Producer) Submit(ctx context.Context, model, version string, inputs []t
 		return r.reply.Outputs, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for %s:%s: %w", model, version, ctx.Err())
+	}
+}
+
+// writeAdds XADDs batch in one pipeline and settles each request with its
+// own command's outcome.
+func (p *Producer) writeAdds(ctx context.Context, batch []*pendingAdd) {
+	if ctx.Err() != nil { // closed
+		for _, a := range batch {
+			a.settle(ErrClosed)
+		}
+		return
+	}
+	if len(batch) == 1 { // alone: no pipeline to build
+		a := batch[0]
+		err := p.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.stream, Values: []any{jobField, a.payload}}).Err()
+		p.stats.writes.Add(1)
+		if err == nil {
+			p.stats.submitted.Add(1)
+		}
+		a.settle(err)
+		return
+	}
+	pipe := p.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(batch))
+	for i, a := range batch {
+		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: a.stream, Values: []any{jobField, a.payload}})
+	}
+	_, err := pipe.Exec(ctx)
+	p.stats.writes.Add(1)
+	for i, a := range batch {
+		cerr := cmds[i].Err()
+		if cerr == nil && err != nil && cmds[i].Val() == "" {
+			cerr = err // not run: the pipeline failed as a whole
+		}
+		if cerr == nil {
+			p.stats.submitted.Add(1)
+		}
+		a.settle(cerr)
 	}
 }
 
@@ -213,9 +293,11 @@ func (p *Producer) failAll(err error) {
 	}
 }
 
-// loop is the one BLPOP reader of the reply list. When Redis fails it fails
-// the callers waiting at that moment (their requests are likely lost with
-// it) and retries with a growing pause until Redis answers again.
+// loop is the one reader of the reply list: each BLMPOP takes every reply
+// there is (up to replyBatch), waiting up to Poll for the first. When Redis
+// fails it fails the callers waiting at that moment (their requests are
+// likely lost with it) and retries with a growing pause until Redis answers
+// again.
 func (p *Producer) loop(ctx context.Context) {
 	defer close(p.done)
 	backoff := 50 * time.Millisecond
@@ -228,7 +310,7 @@ func (p *Producer) loop(ctx context.Context) {
 				lastExpire = time.Now()
 			}
 		}
-		res, err := p.rdb.BLPop(ctx, p.opt.Poll, p.replyKey).Result()
+		res, err := p.pop(ctx)
 		switch {
 		case errors.Is(err, redis.Nil):
 			backoff = 50 * time.Millisecond
@@ -248,17 +330,46 @@ func (p *Producer) loop(ctx context.Context) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		if len(res) != 2 || res[1] == "" { // "" is Close's wake-up
-			continue
+		p.stats.reads.Add(1)
+		for _, raw := range res {
+			if raw == "" { // Close's wake-up
+				continue
+			}
+			r, err := DecodeReply([]byte(raw))
+			if err != nil {
+				p.stats.malformed.Add(1)
+				p.log.Warn("redisq: dropping reply", "err", err)
+				continue
+			}
+			p.deliver(r)
 		}
-		r, err := DecodeReply([]byte(res[1]))
-		if err != nil {
-			p.stats.malformed.Add(1)
-			p.log.Warn("redisq: dropping reply", "err", err)
-			continue
-		}
-		p.deliver(r)
 	}
+}
+
+// pop waits up to Poll for replies and returns all there are, up to
+// replyBatch, in one round trip (BLMPOP); against a Redis before 7.0 it
+// falls back to one BLPOP per reply. It returns redis.Nil on timeout.
+func (p *Producer) pop(ctx context.Context) ([]string, error) {
+	if !p.noBLMPop {
+		_, vals, err := p.rdb.BLMPop(ctx, p.opt.Poll, "left", replyBatch, p.replyKey).Result()
+		if err == nil || !isUnknownCommand(err) {
+			return vals, err
+		}
+		p.noBLMPop = true
+		p.log.Info("redisq: Redis has no BLMPOP (before 7.0); popping one reply per round trip", "err", err)
+	}
+	res, err := p.rdb.BLPop(ctx, p.opt.Poll, p.replyKey).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 2 {
+		return nil, nil
+	}
+	return res[1:], nil
+}
+
+func isUnknownCommand(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "ERR unknown command")
 }
 
 // Close stops the reply loop and fails the callers still waiting with
