@@ -289,3 +289,73 @@ func TestRepliesWithoutBLMPOP(t *testing.T) {
 		t.Errorf("producer stats %+v, want %d answered in %d reads", st, n, n)
 	}
 }
+
+// TestRepliesCoalesce: answers given while another's MULTI is in flight go
+// out together in the next one, each reaching its own caller; an answer
+// whose context ends while queued is not written and its entry stays
+// pending.
+func TestRepliesCoalesce(t *testing.T) {
+	addr := redistest.Start(t)
+	rdb := newClient(t, addr)
+	p := newProducer(t, rdb)
+	crdb := newClient(t, addr)
+	g := newGate(crdb, "rpush")
+	c := newConsumer(t, crdb, "w1")
+	ctx := context.Background()
+
+	const n = 6
+	answers := make(chan error, n)
+	for i := range n {
+		go func() { answers <- submitDouble(ctx, p, float32(i)) }()
+	}
+	waitFor(t, func() bool { return rdb.XLen(ctx, c.Stream()).Val() == n })
+	jobs, err := c.ReadBatch(ctx, n, 0)
+	if err != nil || len(jobs) != n {
+		t.Fatalf("ReadBatch: %d jobs, %v", len(jobs), err)
+	}
+	reply := func(ctx context.Context, j *redisq.Job) error {
+		out, err := double(j.Inputs)
+		return c.Reply(ctx, j, out, err)
+	}
+	replied := make(chan error, n)
+	go func() { replied <- reply(ctx, jobs[0]) }()
+	<-g.held
+	for _, j := range jobs[1 : n-1] {
+		go func() { replied <- reply(ctx, j) }()
+	}
+	wctx, withdraw := context.WithCancel(ctx)
+	withdrawn := make(chan error, 1)
+	go func() { withdrawn <- reply(wctx, jobs[n-1]) }()
+	waitFor(t, func() bool { return redisq.QueuedReplies(c) == n-1 })
+	withdraw()
+	if err := <-withdrawn; !errors.Is(err, context.Canceled) {
+		t.Errorf("withdrawn Reply: %v, want context.Canceled", err)
+	}
+	close(g.open)
+	for range n - 1 {
+		if err := <-replied; err != nil {
+			t.Errorf("Reply: %v", err)
+		}
+	}
+	for range n - 1 {
+		if err := <-answers; err != nil {
+			t.Error(err)
+		}
+	}
+	if diff := cmp.Diff([]int{1, n - 2}, g.Sizes()); diff != "" {
+		t.Errorf("answers per MULTI (-want +got):\n%s", diff)
+	}
+	if st := c.Stats(); st.Replied != n-1 || st.Writes != 2 {
+		t.Errorf("consumer stats %+v, want %d replied in 2 writes", st, n-1)
+	}
+	// The withdrawn answer's entry is still there, pending, for a claim.
+	if pend := rdb.XPending(ctx, c.Stream(), redisq.DefaultGroup).Val(); pend.Count != 1 {
+		t.Errorf("%d entries pending, want 1", pend.Count)
+	}
+	if err := reply(ctx, jobs[n-1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answers; err != nil {
+		t.Error(err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -46,6 +47,9 @@ type ConsumerStats struct {
 	Expired   uint64 // entries past their deadline, deleted without running
 	Malformed uint64 // entries that did not decode, deleted
 	Replied   uint64 // answers written
+	// Writes counts the round trips that wrote answers: one MULTI each,
+	// however many answers it carried.
+	Writes uint64
 }
 
 // Job is one request read from the stream.
@@ -65,10 +69,25 @@ type Consumer struct {
 	log    *slog.Logger
 	stream string
 
+	replies *coalescer[*pendingReply]
+
 	stats struct {
-		read, claimed, expired, malformed, replied atomic.Uint64
+		read, claimed, expired, malformed, replied, writes atomic.Uint64
 	}
 }
+
+// pendingReply is one answer waiting to be written.
+type pendingReply struct {
+	op
+	job     *Job
+	payload []byte
+}
+
+func (r *pendingReply) base() *op { return &r.op }
+
+// replyPool recycles the pendingReplies (and their channels) of settled
+// writes.
+var replyPool sync.Pool
 
 // NewConsumer returns a consumer of opt.Model:opt.Version's stream. The
 // group is created on first use (and again if Redis lost it), so it needs
@@ -92,7 +111,11 @@ func NewConsumer(rdb *redis.Client, opt ConsumerOptions) (*Consumer, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{rdb: rdb, opt: opt, log: opt.Logger, stream: StreamKey(opt.Model, opt.Version)}, nil
+	c := &Consumer{rdb: rdb, opt: opt, log: opt.Logger, stream: StreamKey(opt.Model, opt.Version)}
+	// Answers are written under their callers' contexts (checked before
+	// each write); a write itself is bounded by the client's timeouts.
+	c.replies = &coalescer[*pendingReply]{ctx: context.Background(), write: c.writeReplies}
+	return c, nil
 }
 
 // Stream returns the key of the stream this consumer reads.
@@ -106,6 +129,7 @@ func (c *Consumer) Stats() ConsumerStats {
 		Expired:   c.stats.expired.Load(),
 		Malformed: c.stats.malformed.Load(),
 		Replied:   c.stats.replied.Load(),
+		Writes:    c.stats.writes.Load(),
 	}
 }
 
@@ -302,6 +326,9 @@ func (c *Consumer) ackDel(ctx context.Context, ids ...string) error {
 // Reply answers job with outputs, or with runErr's message when runErr is
 // not nil, then acknowledges and deletes its entry — in one MULTI, so the
 // entry stays pending (and claimable) unless the answer was written.
+// Answers given while another's MULTI is in flight go out together in the
+// next one. An answer whose ctx ends before it is written is not written
+// (its entry stays pending) and Reply returns the context's error.
 func (c *Consumer) Reply(ctx context.Context, job *Job, outputs []tensor.Tensor, runErr error) error {
 	r := &Reply{ID: job.ID, Outputs: outputs}
 	if runErr != nil {
@@ -316,18 +343,83 @@ func (c *Consumer) Reply(ctx context.Context, job *Job, outputs []tensor.Tensor,
 			return err
 		}
 	}
-	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.RPush(ctx, job.ReplyKey, payload)
-		p.Expire(ctx, job.ReplyKey, c.opt.ReplyTTL)
-		p.XAck(ctx, c.stream, c.opt.Group, job.StreamID)
-		p.XDel(ctx, c.stream, job.StreamID)
-		return nil
-	})
+	pr, _ := replyPool.Get().(*pendingReply)
+	if pr == nil {
+		pr = &pendingReply{}
+	}
+	pr.init(ctx)
+	pr.job, pr.payload = job, payload
+	err = c.replies.do(pr)
+	if pr.reusable() {
+		*pr = pendingReply{op: op{done: pr.done}}
+		replyPool.Put(pr)
+	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("reply to %s: %w", job.ID, ctx.Err())
+		}
 		return unavailable("reply to "+job.ID, err)
 	}
-	c.stats.replied.Add(1)
 	return nil
+}
+
+// writeReplies writes batch in one MULTI: per reply list one RPUSH of its
+// answers and its EXPIRE, then one XACK and one XDEL of all the entries.
+// Each answer is settled with its RPUSH's outcome, or the MULTI's when it
+// failed as a whole.
+func (c *Consumer) writeReplies(ctx context.Context, batch []*pendingReply) {
+	if len(batch) == 1 { // alone: the commands without the grouping
+		r := batch[0]
+		_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.RPush(ctx, r.job.ReplyKey, r.payload)
+			p.Expire(ctx, r.job.ReplyKey, c.opt.ReplyTTL)
+			p.XAck(ctx, c.stream, c.opt.Group, r.job.StreamID)
+			p.XDel(ctx, c.stream, r.job.StreamID)
+			return nil
+		})
+		c.stats.writes.Add(1)
+		if err == nil {
+			c.stats.replied.Add(1)
+		}
+		r.settle(err)
+		return
+	}
+	ids := make([]string, len(batch))
+	keys := make([]string, 0, 1)
+	for i, r := range batch {
+		ids[i] = r.job.StreamID
+		if !slices.Contains(keys, r.job.ReplyKey) {
+			keys = append(keys, r.job.ReplyKey)
+		}
+	}
+	pushes := make([]*redis.IntCmd, len(keys))
+	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for k, key := range keys {
+			vals := make([]any, 0, len(batch))
+			for _, r := range batch {
+				if r.job.ReplyKey == key {
+					vals = append(vals, r.payload)
+				}
+			}
+			pushes[k] = p.RPush(ctx, key, vals...)
+			p.Expire(ctx, key, c.opt.ReplyTTL)
+		}
+		p.XAck(ctx, c.stream, c.opt.Group, ids...)
+		p.XDel(ctx, c.stream, ids...)
+		return nil
+	})
+	c.stats.writes.Add(1)
+	for _, r := range batch {
+		push := pushes[slices.Index(keys, r.job.ReplyKey)]
+		perr := push.Err()
+		if perr == nil && push.Val() == 0 && err != nil {
+			perr = err // not run: the MULTI failed as a whole
+		}
+		if perr == nil {
+			c.stats.replied.Add(1)
+		}
+		r.settle(perr)
+	}
 }
 
 // Undelivered returns, for each stream, how many of its entries no worker
