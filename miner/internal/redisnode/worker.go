@@ -247,12 +247,30 @@ func (w *Worker) consume(ctx context.Context, c *redisq.Consumer, s engine.Serve
 	slots := make(chan struct{}, 2*maxBatch*max(s.Instances, 1))
 	var jobs sync.WaitGroup
 	defer jobs.Wait()
+	// runAll announces the jobs it was handed to the version's batcher
+	// before any runs (front.Expect), so that the batch the first one forms
+	// waits for the rest (at most the gather window) instead of running
+	// alone: jobs popped together run together. A lone job has nothing to
+	// wait for and is not announced.
 	runAll := func(js []*redisq.Job) {
-		for _, j := range js {
+		var ctxs []context.Context
+		var ends []func()
+		if len(js) > 1 {
+			ctxs, ends = make([]context.Context, len(js)), make([]func(), len(js))
+			for i := range js {
+				ctxs[i], ends[i] = w.front.Expect(context.Background(), s.Name, s.Version)
+			}
+		}
+		for i, j := range js {
+			ctx, end := context.Background(), func() {}
+			if ctxs != nil {
+				ctx, end = ctxs[i], ends[i]
+			}
 			slots <- struct{}{}
 			jobs.Go(func() {
 				defer func() { <-slots }()
-				w.runJob(c, s, j)
+				defer end()
+				w.runJob(ctx, c, s, j)
 			})
 		}
 	}
@@ -314,9 +332,10 @@ func (w *Worker) consume(ctx context.Context, c *redisq.Consumer, s engine.Serve
 	}
 }
 
-// runJob runs one job on the engine and replies.
-func (w *Worker) runJob(c *redisq.Consumer, s engine.Served, j *redisq.Job) {
-	ctx, cancel := context.WithDeadline(context.Background(), j.Deadline)
+// runJob runs one job on the engine under ectx (its announcement, see
+// front.Expect) and replies.
+func (w *Worker) runJob(ectx context.Context, c *redisq.Consumer, s engine.Served, j *redisq.Job) {
+	ctx, cancel := context.WithDeadline(ectx, j.Deadline)
 	resp, err := w.front.Infer(ctx, s.Name, s.Version, &api.InferRequest{Inputs: j.Inputs, Priority: j.Priority})
 	cancel()
 	var outs []tensor.Tensor
