@@ -153,35 +153,52 @@ func TestSubmitsCoalesce(t *testing.T) {
 
 // TestConcurrentSubmitsAnswered: many callers at once, each answered with
 // its own outputs (ids matched through coalesced writes and drained reply
-// pops), nothing dropped, nothing left in the stream.
+// pops), nothing dropped, nothing left in the stream; against a Redis
+// without BLMPOP (before 7.0) too, whose replies are popped one per BLPOP.
 func TestConcurrentSubmitsAnswered(t *testing.T) {
-	addr := redistest.Start(t)
-	rdb := newClient(t, addr)
-	p := newProducer(t, rdb)
-	c := newConsumer(t, newClient(t, addr), "w1")
-	ctx, stop := context.WithCancel(context.Background())
-	_, done := serve(ctx, t, c, 16, 0)
-	defer func() { stop(); <-done }()
+	for _, tc := range []struct {
+		name       string
+		args       []string // redis-server's
+		oneByOne   bool     // one reply per read
+		concurrent int
+	}{
+		{name: "BLMPOP", concurrent: 300},
+		{name: "no BLMPOP", args: []string{"--rename-command", "BLMPOP", ""}, oneByOne: true, concurrent: 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := redistest.StartWithArgs(t, tc.args...).Addr
+			rdb := newClient(t, addr)
+			err := rdb.Do(context.Background(), "blmpop", "0.01", 1, "k", "left").Err()
+			if has := err == nil || errors.Is(err, redis.Nil); has == tc.oneByOne {
+				t.Fatalf("BLMPOP answers %v", err)
+			}
+			p := newProducer(t, rdb)
+			c := newConsumer(t, newClient(t, addr), "w1")
+			ctx, stop := context.WithCancel(context.Background())
+			_, done := serve(ctx, t, c, 16, 0)
+			defer func() { stop(); <-done }()
 
-	const n = 300
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			if err := submitDouble(ctx, p, float32(i)); err != nil {
-				t.Error(err)
+			n := uint64(tc.concurrent)
+			var wg sync.WaitGroup
+			for i := range tc.concurrent {
+				wg.Go(func() {
+					if err := submitDouble(ctx, p, float32(i)); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			st := p.Stats()
+			if st.Submitted != n || st.Answered != n || st.Dropped != 0 || st.Malformed != 0 || st.Failed != 0 {
+				t.Errorf("producer stats %+v, want %d submitted and answered", st, n)
+			}
+			if st.Writes == 0 || st.Writes > n || st.Reads == 0 || st.Reads > n || (tc.oneByOne && st.Reads != n) {
+				t.Errorf("producer stats %+v: writes and reads must be between 1 and %d (reads %d without BLMPOP)", st, n, n)
+			}
+			if l := rdb.XLen(ctx, c.Stream()).Val(); l != 0 {
+				t.Errorf("stream holds %d entries", l)
 			}
 		})
-	}
-	wg.Wait()
-	st := p.Stats()
-	if st.Submitted != n || st.Answered != n || st.Dropped != 0 || st.Malformed != 0 || st.Failed != 0 {
-		t.Errorf("producer stats %+v, want %d submitted and answered", st, n)
-	}
-	if st.Writes == 0 || st.Writes > n || st.Reads == 0 || st.Reads > n {
-		t.Errorf("producer stats %+v: writes and reads must be between 1 and %d", st, n)
-	}
-	if l := rdb.XLen(ctx, c.Stream()).Val(); l != 0 {
-		t.Errorf("stream holds %d entries", l)
 	}
 }
 
@@ -259,34 +276,6 @@ func TestDrainedRepliesDropped(t *testing.T) {
 	st := p.Stats()
 	if st.Answered != 1 || st.Malformed != 1 || st.Reads != reads+1 {
 		t.Errorf("producer stats %+v, want 1 answered, 1 malformed, all in one read", st)
-	}
-}
-
-// TestRepliesWithoutBLMPOP: against a Redis without BLMPOP (before 7.0)
-// the reply loop pops one reply per BLPOP, and every caller is answered.
-func TestRepliesWithoutBLMPOP(t *testing.T) {
-	srv := redistest.StartWithArgs(t, "--rename-command", "BLMPOP", "")
-	rdb := newClient(t, srv.Addr)
-	if err := rdb.Do(context.Background(), "blmpop", 0, 1, "k", "left").Err(); err == nil {
-		t.Fatal("BLMPOP still answers")
-	}
-	p := newProducer(t, rdb)
-	c := newConsumer(t, newClient(t, srv.Addr), "w1")
-	ctx, stop := context.WithCancel(context.Background())
-	_, done := serve(ctx, t, c, 8, 0)
-	defer func() { stop(); <-done }()
-	const n = 20
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			if err := submitDouble(ctx, p, float32(i)); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if st := p.Stats(); st.Answered != n || st.Reads != n {
-		t.Errorf("producer stats %+v, want %d answered in %d reads", st, n, n)
 	}
 }
 
