@@ -121,6 +121,15 @@ func TestRedisFrontCountsEveryAnswer(t *testing.T) {
 		t.Errorf("the survivor served %d, want 1", s.InferenceStats.Success.Count)
 	}
 
+	// One request at a time: each is its own XADD and its reply its own
+	// pop, so the round-trip counters equal the requests submitted.
+	for _, name := range []string{"taominer_redis_front_submitted_total", "taominer_redis_front_writes_total",
+		"taominer_redis_front_reads_total"} {
+		if got := sample(scrape(t, front), name, nil).GetCounter().GetValue(); got != 4 {
+			t.Errorf("%s = %v, want 4", name, got)
+		}
+	}
+
 	// A Redis outage: every 503 counts.
 	rs.Stop()
 	const outage = 4

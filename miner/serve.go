@@ -209,6 +209,10 @@ func producerCollectors(p *redisq.Producer) []prometheus.Collector {
 			func(s redisq.ProducerStats) uint64 { return s.Malformed }),
 		counter("taominer_redis_front_failed_total", "Waiting requests answered 503 because the front lost Redis.",
 			func(s redisq.ProducerStats) uint64 { return s.Failed }),
+		counter("taominer_redis_front_writes_total", "Round trips that added requests to streams (one pipeline of XADDs each).",
+			func(s redisq.ProducerStats) uint64 { return s.Writes }),
+		counter("taominer_redis_front_reads_total", "Round trips of the reply loop that returned replies (one BLMPOP each).",
+			func(s redisq.ProducerStats) uint64 { return s.Reads }),
 	}
 }
 
