@@ -64,6 +64,9 @@ type Producer struct {
 	closed  bool                   // guarded by mu
 
 	adds *coalescer[*pendingAdd]
+
+	streamsMu sync.RWMutex
+	streams   map[[2]string]string // guarded by streamsMu: model, version → StreamKey
 	// noBLMPop is set once Redis answered BLMPOP as an unknown command
 	// (before 7.0): the reply loop then pops one reply per BLPOP.
 	noBLMPop bool
@@ -187,7 +190,7 @@ func (p *Producer) Submit(ctx context.Context, model, version string, inputs []t
 		add = &pendingAdd{}
 	}
 	add.init(ctx)
-	add.stream, add.payload = StreamKey(model, version), payload
+	add.stream, add.payload = p.streamKey(model, version), payload
 	err = p.adds.do(add)
 	if add.reusable() {
 		*add = pendingAdd{op: op{done: add.done}}
@@ -215,6 +218,30 @@ func (p *Producer) Submit(ctx context.Context, model, version string, inputs []t
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for %s:%s: %w", model, version, ctx.Err())
 	}
+}
+
+// maxStreamKeys bounds the stream keys a Producer remembers.
+const maxStreamKeys = 1024
+
+// streamKey is StreamKey, remembered (a request then allocates no key).
+func (p *Producer) streamKey(model, version string) string {
+	k := [2]string{model, version}
+	p.streamsMu.RLock()
+	key, ok := p.streams[k]
+	p.streamsMu.RUnlock()
+	if ok {
+		return key
+	}
+	key = StreamKey(model, version)
+	p.streamsMu.Lock()
+	if p.streams == nil {
+		p.streams = make(map[[2]string]string)
+	}
+	if len(p.streams) < maxStreamKeys {
+		p.streams[k] = key
+	}
+	p.streamsMu.Unlock()
+	return key
 }
 
 // writeAdds XADDs batch in one pipeline and settles each request with its
