@@ -3,13 +3,16 @@
 //
 // A front's Producer XADDs each request, binary encoded, to the stream
 // taominer:q:<model>:<version> and waits for the answer on its own list
-// taominer:reply:<frontID>, read by one shared BLPOP loop that hands each
-// reply to the caller waiting for its request id (unknown and duplicate ids
-// are dropped). A worker's Consumer reads up to a batch of requests with
-// XREADGROUP in a consumer group, skips requests past their deadline, and
-// answers with RPUSH to the reply list followed by XACK and XDEL, so a
-// request is acknowledged only once its answer is written and the stream
-// holds only pending entries. Entries left pending by a dead worker are
+// taominer:reply:<frontID>, read by one shared loop whose every BLMPOP takes
+// all the replies waiting and hands each to the caller waiting for its
+// request id (unknown and duplicate ids are dropped). A worker's Consumer
+// reads up to a batch of requests with XREADGROUP in a consumer group,
+// skips requests past their deadline, and answers with RPUSH to the reply
+// list followed by XACK and XDEL in one MULTI, so a request is
+// acknowledged only once its answer is written and the stream holds only
+// pending entries. Both ends coalesce (coalesce.go): requests submitted,
+// and answers given, while a write is in flight share the next one, so
+// round trips per request fall as load rises, with no timer. Entries left pending by a dead worker are
 // taken over with Claim (XAUTOCLAIM) by a live one; the front answers only
 // the first reply for a request.
 //
