@@ -1,0 +1,141 @@
+package redisnode
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/taominer/taominer/api"
+	"github.com/taominer/taominer/miner/internal/batch"
+	"github.com/taominer/taominer/miner/internal/engine"
+	"github.com/taominer/taominer/miner/internal/front"
+	"github.com/taominer/taominer/miner/internal/redisq"
+	"github.com/taominer/taominer/miner/internal/redistest"
+	"github.com/taominer/taominer/models"
+	"github.com/taominer/taominer/models/tensor"
+)
+
+// announcingEngine serves one version, "echo" 1 (y = x, FP32 [-1,2], max
+// batch 8), records in order the announcements (front.Expecter) and the
+// submissions it sees, and whether each submission carried an
+// announcement.
+type announcingEngine struct {
+	mu     sync.Mutex
+	events []string
+}
+
+type announcedKey struct{}
+
+func (e *announcingEngine) record(ev string) {
+	e.mu.Lock()
+	e.events = append(e.events, ev)
+	e.mu.Unlock()
+}
+
+func (e *announcingEngine) Events() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.events)
+}
+
+var echoSpec = models.Spec{Name: "echo", Version: "1", MaxBatchSize: 8, IO: models.IO{
+	Inputs:  []models.TensorSpec{{Name: "x", DataType: tensor.FP32, Shape: []int64{-1, 2}}},
+	Outputs: []models.TensorSpec{{Name: "y", DataType: tensor.FP32, Shape: []int64{-1, 2}}},
+}}
+
+func (e *announcingEngine) Serving() []engine.Served {
+	return []engine.Served{{Name: "echo", Version: "1", MaxBatchSize: 8, Instances: 1, Metadata: &api.ModelMetadata{
+		Name: "echo", Versions: []string{"1"},
+		Inputs:  []api.TensorMetadata{{Name: "x", Datatype: "FP32", Shape: []int64{-1, 2}}},
+		Outputs: []api.TensorMetadata{{Name: "y", Datatype: "FP32", Shape: []int64{-1, 2}}},
+	}}}
+}
+
+func (e *announcingEngine) Target(string, string) (front.Target, error) { return e, nil }
+
+func (e *announcingEngine) Spec() *models.Spec { return &echoSpec }
+
+func (e *announcingEngine) Expect(ctx context.Context, _, _ string) (context.Context, func()) {
+	e.record("expect")
+	return context.WithValue(ctx, announcedKey{}, true), func() {}
+}
+
+func (e *announcingEngine) Submit(ctx context.Context, inputs []tensor.Tensor, _ batch.Priority) ([]tensor.Tensor, error) {
+	if ctx.Value(announcedKey{}) != nil {
+		e.record("submit announced")
+	} else {
+		e.record("submit")
+	}
+	y := inputs[0]
+	y.Name = "y"
+	return []tensor.Tensor{y}, nil
+}
+
+func echoInput(v float32) []tensor.Tensor {
+	var data []byte
+	data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
+	data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v+1))
+	return []tensor.Tensor{{Name: "x", DataType: tensor.FP32, Shape: []int64{1, 2}, Data: data}}
+}
+
+// TestWorkerAnnouncesPoppedJobs: the jobs one read pops are all announced
+// to the engine before the first of them is submitted, and each is
+// submitted under its announcement, so that the version's batcher can wait
+// for them all; a job popped alone is not announced.
+func TestWorkerAnnouncesPoppedJobs(t *testing.T) {
+	rdb, err := redisq.NewClient("redis://" + redistest.Start(t) + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	p := redisq.NewProducer(rdb, redisq.ProducerOptions{})
+	defer p.Close()
+	ctx := context.Background()
+	submit := func(v float32) error {
+		out, err := p.Submit(ctx, "echo", "1", echoInput(v), 0)
+		if err == nil && !cmp.Equal(out[0].Data, echoInput(v)[0].Data) {
+			t.Errorf("echo(%v) answered %v", v, out[0].Data)
+		}
+		return err
+	}
+
+	// Four requests wait in the stream before the worker starts: its first
+	// read pops all four.
+	const n = 4
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- submit(float32(i)) }()
+	}
+	stream := redisq.StreamKey("echo", "1")
+	for deadline := time.Now().Add(5 * time.Second); rdb.XLen(ctx, stream).Val() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the requests never reached the stream")
+		}
+	}
+	eng := &announcingEngine{}
+	w := NewWorker(rdb, eng, WorkerOptions{})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Then one alone.
+	if err := submit(9); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"expect", "expect", "expect", "expect",
+		"submit announced", "submit announced", "submit announced", "submit announced", "submit"}
+	if diff := cmp.Diff(want, eng.Events()); diff != "" {
+		t.Errorf("engine events (-want +got):\n%s", diff)
+	}
+}
