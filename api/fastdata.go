@@ -236,18 +236,8 @@ func fastRun[T fastElem](b []byte, i int, buf []byte, off, d int) (int, int, int
 				c = win[k&63]
 			} else {
 				mant = mant*1e8 + value8(x)
-				k += 8 // up to 25
-				// Up to 7 more digits as a word, while mant stays below
-				// 10^17 (at most 10 digits so far); else one at a time.
-				if mant < 1e10 {
-					x, nonDigit = digits8(load(win, k)) // up to 33
-					if n := bits.TrailingZeros64(nonDigit) >> 3; n < 8 {
-						sh := (32 - 4*uint(n)) & 63
-						mant = mant*pow10u[n&15] + value8(x<<sh<<sh)
-						k += n // up to 32
-					}
-				}
-				for ; ; k++ { // up to 35
+				// The rest one at a time.
+				for k += 8; ; k++ { // up to 35
 					if c = win[k&63]; c-'0' > 9 {
 						break
 					}
