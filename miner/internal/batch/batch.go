@@ -331,7 +331,7 @@ func (b *Batcher) worker() {
 	var scratch [][]byte // merged inputs, reused likewise
 	var p pace
 	for {
-		batch, ok := b.next(timer, buf[:0], &p)
+		batch, queued, ok := b.next(timer, buf[:0], &p)
 		if !ok {
 			return
 		}
@@ -339,7 +339,7 @@ func (b *Batcher) worker() {
 		if batch = slices.DeleteFunc(batch, func(j *job) bool { return !b.start(j) }); len(batch) == 0 {
 			continue
 		}
-		b.execute(batch, &scratch)
+		b.execute(batch, &scratch, queued || len(batch) > 1)
 		clear(batch)
 		buf = batch
 	}
@@ -353,7 +353,7 @@ func (b *Batcher) worker() {
 // it, it waits for announced jobs (gatherWait). It
 // reports false once the batcher is closed and the queue drained. The batch
 // is appended to batch, which is empty.
-func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) {
+func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) (_ []*job, queued, ok bool) {
 	items, limit := 0, b.opt.MaxBatchSize
 	if b.size != nil {
 		limit = b.size.limit()
@@ -386,7 +386,7 @@ func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) 
 
 		if len(batch) == 0 {
 			if closed {
-				return nil, false
+				return nil, false, false
 			}
 			select {
 			case <-b.work:
@@ -411,7 +411,7 @@ func (b *Batcher) next(timer *time.Timer, batch []*job, p *pace) ([]*job, bool) 
 				b.wake() // what is left is for another worker, or this one's next turn
 			}
 			g.done(p, len(batch))
-			return batch, true
+			return batch, more, true
 		}
 		timer.Reset(wait)
 		select {
@@ -479,13 +479,16 @@ func (b *Batcher) start(j *job) bool {
 	return false
 }
 
-func (b *Batcher) execute(batch []*job, scratch *[][]byte) {
+// execute runs a batch; loaded tells whether requests were queued beside
+// it (it merged several, or left some waiting): only then does size
+// tuning measure it, so that an idle model pays nothing for it.
+func (b *Batcher) execute(batch []*job, scratch *[][]byte, loaded bool) {
 	items := 0
 	for _, j := range batch {
 		items += j.items
 	}
 	t0 := time.Now()
-	measure := b.size != nil && b.size.sample(t0)
+	measure := b.size != nil && b.size.sample(t0, loaded)
 	var cpu0 time.Duration
 	if measure && b.opt.SizeClock == ThreadCPUClock {
 		// Keep this goroutine on its thread until the execution is

@@ -203,11 +203,13 @@ const (
 const sampleGap = time.Millisecond
 
 // sample reports whether the execution starting at now is measured: every
-// probe, and otherwise executions at least sampleGap apart.
-func (s *sizer) sample(now time.Time) bool {
+// probe, and otherwise executions under load (loaded: other requests were
+// queued beside it) at least sampleGap apart. The cap only matters under
+// load, and so a model at concurrency 1 pays nothing for tuning.
+func (s *sizer) sample(now time.Time, loaded bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.probing && now.Sub(s.sampled) < sampleGap {
+	if !s.probing && (!loaded || now.Sub(s.sampled) < sampleGap) {
 		return false
 	}
 	s.sampled = now
