@@ -12,10 +12,10 @@ type DynamicBatching struct {
 	// queued request to fill a batch. 0 runs whatever queued while the model
 	// was busy as one batch, and a lone request at once.
 	MaxQueueDelayMicroseconds *uint64 `yaml:"max_queue_delay_microseconds"`
-	// SizeTuning, on unless false, lets the batcher cap batches below
-	// max_batch_size at the size it measures to run fastest per item (on a
-	// CPU a big batch can run each item slower than a small one).
-	SizeTuning *bool `yaml:"size_tuning"`
+	// SizeTuning lets the batcher cap batches below max_batch_size at the
+	// size it measures to run fastest per item (on a CPU a big batch can
+	// run each item slower than a small one). Off by default.
+	SizeTuning bool `yaml:"size_tuning"`
 	// PriorityLevels is how many priority levels requests may pick from
 	// with parameters.priority, 1 being the highest. 0 turns priorities
 	// off: every request is ranked alike (and parameters.priority must be 0

@@ -47,6 +47,7 @@ type sizeBucket struct {
 	top     int
 	perItem float64 // moving average, nanoseconds per item
 	samples int
+	probes  int    // probes set for it, filled or not
 	touched uint64 // the execution count at the last sample or probe
 }
 
@@ -121,9 +122,14 @@ func (s *sizer) observe(items int, d time.Duration) (limit int, changed bool) {
 	if items > 0 && d > 0 {
 		bk := &s.buckets[s.bucketOf(items)]
 		v := float64(d) / float64(items)
-		if bk.samples == 0 {
+		switch {
+		case bk.samples == 0:
 			bk.perItem = v
-		} else {
+		case bk.samples < minSamples:
+			// The best of the first few: the first executions at a
+			// size pay one-off costs (buffers growing, caches).
+			bk.perItem = min(bk.perItem, v)
+		default:
 			// An outlier (a garbage collection assist, a page fault,
 			// a preemption) counts as at most outlierFactor times the
 			// average, so that one does not decide the cap.
@@ -157,8 +163,8 @@ func (s *sizer) observe(items int, d time.Duration) (limit int, changed bool) {
 
 	// The next probe: the bucket measured or probed longest ago, once
 	// probeInterval executions have passed since it was and since the last
-	// probe (probeIntervalEarly while it has few samples); none right
-	// after a probe, and none before any bucket is measured.
+	// probe (probeIntervalEarly while it has few samples and few probes);
+	// none right after a probe, and none before any bucket is measured.
 	s.probe = -1
 	if !s.probing && best >= 0 && len(s.buckets) > 1 {
 		pick := -1
@@ -167,13 +173,17 @@ func (s *sizer) observe(items int, d time.Duration) (limit int, changed bool) {
 				pick = i
 			}
 		}
+		// Soon while a bucket lacks samples, unless probes did not fill
+		// it (requests bigger than its top, or too few queued).
+		bk := &s.buckets[pick]
 		interval := uint64(probeInterval)
-		if s.buckets[pick].samples < minSamples {
+		if bk.samples < minSamples && bk.probes < minSamples {
 			interval = probeIntervalEarly
 		}
-		if s.execs-max(s.buckets[pick].touched, s.probed) >= interval {
+		if s.execs-max(bk.touched, s.probed) >= interval {
 			s.probe = pick
-			s.buckets[pick].touched, s.probed = s.execs, s.execs
+			bk.touched, s.probed = s.execs, s.execs
+			bk.probes++
 		}
 	}
 	return s.buckets[s.current].top, s.current != before

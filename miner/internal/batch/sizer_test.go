@@ -114,6 +114,56 @@ func TestSizerFindsTheFastestSize(t *testing.T) {
 	}
 }
 
+// TestSizerColdStart checks that one-off costs of the first merged
+// executions (a merge buffer growing, first page faults: here twice, and
+// however large) never move the cap of a model whose biggest batch is the
+// fastest, at any point.
+func TestSizerColdStart(t *testing.T) {
+	s := newSizer(16)
+	seen := map[int]int{}
+	for i := range 3000 {
+		items := s.limit()
+		d := gpuLike(items)
+		// Only merged batches (here: more than 8 items, 8-item requests)
+		// grow a merge buffer.
+		if items > 8 {
+			if seen[s.bucketOf(items)]++; seen[s.bucketOf(items)] <= 2 {
+				d *= 100000
+			}
+		}
+		if limit, _ := s.observe(items, d); limit != 16 {
+			t.Fatalf("execution %d: cap %d, want 16 throughout", i, limit)
+		}
+	}
+}
+
+// TestSizerUnfillableBuckets plays requests of 8 items each with a 16-item
+// max: buckets 1, 2 and 4 can never be filled, and probing them must not
+// keep splitting pairs of requests. Once settled, at most about one
+// execution in probeInterval runs off the cap.
+func TestSizerUnfillableBuckets(t *testing.T) {
+	s := newSizer(16)
+	off := 0
+	const execs = 20000
+	for i := range execs {
+		limit := s.limit()
+		items := 16 // two requests of 8
+		if limit < 16 {
+			items = 8 // one request, whatever the probe's size
+		}
+		if i >= execs/2 && items != 16 {
+			off++
+		}
+		s.observe(items, gpuLike(items))
+	}
+	if got := s.buckets[s.current].top; got != 16 {
+		t.Fatalf("cap = %d, want 16", got)
+	}
+	if max := execs/2/probeInterval + 10; off > max {
+		t.Errorf("%d of the last %d executions ran a single request, want at most %d", off, execs/2, max)
+	}
+}
+
 // TestSizerProbesRarely checks that once the cap has settled, few
 // executions run at another size: about one in probeInterval.
 func TestSizerProbesRarely(t *testing.T) {

@@ -241,7 +241,6 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 		MaxBatchSize:  maxBatch,
 		MaxQueueDelay: e.opt.DefaultMaxQueueDelay,
 		MaxQueueSize:  e.opt.MaxQueueSize,
-		TuneSize:      true,
 		Logger:        e.log.With("model", entry.Name, "version", spec.Version),
 		Instances:     len(p.instances),
 		Stats:         e.versionCounters(entry.Name, spec.Version),
@@ -254,9 +253,7 @@ func (e *Engine) open(ctx context.Context, entry *models.Entry, vf models.Versio
 	}
 	if db := entry.Config.DynamicBatching; db != nil {
 		opt.PreferredBatchSizes = db.PreferredBatchSize
-		if db.SizeTuning != nil {
-			opt.TuneSize = *db.SizeTuning
-		}
+		opt.TuneSize = db.SizeTuning
 		if db.MaxQueueDelayMicroseconds != nil {
 			opt.MaxQueueDelay = time.Duration(*db.MaxQueueDelayMicroseconds) * time.Microsecond
 		}
