@@ -216,6 +216,28 @@ func producerCollectors(p *redisq.Producer) []prometheus.Collector {
 	}
 }
 
+// workerCollectors export a worker's Redis queue counters.
+func workerCollectors(w *redisnode.Worker) []prometheus.Collector {
+	counter := func(name, help string, v func(redisq.ConsumerStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(w.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("taominer_redis_worker_read_total", "Requests this worker read from model streams.",
+			func(s redisq.ConsumerStats) uint64 { return s.Read }),
+		counter("taominer_redis_worker_claimed_total", "Requests this worker took over from a worker that left them pending.",
+			func(s redisq.ConsumerStats) uint64 { return s.Claimed }),
+		counter("taominer_redis_worker_expired_total", "Requests read past their deadline, deleted without running.",
+			func(s redisq.ConsumerStats) uint64 { return s.Expired }),
+		counter("taominer_redis_worker_malformed_total", "Stream entries that did not decode, deleted.",
+			func(s redisq.ConsumerStats) uint64 { return s.Malformed }),
+		counter("taominer_redis_worker_replied_total", "Answers this worker wrote to fronts' reply lists.",
+			func(s redisq.ConsumerStats) uint64 { return s.Replied }),
+		counter("taominer_redis_worker_writes_total", "Round trips that wrote answers (one MULTI each, however many answers it carried).",
+			func(s redisq.ConsumerStats) uint64 { return s.Writes }),
+	}
+}
+
 // Roles of --role.
 const (
 	roleAll    = "all"
@@ -356,6 +378,7 @@ func (n *node) buildWith(ctx context.Context, rdb *redis.Client, nopt nodeOption
 	if rdb != nil {
 		stats := opts.Stats.(statsSource)
 		w := redisnode.NewWorker(rdb, eng, redisnode.WorkerOptions{ClaimIdle: cfg.RedisClaimIdle, Stats: stats.model, Logger: log})
+		reg.MustRegister(workerCollectors(w)...)
 		n.loops = append(n.loops, w.Run)
 		if cfg.Role == roleAll {
 			// The engine's observers already count what this node runs;

@@ -72,14 +72,41 @@ type Worker struct {
 	ann   *redisq.Announcer
 
 	mu        sync.Mutex
-	consumers map[string]*running // name:version → its loops
-	retired   []*running          // stopped loops, waited for by Run's end
+	consumers map[string]*running  // name:version → its loops
+	retired   []*running           // stopped loops, waited for by Run's end
+	ended     redisq.ConsumerStats // the counts of consumers whose loops ended
 }
 
 type running struct {
-	served engine.Served
-	cancel context.CancelFunc
-	done   chan struct{}
+	served   engine.Served
+	consumer *redisq.Consumer
+	cancel   context.CancelFunc
+	done     chan struct{} // closed once its loops and jobs have ended
+}
+
+// Stats returns the worker's queue counters, summed over its consumers
+// (one per model version) since it started, those of versions it no longer
+// serves included, so that they never go back.
+func (w *Worker) Stats() redisq.ConsumerStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.ended
+	for _, r := range w.consumers {
+		addConsumerStats(&s, r.consumer.Stats())
+	}
+	for _, r := range w.retired {
+		addConsumerStats(&s, r.consumer.Stats())
+	}
+	return s
+}
+
+func addConsumerStats(a *redisq.ConsumerStats, b redisq.ConsumerStats) {
+	a.Read += b.Read
+	a.Claimed += b.Claimed
+	a.Expired += b.Expired
+	a.Malformed += b.Malformed
+	a.Replied += b.Replied
+	a.Writes += b.Writes
 }
 
 // NewWorker returns a worker; Run starts it. rdb belongs to the caller.
@@ -130,7 +157,6 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.mu.Lock()
 			all := slices.Collect(maps.Values(w.consumers))
 			all = append(all, w.retired...)
-			w.consumers, w.retired = map[string]*running{}, nil
 			w.mu.Unlock()
 			for _, r := range all {
 				r.cancel()
@@ -138,6 +164,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			for _, r := range all {
 				<-r.done
 			}
+			w.mu.Lock()
+			for _, r := range all {
+				addConsumerStats(&w.ended, r.consumer.Stats())
+			}
+			w.consumers, w.retired = map[string]*running{}, nil
+			w.mu.Unlock()
 			stopAnn()
 			// A withdrawal that failed (Redis gone) is logged by the
 			// announcer; the announcement then expires by its TTL, which
@@ -163,6 +195,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 	w.retired = slices.DeleteFunc(w.retired, func(r *running) bool {
 		select {
 		case <-r.done:
+			addConsumerStats(&w.ended, r.consumer.Stats()) // final: its jobs have ended
 			return true
 		default:
 			return false
@@ -194,7 +227,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 			continue
 		}
 		lctx, cancel := context.WithCancel(ctx)
-		r := &running{served: s, cancel: cancel, done: make(chan struct{})}
+		r := &running{served: s, consumer: c, cancel: cancel, done: make(chan struct{})}
 		w.consumers[k] = r
 		go w.consume(lctx, c, s, r.done)
 		changed = true

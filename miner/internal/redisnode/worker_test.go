@@ -26,8 +26,9 @@ import (
 // submissions it sees, and whether each submission carried an
 // announcement.
 type announcingEngine struct {
-	mu     sync.Mutex
-	events []string
+	mu      sync.Mutex
+	events  []string
+	stopped bool // Serving lists nothing: the version was unloaded
 }
 
 type announcedKey struct{}
@@ -50,6 +51,11 @@ var echoSpec = models.Spec{Name: "echo", Version: "1", MaxBatchSize: 8, IO: mode
 }}
 
 func (e *announcingEngine) Serving() []engine.Served {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return nil
+	}
 	return []engine.Served{{Name: "echo", Version: "1", MaxBatchSize: 8, Instances: 1, Metadata: &api.ModelMetadata{
 		Name: "echo", Versions: []string{"1"},
 		Inputs:  []api.TensorMetadata{{Name: "x", Datatype: "FP32", Shape: []int64{-1, 2}}},
@@ -137,5 +143,69 @@ func TestWorkerAnnouncesPoppedJobs(t *testing.T) {
 		"submit announced", "submit announced", "submit announced", "submit announced", "submit"}
 	if diff := cmp.Diff(want, eng.Events()); diff != "" {
 		t.Errorf("engine events (-want +got):\n%s", diff)
+	}
+}
+
+// TestWorkerStats: a worker counts the jobs it read and the answers it
+// wrote, in fewer MULTIs than answers when they are written together, and
+// its counts stay once the version is unloaded and its consumer ends.
+func TestWorkerStats(t *testing.T) {
+	rdb, err := redisq.NewClient("redis://" + redistest.Start(t) + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	p := redisq.NewProducer(rdb, redisq.ProducerOptions{})
+	defer p.Close()
+	ctx := context.Background()
+	eng := &announcingEngine{}
+	w := NewWorker(rdb, eng, WorkerOptions{Reconcile: 10 * time.Millisecond})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := p.Submit(ctx, "echo", "1", echoInput(float32(i)), 0)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A worker counts an answer once its MULTI returned, which may be
+	// after the front got the answer.
+	s := w.Stats()
+	for deadline := time.Now().Add(5 * time.Second); s.Replied < n && time.Now().Before(deadline); s = w.Stats() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.Read != n || s.Replied != n || s.Expired != 0 || s.Malformed != 0 || s.Claimed != 0 {
+		t.Errorf("stats %+v, want %d read and replied, nothing else", s, n)
+	}
+	if s.Writes < 1 || s.Writes > n {
+		t.Errorf("%d answer writes for %d answers", s.Writes, n)
+	}
+
+	eng.mu.Lock()
+	eng.stopped = true
+	eng.mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		w.mu.Lock()
+		gone := len(w.consumers) == 0 && len(w.retired) == 0
+		w.mu.Unlock()
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unloaded version's consumer never ended")
+		}
+	}
+	if after := w.Stats(); after != s {
+		t.Errorf("after the version's consumer ended: %+v, want the same as before, %+v", after, s)
 	}
 }
