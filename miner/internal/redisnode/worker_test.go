@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/taominer/taominer/api"
 	"github.com/taominer/taominer/miner/internal/batch"
@@ -83,6 +84,22 @@ func (e *announcingEngine) Submit(ctx context.Context, inputs []tensor.Tensor, _
 	return []tensor.Tensor{y}, nil
 }
 
+// startQueue starts a redis-server for the test and returns a client of it
+// and a producer on that client, both closed when the test ends.
+func startQueue(t *testing.T) (*redis.Client, *redisq.Producer) {
+	t.Helper()
+	rdb, err := redisq.NewClient("redis://" + redistest.Start(t) + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := redisq.NewProducer(rdb, redisq.ProducerOptions{})
+	t.Cleanup(func() {
+		_ = p.Close()
+		_ = rdb.Close()
+	})
+	return rdb, p
+}
+
 func echoInput(v float32) []tensor.Tensor {
 	var data []byte
 	data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
@@ -95,13 +112,7 @@ func echoInput(v float32) []tensor.Tensor {
 // submitted under its announcement, so that the version's batcher can wait
 // for them all; a job popped alone is not announced.
 func TestWorkerAnnouncesPoppedJobs(t *testing.T) {
-	rdb, err := redisq.NewClient("redis://" + redistest.Start(t) + "/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	p := redisq.NewProducer(rdb, redisq.ProducerOptions{})
-	defer p.Close()
+	rdb, p := startQueue(t)
 	ctx := context.Background()
 	submit := func(v float32) error {
 		out, err := p.Submit(ctx, "echo", "1", echoInput(v), 0)
@@ -150,13 +161,7 @@ func TestWorkerAnnouncesPoppedJobs(t *testing.T) {
 // wrote, in fewer MULTIs than answers when they are written together, and
 // its counts stay once the version is unloaded and its consumer ends.
 func TestWorkerStats(t *testing.T) {
-	rdb, err := redisq.NewClient("redis://" + redistest.Start(t) + "/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	p := redisq.NewProducer(rdb, redisq.ProducerOptions{})
-	defer p.Close()
+	rdb, p := startQueue(t)
 	ctx := context.Background()
 	eng := &announcingEngine{}
 	w := NewWorker(rdb, eng, WorkerOptions{Reconcile: 10 * time.Millisecond})
