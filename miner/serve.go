@@ -191,11 +191,17 @@ func (n *node) setPhase(what string) { n.phase.Store(&what) }
 
 func (n *node) startPhase() string { return *n.phase.Load() }
 
+// statCounter returns a counter that reads one field of stats at scrape
+// time.
+func statCounter[S any](stats func() S, name, help string, v func(S) uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+		func() float64 { return float64(v(stats())) })
+}
+
 // producerCollectors export a front's Redis producer counters.
 func producerCollectors(p *redisq.Producer) []prometheus.Collector {
 	counter := func(name, help string, v func(redisq.ProducerStats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v(p.Stats())) })
+		return statCounter(p.Stats, name, help, v)
 	}
 	return []prometheus.Collector{
 		counter("taominer_redis_front_submitted_total", "Requests this front added to a model stream.",
@@ -219,8 +225,7 @@ func producerCollectors(p *redisq.Producer) []prometheus.Collector {
 // workerCollectors export a worker's Redis queue counters.
 func workerCollectors(w *redisnode.Worker) []prometheus.Collector {
 	counter := func(name, help string, v func(redisq.ConsumerStats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v(w.Stats())) })
+		return statCounter(w.Stats, name, help, v)
 	}
 	return []prometheus.Collector{
 		counter("taominer_redis_worker_read_total", "Requests this worker read from model streams.",
